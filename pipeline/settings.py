@@ -1,0 +1,135 @@
+"""One validated settings object, read once from the environment (CONTRACT section 2).
+
+Every other module asks `get_settings()`; nothing else reads `os.environ` for pipeline settings. An
+invalid value raises `SettingsError`, whose message is one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_UNIVERSE = Path(__file__).parent / "data" / "universe.csv"
+US_STATES_FILE = Path(__file__).parent / "data" / "us_states.csv"
+
+_FRED_SERIES = re.compile(r"^[A-Z0-9_]{1,30}$")
+_INDEX_SYMBOL = re.compile(r"^\^?[A-Z0-9.\-=]{1,15}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message is one line that names the variable."""
+
+
+class Settings(BaseSettings):
+    """The pipeline's configuration; see CONTRACT.md section 2 for the meaning of each variable."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    pipeline_home: Path = Field(default_factory=lambda: Path.cwd() / ".pipeline")
+    database_url: str | None = None
+    db_secret_arn: str | None = None
+    # The dashboard's own credentials (role dashboard_reader); derived from the above when unset.
+    dashboard_database_url: str | None = None
+    dashboard_db_secret_arn: str | None = None
+    raw_bucket: str | None = None
+    aws_region: str | None = Field(default=None, validation_alias="AWS_REGION")
+    pipeline_universe: Path = DEFAULT_UNIVERSE
+    pipeline_indexes: CommaList = ("^GSPC",)
+    pipeline_fred_series: CommaList = ("VIXCLS", "DGS10")
+    pipeline_news_topics: CommaList = ("depression",)
+    yahoo_chart_url: AnyHttpUrl = AnyHttpUrl("https://query1.finance.yahoo.com/v8/finance/chart")
+    open_meteo_archive_url: AnyHttpUrl = AnyHttpUrl("https://archive-api.open-meteo.com/v1/archive")
+    open_meteo_forecast_url: AnyHttpUrl = AnyHttpUrl("https://api.open-meteo.com/v1/forecast")
+    gdelt_doc_url: AnyHttpUrl = AnyHttpUrl("https://api.gdeltproject.org/api/v2/doc/doc")
+    fred_graph_url: AnyHttpUrl = AnyHttpUrl("https://fred.stlouisfed.org/graph/fredgraph.csv")
+
+    @field_validator("pipeline_indexes", "pipeline_fred_series", "pipeline_news_topics", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            items = tuple(item.strip() for item in value.split(",") if item.strip())
+            if not items:
+                raise ValueError("must name at least one item (comma-separated)")
+            return items
+        return value
+
+    @field_validator("pipeline_indexes")
+    @classmethod
+    def _check_indexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [item for item in value if not _INDEX_SYMBOL.match(item)]
+        if bad:
+            raise ValueError(f"not a Yahoo symbol: {', '.join(bad)}")
+        return value
+
+    @field_validator("pipeline_fred_series")
+    @classmethod
+    def _check_series(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [item for item in value if not _FRED_SERIES.match(item)]
+        if bad:
+            raise ValueError(f"not a FRED series id: {', '.join(bad)}")
+        return value
+
+    @field_validator("pipeline_universe")
+    @classmethod
+    def _check_universe(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"file not found: {value}")
+        return value
+
+    @field_validator("raw_bucket")
+    @classmethod
+    def _check_bucket(cls, value: str | None) -> str | None:
+        if value is not None and not _BUCKET.match(value):
+            raise ValueError(f"not an S3 bucket name: {value!r}")
+        return value or None
+
+    @field_validator("database_url", "dashboard_database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URI")
+        return value or None
+
+    @field_validator("db_secret_arn", "dashboard_db_secret_arn")
+    @classmethod
+    def _check_arn(cls, value: str | None) -> str | None:
+        if value and not value.startswith("arn:"):
+            raise ValueError(f"not an ARN: {value!r}")
+        return value or None
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        """True when neither DATABASE_URL nor DB_SECRET_ARN is set: the embedded PostgreSQL is used."""
+        return self.database_url is None and self.db_secret_arn is None
+
+    def url(self, name: str) -> str:
+        """An endpoint setting as a string without a trailing slash (e.g. ``url("yahoo_chart_url")``)."""
+        return str(getattr(self, name)).rstrip("/")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and overrides); raise `SettingsError` with one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        variable = field.upper()
+        message = first["msg"].removeprefix("Value error, ")
+        given = first.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str) else ""
+        raise SettingsError(f"invalid setting {variable}: {message}{shown}") from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

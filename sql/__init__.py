@@ -1,0 +1,1 @@
+"""Versioned SQL migrations, shipped as package data and applied by `pipeline.migrations`."""
