@@ -64,7 +64,9 @@ class IsoDate(click.ParamType):
 ISO_DATE = IsoDate()
 
 
-def resolve_window(day: dt.date | None, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+def resolve_window(
+    day: dt.date | None, start: dt.date | None, end: dt.date | None
+) -> tuple[dt.date, dt.date]:
     """The inclusive window a command covers, from ``--date`` or ``--start``/``--end``."""
     if day and (start or end):
         raise click.UsageError("give either --date or --start/--end, not both")
@@ -122,6 +124,7 @@ def _ingest(sources: Sequence[str], day, start, end, force: bool) -> int:
     first, last = resolve_window(day, start, end)
     settings = _settings()
     from lambda_src.ingestion import run_ingest
+
     from pipeline.rawzone import open_raw_store
 
     result = run_ingest(
@@ -183,6 +186,7 @@ def run(sources, day, start, end, force) -> int:
 def sample(tickers: int, days: int, seed: int, end: dt.date | None) -> int:
     """Write deterministic synthetic responses, in the real APIs' formats, into the raw zone."""
     from lambda_src.ingestion.sample import write_sample
+
     from pipeline.rawzone import open_raw_store
 
     settings = _settings()
@@ -278,7 +282,9 @@ def db_migrate() -> int:
     applied = migrate(_settings())
     total = len(available_migrations())
     if applied:
-        click.echo(f"applied {len(applied)} migration(s): {', '.join(m.version + '_' + m.name for m in applied)}")
+        click.echo(
+            f"applied {len(applied)} migration(s): {', '.join(m.version + '_' + m.name for m in applied)}"
+        )
     else:
         click.echo(f"database is up to date ({total} migration(s))")
     return EXIT_OK
@@ -301,7 +307,11 @@ def db_stop() -> int:
     settings = _settings()
     if not settings.uses_embedded_database:
         raise click.UsageError("DATABASE_URL or DB_SECRET_ARN is set: there is no embedded database to stop")
-    click.echo("stopped the embedded PostgreSQL" if stop_embedded(settings) else "the embedded PostgreSQL is not running")
+    click.echo(
+        "stopped the embedded PostgreSQL"
+        if stop_embedded(settings)
+        else "the embedded PostgreSQL is not running"
+    )
     return EXIT_OK
 
 
@@ -317,7 +327,9 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
 
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     try:
-        code = cli.main(args=list(argv) if argv is not None else None, prog_name="pipeline", standalone_mode=False)
+        code = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="pipeline", standalone_mode=False
+        )
     except click.UsageError as error:
         return _fail(" ".join(error.format_message().split()), EXIT_USAGE)
     except click.Abort:

@@ -66,7 +66,9 @@ def secret_url(secret_arn: str, region: str | None = None) -> str:
         dbname = secret.get("dbname", "postgres")
     except Exception as error:
         raise DatabaseUnavailable(f"cannot read the database secret {secret_arn}: {error}") from error
-    return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(dbname)}"
+    # A Unix-socket directory is a valid host too; libpq wants it percent-encoded in a URI.
+    host = quote(host, safe="") if host.startswith("/") else host
+    return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(dbname, safe='')}"
 
 
 def _region_of(arn: str) -> str | None:

@@ -101,10 +101,15 @@ def set_dashboard_password(conn: psycopg.Connection, settings: Settings) -> None
         return
     from urllib.parse import unquote, urlsplit
 
-    password = unquote(urlsplit(secret_url(settings.dashboard_db_secret_arn, settings.aws_region)).password or "")
+    password = unquote(
+        urlsplit(secret_url(settings.dashboard_db_secret_arn, settings.aws_region)).password or ""
+    )
     with conn.transaction(), conn.cursor() as cursor:
         # ALTER ROLE takes no bind parameters; the literal is quoted by the server-side format().
-        cursor.execute("SELECT format('ALTER ROLE %%I LOGIN PASSWORD %%L', %s::text, %s::text)", (DASHBOARD_ROLE, password))
+        cursor.execute(
+            "SELECT format('ALTER ROLE %%I LOGIN PASSWORD %%L', %s::text, %s::text)",
+            (DASHBOARD_ROLE, password),
+        )
         cursor.execute(cursor.fetchone()[0])
 
 

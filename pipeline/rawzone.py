@@ -193,7 +193,9 @@ class LocalRawStore:
     def put(self, key: str, body: bytes, metadata: RawMetadata) -> None:
         _check_put(key, body, metadata)
         path = self._path(key)
-        self._atomic_write(path.with_name(path.name + _META_SUFFIX), json.dumps(metadata.to_strings()).encode())
+        self._atomic_write(
+            path.with_name(path.name + _META_SUFFIX), json.dumps(metadata.to_strings()).encode()
+        )
         self._atomic_write(path, body)
 
     def get(self, key: str) -> RawObject:
@@ -278,7 +280,9 @@ class S3RawStore:
 
     @staticmethod
     def _metadata(user_metadata: Mapping[str, str]) -> RawMetadata:
-        return RawMetadata.from_strings({name.replace("-", "_"): value for name, value in user_metadata.items()})
+        return RawMetadata.from_strings(
+            {name.replace("-", "_"): value for name, value in user_metadata.items()}
+        )
 
     def exists(self, key: str) -> bool:
         try:

@@ -1,0 +1,90 @@
+"""The embedded PostgreSQL: started on demand, reused, data kept across a restart, usable at once by two."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+PIPELINE = [sys.executable, "-m", "pipeline"]
+
+
+def run_pipeline(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PIPELINE, *argv], capture_output=True, text=True, env=env or dict(os.environ), timeout=120
+    )
+
+
+@pytest.fixture
+def embedded_home(isolated_environment: Path) -> Path:
+    """A PIPELINE_HOME whose embedded server is stopped at the end of the test."""
+    yield isolated_environment
+    run_pipeline("db", "stop")
+
+
+def test_embedded_server_starts_is_reused_and_keeps_data_across_restart(embedded_home: Path) -> None:
+    first = run_pipeline("db", "url")
+    assert first.returncode == 0, first.stderr
+    url = first.stdout.strip()
+    assert url.startswith("postgresql://")
+    assert (embedded_home / "pg" / "PG_VERSION").read_text().strip() == "16"
+
+    # Given a row written through one process ...
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (value text)")
+        conn.execute("INSERT INTO kept VALUES ('survives')")
+        server_pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        assert server_pid > 0
+
+    # ... a second command reuses the same running server (same URI, same data) ...
+    again = run_pipeline("db", "url")
+    assert again.stdout.strip() == url
+
+    # ... and after a stop and a restart the data is still there.
+    stopped = run_pipeline("db", "stop")
+    assert stopped.returncode == 0
+    assert "stopped" in stopped.stdout
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=2)
+    restarted = run_pipeline("db", "url").stdout.strip()
+    with psycopg.connect(restarted) as conn:
+        assert conn.execute("SELECT value FROM kept").fetchall() == [("survives",)]
+
+
+def test_two_clients_use_the_embedded_database_at_once(embedded_home: Path) -> None:
+    url = run_pipeline("db", "url").stdout.strip()
+    with psycopg.connect(url) as writer, psycopg.connect(url, autocommit=True) as reader:
+        writer.execute("CREATE TABLE shared_state (value int)")
+        writer.execute("INSERT INTO shared_state VALUES (1)")
+        writer.commit()
+        assert reader.execute("SELECT count(*) FROM shared_state").fetchone()[0] == 1
+
+
+def test_migrate_twice_through_the_cli(embedded_home: Path) -> None:
+    first = run_pipeline("db", "migrate")
+    assert first.returncode == 0, first.stderr
+    assert "applied" in first.stdout and "0001_core_tables" in first.stdout
+    second = run_pipeline("db", "migrate")
+    assert second.returncode == 0
+    assert "up to date" in second.stdout
+
+
+def test_unreachable_database_is_one_line_exit_1() -> None:
+    env = dict(os.environ, DATABASE_URL="postgresql://nobody@127.0.0.1:9/none")
+    result = run_pipeline("db", "migrate", env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("pipeline: error: cannot connect to postgresql://nobody@127.0.0.1:9/none")
+    assert "Traceback" not in result.stderr
+
+
+def test_db_stop_refuses_when_an_external_database_is_configured() -> None:
+    env = dict(os.environ, DATABASE_URL="postgresql://nobody@127.0.0.1:9/none")
+    result = run_pipeline("db", "stop", env=env)
+    assert result.returncode == 2
+    assert "no embedded database" in result.stderr

@@ -1,0 +1,71 @@
+"""Settings: defaults, parsing, and one clear line naming the variable for each invalid value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import DEFAULT_UNIVERSE, SettingsError, get_settings, load_settings
+
+
+def test_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PIPELINE_HOME")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.pipeline_home == tmp_path / ".pipeline"
+    assert settings.pipeline_indexes == ("^GSPC",)
+    assert settings.pipeline_fred_series == ("VIXCLS", "DGS10")
+    assert settings.pipeline_news_topics == ("depression",)
+    assert settings.pipeline_universe == DEFAULT_UNIVERSE
+    assert settings.url("yahoo_chart_url") == "https://query1.finance.yahoo.com/v8/finance/chart"
+    assert settings.url("fred_graph_url") == "https://fred.stlouisfed.org/graph/fredgraph.csv"
+    assert settings.uses_embedded_database
+    assert settings.raw_bucket is None
+
+
+def test_comma_lists_and_endpoint_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIPELINE_INDEXES", "^GSPC, ^DJI ,^IXIC")
+    monkeypatch.setenv("PIPELINE_NEWS_TOPICS", "recession,(layoffs OR unemployment)")
+    monkeypatch.setenv("YAHOO_CHART_URL", "http://127.0.0.1:8080/chart/")
+    settings = load_settings()
+    assert settings.pipeline_indexes == ("^GSPC", "^DJI", "^IXIC")
+    assert settings.pipeline_news_topics == ("recession", "(layoffs OR unemployment)")
+    assert settings.url("yahoo_chart_url") == "http://127.0.0.1:8080/chart"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("PIPELINE_INDEXES", "^GSPC,not a symbol", "PIPELINE_INDEXES"),
+        ("PIPELINE_INDEXES", " , ", "PIPELINE_INDEXES"),
+        ("PIPELINE_FRED_SERIES", "VIXCLS,dgs 10", "PIPELINE_FRED_SERIES"),
+        ("PIPELINE_UNIVERSE", "/nonexistent/universe.csv", "PIPELINE_UNIVERSE"),
+        ("RAW_BUCKET", "Not_A_Bucket", "RAW_BUCKET"),
+        ("DATABASE_URL", "mysql://localhost/db", "DATABASE_URL"),
+        ("DB_SECRET_ARN", "my-secret", "DB_SECRET_ARN"),
+        ("GDELT_DOC_URL", "not a url", "GDELT_DOC_URL"),
+    ],
+)
+def test_invalid_values_name_the_variable_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    message = str(error.value)
+    assert message.startswith(f"invalid setting {expected}:")
+    assert "\n" not in message
+
+
+def test_settings_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = get_settings()
+    monkeypatch.setenv("PIPELINE_INDEXES", "^DJI")
+    assert get_settings() is first
+    get_settings.cache_clear()
+    assert get_settings().pipeline_indexes == ("^DJI",)
+
+
+def test_database_settings_switch_off_the_embedded_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf")
+    assert not load_settings().uses_embedded_database
