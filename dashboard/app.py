@@ -1,0 +1,53 @@
+"""The dashboard's entry point (`streamlit run dashboard/app.py`, started by `pipeline dashboard`).
+
+It checks the database first: unreachable gives a message and a Retry button, empty gives the commands
+that load data; otherwise it hands over to the page chosen in the navigation.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import streamlit as st
+
+from dashboard import queries
+from dashboard.status_views import render_database_down, render_no_data
+from pipeline.db import DatabaseUnavailable
+
+st.set_page_config(page_title="Markets, weather and news", page_icon=":material/monitoring:", layout="wide")
+
+PAGES = {
+    "Analytics": [
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("app_pages/market.py", title="Market", icon=":material/show_chart:"),
+        st.Page("app_pages/sectors.py", title="Sectors and industries", icon=":material/category:"),
+        st.Page("app_pages/stock.py", title="Stock", icon=":material/candlestick_chart:"),
+        st.Page("app_pages/correlations.py", title="Correlations", icon=":material/grid_on:"),
+        st.Page("app_pages/weather_sentiment.py", title="Weather and sentiment", icon=":material/rainy:"),
+    ],
+    "Operations": [
+        st.Page("app_pages/pipeline_health.py", title="Pipeline health", icon=":material/monitor_heart:"),
+        st.Page("app_pages/sql_explorer.py", title="SQL explorer", icon=":material/terminal:"),
+    ],
+}
+
+
+def main() -> None:
+    try:
+        state = queries.data_state()
+    except DatabaseUnavailable as error:
+        render_database_down(str(error))
+        return
+    if not state.ready:
+        render_no_data(state)
+        return
+    page = st.navigation(PAGES)
+    try:
+        page.run()
+    except DatabaseUnavailable as error:
+        render_database_down(str(error))
+    except psycopg.Error as error:
+        # A schema the dashboard does not expect (a missing grant or column) deserves words, not a trace.
+        st.error(f"A dashboard query failed: {' '.join(str(error).split())}", icon=":material/error:")
+
+
+main()
