@@ -1,0 +1,135 @@
+"""The app instance's first-boot script: install the project, migrate the database, start the services.
+
+`render_bootstrap_script` returns a bash script (tokens such as the asset's S3 URL and the secret ARNs
+stay CDK tokens until synthesis). The script holds no secret: the services read the database passwords
+from Secrets Manager themselves, through DB_SECRET_ARN and DASHBOARD_DB_SECRET_ARN. systemd units:
+
+- ``pipeline-migrate``: ``pipeline db migrate`` at each boot, retried until the database answers;
+- ``pipeline-dashboard``: ``pipeline dashboard`` as the unprivileged ``pipeline`` user, restarted on failure;
+- ``pipeline-etl`` + its timer: ``pipeline etl`` after each scheduled ingestion, and on demand
+  (``systemctl start pipeline-etl``, which the stack's RunEtlCommand output sends through SSM).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+APP_ROOT = "/opt/pipeline"
+PIPELINE_HOME = "/var/lib/pipeline"
+SERVICE_USER = "pipeline"
+ENVIRONMENT_FILE = "/etc/pipeline/pipeline.env"
+PIPELINE_BIN = f"{APP_ROOT}/venv/bin/pipeline"
+ETL_SERVICE = "pipeline-etl.service"
+# The `pipeline` commands the units run; tests check each one exists in pipeline.cli.
+PIPELINE_COMMANDS: tuple[tuple[str, ...], ...] = (("db", "migrate"), ("dashboard",), ("etl",))
+# `pipeline etl` exits 3 when it finished but quarantined objects: the run still succeeded as a service.
+ETL_SUCCESS_STATUSES = "0 3"
+PRIVILEGED_PORT_LIMIT = 1024
+
+
+@dataclass(frozen=True)
+class BootstrapSettings:
+    """What the script needs to know: where the code is, the services' environment, port and timer."""
+
+    source_url: str
+    region: str
+    environment: Mapping[str, str]
+    dashboard_port: int
+    etl_times: Sequence[dt.time]
+    time_zone: str
+
+
+def etl_times_after(schedule: dt.time, delay_minutes: int) -> tuple[dt.time, dt.time]:
+    """When the ETL timer fires: `delay_minutes` after the ingestion, and an hour later for its retries."""
+    start = dt.datetime.combine(dt.date(2000, 1, 1), schedule)
+    first = start + dt.timedelta(minutes=delay_minutes)
+    return first.time(), (first + dt.timedelta(hours=1)).time()
+
+
+def _environment_file(environment: Mapping[str, str]) -> str:
+    return "\n".join(f"{name}={value}" for name, value in sorted(environment.items()))
+
+
+def _unit(description: str, body: str, *, wanted_by: str = "multi-user.target") -> str:
+    install = f"\n[Install]\nWantedBy={wanted_by}\n" if wanted_by else ""
+    return f"[Unit]\nDescription={description}\nWants=network-online.target\nAfter=network-online.target\n{body}{install}"
+
+
+def _service_section(command: str, extra: str = "") -> str:
+    return (
+        f"[Service]\nUser={SERVICE_USER}\nGroup={SERVICE_USER}\nWorkingDirectory={PIPELINE_HOME}\n"
+        f"EnvironmentFile={ENVIRONMENT_FILE}\nExecStart={PIPELINE_BIN} {command}\n"
+        f"NoNewPrivileges=true\nProtectSystem=full\nPrivateTmp=true\n{extra}"
+    )
+
+
+def systemd_units(settings: BootstrapSettings) -> dict[str, str]:
+    """The unit files, by name."""
+    port = settings.dashboard_port
+    capability = "AmbientCapabilities=CAP_NET_BIND_SERVICE\n" if port < PRIVILEGED_PORT_LIMIT else ""
+    calendars = "".join(
+        f"OnCalendar=*-*-* {time:%H:%M}:00 {settings.time_zone}\n" for time in settings.etl_times
+    )
+    return {
+        "pipeline-migrate.service": _unit(
+            "Apply the pipeline's database migrations",
+            _service_section(
+                "db migrate", "Type=oneshot\nRemainAfterExit=true\nRestart=on-failure\nRestartSec=20\n"
+            ),
+        ),
+        "pipeline-dashboard.service": _unit(
+            "Pipeline dashboard (Streamlit)",
+            "Wants=pipeline-migrate.service\nAfter=pipeline-migrate.service\n"
+            + _service_section(
+                f"dashboard --port {port} --address 0.0.0.0",
+                f"{capability}Restart=on-failure\nRestartSec=5\n",
+            ),
+        ),
+        ETL_SERVICE: _unit(
+            "Pipeline ETL: load new raw objects into PostgreSQL",
+            "After=pipeline-migrate.service\n"
+            + _service_section(
+                "etl", f"Type=oneshot\nSuccessExitStatus={ETL_SUCCESS_STATUSES}\nTimeoutStartSec=2h\n"
+            ),
+            wanted_by="",
+        ),
+        "pipeline-etl.timer": _unit(
+            "Run the pipeline ETL after each scheduled ingestion",
+            f"[Timer]\n{calendars}Persistent=true\nUnit={ETL_SERVICE}\n",
+            wanted_by="timers.target",
+        ),
+    }
+
+
+def _write_file(path: str, content: str, mode: str) -> str:
+    # A quoted heredoc delimiter: bash expands nothing inside, whatever the content holds.
+    return f"install -D -m {mode} /dev/null {path}\ncat > {path} <<'PIPELINE_EOF'\n{content}\nPIPELINE_EOF\n"
+
+
+def render_bootstrap_script(settings: BootstrapSettings) -> str:
+    """The user-data script for the app instance (Amazon Linux 2023, run once as root at first boot)."""
+    units = "".join(
+        _write_file(f"/etc/systemd/system/{name}", body, "0644")
+        for name, body in systemd_units(settings).items()
+    )
+    return f"""#!/bin/bash
+set -euo pipefail
+exec > >(tee -a /var/log/pipeline-bootstrap.log) 2>&1
+echo "pipeline bootstrap: start $(date --iso-8601=seconds)"
+dnf install -y -q python3.11 python3.11-pip unzip
+id -u {SERVICE_USER} >/dev/null 2>&1 || useradd --system --home-dir {PIPELINE_HOME} --create-home --shell /sbin/nologin {SERVICE_USER}
+rm -rf {APP_ROOT}/src && mkdir -p {APP_ROOT}/src
+aws s3 cp --region {settings.region} --only-show-errors {settings.source_url} /tmp/pipeline-source.zip
+unzip -q -o /tmp/pipeline-source.zip -d {APP_ROOT}/src && rm -f /tmp/pipeline-source.zip
+python3.11 -m venv {APP_ROOT}/venv
+{APP_ROOT}/venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+{APP_ROOT}/venv/bin/pip install --quiet --disable-pip-version-check {APP_ROOT}/src
+{_write_file(ENVIRONMENT_FILE, _environment_file(settings.environment), "0640")}chgrp {SERVICE_USER} {ENVIRONMENT_FILE}
+{units}systemctl daemon-reload
+systemctl enable pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer
+# --no-block: the migration retries until the database accepts connections; the boot need not wait.
+systemctl start --no-block pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer
+echo "pipeline bootstrap: done $(date --iso-8601=seconds)"
+"""
