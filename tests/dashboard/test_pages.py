@@ -1,0 +1,171 @@
+"""Every page renders on the seeded database, and the figures it shows equal the same figures in SQL.
+
+Expected values are computed from the core tables (not from the analytics layer the pages read), so a
+wrong aggregation in either the dashboard or the analytics would show up as a mismatch.
+"""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.formatting import level, percent
+from tests.dashboard.conftest import APP_PATH, INDEX_SYMBOL
+
+APP_TIMEOUT_SECONDS = 30
+
+
+def open_page(page: str, **query_params: str | list[str]) -> AppTest:
+    """Run the app, switch to `page` (a file of app_pages/) with the given filters, and run it."""
+    app = AppTest.from_file(str(APP_PATH), default_timeout=APP_TIMEOUT_SECONDS).run()
+    assert not app.exception, app.exception
+    app.query_params.update(query_params)
+    app.switch_page(f"app_pages/{page}.py").run()
+    assert not app.exception, app.exception
+    assert not app.error, [error.value for error in app.error]
+    return app
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def test_overview_shows_the_last_index_day_best_and_worst_sector_and_the_synthetic_badge(
+    seeded_database_url, owner_query
+):
+    [(last_close, last_return, last_volatility)] = owner_query(
+        "SELECT close, daily_return, volatility_7 FROM index_daily ORDER BY trade_date DESC LIMIT 1"
+    )
+    sector_returns = owner_query(
+        """
+        SELECT c.sector, avg(s.daily_return) FROM stock_daily AS s JOIN companies AS c USING (ticker)
+        WHERE s.trade_date = (SELECT max(trade_date) FROM stock_daily)
+        GROUP BY c.sector ORDER BY 2 DESC
+        """
+    )
+
+    app = AppTest.from_file(str(APP_PATH), default_timeout=APP_TIMEOUT_SECONDS).run()
+
+    assert not app.exception, app.exception
+    shown = metrics(app)
+    assert shown[f"{INDEX_SYMBOL} close"] == level(last_close)
+    assert shown["Daily return"] == percent(last_return, signed=True)
+    assert shown["7-day volatility"] == percent(last_volatility)
+    assert shown["Best sector"] == sector_returns[0][0]
+    assert shown["Worst sector"] == sector_returns[-1][0]
+    assert any("Synthetic sample data" in warning.value for warning in app.warning)
+
+
+def test_market_page_reports_the_change_over_the_period_in_the_url(seeded_database_url, owner_query):
+    start, end = "2024-02-01", "2024-03-15"
+    [(first_close, last_close, days)] = owner_query(
+        """
+        SELECT (array_agg(close ORDER BY trade_date))[1], (array_agg(close ORDER BY trade_date DESC))[1],
+               count(*)
+        FROM index_daily WHERE trade_date BETWEEN %s AND %s
+        """,
+        (start, end),
+    )
+
+    app = open_page("market", start=start, end=end)
+
+    shown = metrics(app)
+    assert shown["Change over the period"] == percent(last_close / first_close - 1, signed=True)
+    assert shown["Trading days"] == str(days)
+    assert app.query_params["start"] == start
+    assert app.query_params["end"] == end
+
+
+def test_sectors_page_ranks_sectors_by_compounded_mean_return(seeded_database_url, owner_query):
+    ranking = owner_query(
+        """
+        WITH daily AS (
+            SELECT c.sector, s.trade_date, avg(s.daily_return) AS mean_return
+            FROM stock_daily AS s JOIN companies AS c USING (ticker)
+            WHERE s.daily_return IS NOT NULL GROUP BY 1, 2
+        )
+        SELECT sector, exp(sum(ln(1 + mean_return))) - 1 FROM daily GROUP BY sector ORDER BY 2 DESC
+        """
+    )
+
+    app = open_page("sectors", start="2024-01-01", end="2024-12-31", sector="Energy")
+
+    shown = {metric.label: metric for metric in app.metric}
+    assert shown["Best sector over the period"].value == ranking[0][0]
+    assert shown["Best sector over the period"].delta == percent(ranking[0][1], signed=True)
+    assert shown["Worst sector over the period"].value == ranking[-1][0]
+    members = app.dataframe[-1].value
+    assert sorted(members["ticker"]) == ["EEE", "FFF"]
+
+
+def test_stock_page_shows_the_chosen_tickers_last_close_and_range(seeded_database_url, owner_query):
+    [(last_day, last_close, low, high)] = owner_query(
+        """
+        SELECT max(trade_date), (array_agg(close ORDER BY trade_date DESC))[1], min(low), max(high)
+        FROM stock_daily WHERE ticker = 'CCC'
+        """
+    )
+
+    app = open_page("stock", ticker="CCC")
+
+    shown = metrics(app)
+    assert shown[f"Last close ({last_day})"] == level(last_close)
+    assert shown["52-week low"] == level(low)
+    assert shown["52-week high"] == level(high)
+    assert any("Gamma Care plc (CCC)" in header.value for header in app.header)
+
+
+def test_correlations_page_lists_the_pair_correlation_computed_in_sql(seeded_database_url, owner_query):
+    [(expected,)] = owner_query(
+        """
+        SELECT corr(i.daily_return, m.value) FROM index_daily AS i
+        JOIN macro_daily AS m ON m.series_id = 'VIXCLS' AND m.obs_date = i.trade_date
+        """
+    )
+
+    app = open_page("correlations", start="2024-01-01", end="2024-12-31", series=["index_return", "vix"])
+
+    pairs = app.dataframe[0].value
+    assert len(pairs) == 1
+    assert pairs["correlation"].iloc[0] == pytest.approx(expected)
+
+
+def test_weather_page_names_the_wettest_state_and_splits_days_by_news_volume(
+    seeded_database_url, owner_query
+):
+    [(wettest,)] = owner_query(
+        "SELECT state FROM weather_daily GROUP BY state ORDER BY avg(precipitation_mm) DESC LIMIT 1"
+    )
+    regimes = owner_query(
+        """
+        WITH days AS (
+            SELECT i.daily_return, n.matching_articles FROM index_daily AS i
+            JOIN news_daily AS n ON n.news_date = i.trade_date
+        ), median AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY matching_articles) AS m FROM days)
+        SELECT CASE WHEN matching_articles > m THEN 'high' ELSE 'low' END, count(*), avg(daily_return)
+        FROM days, median GROUP BY 1 ORDER BY 1
+        """
+    )
+
+    app = open_page("weather_sentiment", start="2024-01-01", end="2024-12-31")
+
+    shown = metrics(app)
+    assert shown["Wettest state (mean daily precipitation (mm))"] == wettest
+    for regime, days, mean_return in regimes:
+        label = f"Mean index return, {regime} news volume ({days} days)"
+        assert shown[label] == percent(mean_return, signed=True)
+
+
+def test_pipeline_health_lists_failures_quarantined_objects_and_row_counts(seeded_database_url, owner_query):
+    [(stock_rows,)] = owner_query("SELECT count(*) FROM stock_daily")
+
+    app = open_page("pipeline_health")
+
+    shown = metrics(app)
+    assert shown["Runs not fully successful"] == "1"
+    assert shown["Quarantined objects"] == "1"
+    tables = {frame.value.columns[0]: frame.value for frame in app.dataframe}
+    assert "HTTP 429 after 4 attempts" in tables["run_id"]["reason"].tolist()
+    assert "truncated JSON at byte 512" in tables["key"]["error"].tolist()
+    counts = dict(zip(tables["table_name"]["table_name"], tables["table_name"]["row_count"], strict=True))
+    assert counts["stock_daily"] == stock_rows
