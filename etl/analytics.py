@@ -1,0 +1,172 @@
+"""The analytics layer the dashboard reads: `sector_daily`, `market_daily`, and materialized views.
+
+Both summaries are tables upserted inside the load transaction (only changed rows are written).
+Means are computed in `numeric` so that they do not depend on the order PostgreSQL happens to read the
+rows in: an incremental load and a full reload give the same bits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from psycopg import sql
+
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SECTOR_DAILY = "sector_daily"
+MARKET_DAILY = "market_daily"
+VIX_SERIES = "VIXCLS"
+TREASURY_10Y_SERIES = "DGS10"
+
+_SECTOR_COLUMNS = ("tickers", "mean_return", "advancers", "decliners", "mean_volatility_7")
+_MARKET_COLUMNS = (
+    "index_symbol",
+    "index_close",
+    "index_return",
+    "index_volatility_7",
+    "precipitation_mm",
+    "news_topic",
+    "news_matching",
+    "news_total",
+    "news_share",
+    "vix",
+    "treasury_10y",
+)
+
+
+def _upsert_action(table: str, key: str, columns: tuple[str, ...]) -> str:
+    assigned = ", ".join(columns)
+    excluded = ", ".join(f"EXCLUDED.{column}" for column in columns)
+    current = ", ".join(f"{table}.{column}" for column in columns)
+    return (
+        f"ON CONFLICT ({key}) DO UPDATE SET ({assigned}) = ROW({excluded}) "
+        f"WHERE ({current}) IS DISTINCT FROM ({excluded})"
+    )
+
+
+def refresh_sector_daily(cursor: psycopg.Cursor, *, every_day: bool) -> int:
+    """Recompute `sector_daily` for the days staged in this run (every day when `every_day`).
+
+    Returns the rows inserted, changed or removed. `every_day` is for a changed universe, which can
+    move a ticker to another sector on any day.
+    """
+    days = (
+        "SELECT DISTINCT trade_date FROM stock_daily"
+        if every_day
+        else "SELECT DISTINCT trade_date FROM staging_stock_daily"
+    )
+    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS staging_stock_daily (LIKE stock_daily) ON COMMIT DROP")
+    cursor.execute(
+        f"""
+        WITH days AS ({days}),
+        fresh AS (
+            SELECT c.sector, s.trade_date, count(*)::integer AS tickers,
+                   avg(s.daily_return::numeric)::double precision AS mean_return,
+                   (count(*) FILTER (WHERE s.daily_return > 0))::integer AS advancers,
+                   (count(*) FILTER (WHERE s.daily_return < 0))::integer AS decliners,
+                   avg(s.volatility_7::numeric)::double precision AS mean_volatility_7
+            FROM stock_daily AS s JOIN companies AS c USING (ticker)
+            WHERE s.trade_date IN (SELECT trade_date FROM days)
+            GROUP BY c.sector, s.trade_date
+        ),
+        removed AS (
+            DELETE FROM {SECTOR_DAILY} AS old USING days
+            WHERE old.trade_date = days.trade_date
+              AND NOT EXISTS (SELECT FROM fresh WHERE fresh.sector = old.sector AND fresh.trade_date = old.trade_date)
+            RETURNING 1
+        ),
+        written AS (
+            INSERT INTO {SECTOR_DAILY} AS {SECTOR_DAILY} (sector, trade_date, {", ".join(_SECTOR_COLUMNS)})
+            SELECT sector, trade_date, {", ".join(_SECTOR_COLUMNS)} FROM fresh
+            {_upsert_action(SECTOR_DAILY, "sector, trade_date", _SECTOR_COLUMNS)}
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM written)
+        """
+    )
+    return int(cursor.fetchone()[0])
+
+
+def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
+    """Recompute `market_daily`, one row per trading day of the primary index; return rows written.
+
+    Weather is the mean precipitation over the states that day; news is the first topic's counts; the
+    macro values are each series' last observation on or before the day.
+    """
+    parameters = {
+        "symbol": settings.pipeline_indexes[0],
+        "topic": settings.pipeline_news_topics[0],
+        "vix": VIX_SERIES,
+        "treasury": TREASURY_10Y_SERIES,
+    }
+    cursor.execute(
+        f"""
+        WITH weather AS (
+            SELECT obs_date, avg(precipitation_mm::numeric)::double precision AS precipitation_mm
+            FROM weather_daily GROUP BY obs_date
+        ),
+        fresh AS (
+            SELECT i.trade_date, i.symbol AS index_symbol, i.close AS index_close,
+                   i.daily_return AS index_return, i.volatility_7 AS index_volatility_7,
+                   w.precipitation_mm, %(topic)s::text AS news_topic,
+                   n.matching_articles AS news_matching, n.total_articles AS news_total,
+                   n.matching_articles::double precision / nullif(n.total_articles, 0) AS news_share,
+                   (SELECT m.value FROM macro_daily AS m
+                    WHERE m.series_id = %(vix)s AND m.obs_date <= i.trade_date AND m.value IS NOT NULL
+                    ORDER BY m.obs_date DESC LIMIT 1) AS vix,
+                   (SELECT m.value FROM macro_daily AS m
+                    WHERE m.series_id = %(treasury)s AND m.obs_date <= i.trade_date AND m.value IS NOT NULL
+                    ORDER BY m.obs_date DESC LIMIT 1) AS treasury_10y
+            FROM index_daily AS i
+            LEFT JOIN weather AS w ON w.obs_date = i.trade_date
+            LEFT JOIN news_daily AS n ON n.topic = %(topic)s AND n.news_date = i.trade_date
+            WHERE i.symbol = %(symbol)s
+        ),
+        removed AS (
+            DELETE FROM {MARKET_DAILY} AS old
+            WHERE NOT EXISTS (SELECT FROM fresh WHERE fresh.trade_date = old.trade_date)
+            RETURNING 1
+        ),
+        written AS (
+            INSERT INTO {MARKET_DAILY} AS {MARKET_DAILY} (trade_date, {", ".join(_MARKET_COLUMNS)})
+            SELECT trade_date, {", ".join(_MARKET_COLUMNS)} FROM fresh
+            {_upsert_action(MARKET_DAILY, "trade_date", _MARKET_COLUMNS)}
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM written)
+        """,
+        parameters,
+    )
+    return int(cursor.fetchone()[0])
+
+
+_MATERIALIZED_VIEWS = """
+SELECT c.oid::regclass::text, c.relispopulated,
+       EXISTS (SELECT FROM pg_index AS i
+               WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid
+                 AND i.indpred IS NULL AND i.indexprs IS NULL) AS has_unique_index
+FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.relkind = 'm' AND n.nspname = 'public'
+ORDER BY c.oid
+"""
+
+
+def refresh_materialized_views(conn: psycopg.Connection) -> list[str]:
+    """Refresh every materialized view of schema public, in creation order; return their names.
+
+    A populated view with a plain unique index is refreshed CONCURRENTLY, so readers are never
+    blocked; the others (never populated, or without such an index) get a plain refresh.
+    """
+    with conn.cursor() as cursor:
+        cursor.execute(_MATERIALIZED_VIEWS)
+        views = cursor.fetchall()
+    refreshed = []
+    for name, populated, has_unique_index in views:
+        concurrently = sql.SQL("CONCURRENTLY ") if populated and has_unique_index else sql.SQL("")
+        with conn.transaction(), conn.cursor() as cursor:
+            cursor.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}{}").format(concurrently, sql.SQL(name)))
+        refreshed.append(name)
+    return refreshed

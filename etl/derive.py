@@ -1,0 +1,88 @@
+"""Derived values (CONTRACT section 4), as pure functions on frames.
+
+`daily_return` and `volatility_7` are computed so that each value depends only on the bars it is
+defined from: the volatility of a day is the sample standard deviation of exactly its seven returns,
+computed on that window alone (never with a running sum), so an incremental load that recomputes a
+trailing window gives bit-for-bit the values of a full reload.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+VOLATILITY_WINDOW = 7
+#: Bars before the first new one that an incremental load must re-read to recompute its window:
+#: one price for the first return, and the prices behind the six returns before it.
+CONTEXT_BARS = VOLATILITY_WINDOW + 1
+
+
+def daily_returns(prices: np.ndarray) -> np.ndarray:
+    """Each price divided by the previous one, minus 1; NaN for the first."""
+    returns = np.full(len(prices), np.nan)
+    if len(prices) > 1:
+        returns[1:] = prices[1:] / prices[:-1] - 1.0
+    return returns
+
+
+def rolling_volatility(returns: np.ndarray, window: int = VOLATILITY_WINDOW) -> np.ndarray:
+    """Sample standard deviation (n - 1) of the last `window` returns; NaN until `window` exist."""
+    volatility = np.full(len(returns), np.nan)
+    if len(returns) >= window:
+        windows = sliding_window_view(returns, window)
+        with np.errstate(invalid="ignore"):
+            volatility[window - 1 :] = windows.std(axis=1, ddof=1)
+    return volatility
+
+
+def add_returns_and_volatility(bars: pd.DataFrame) -> pd.DataFrame:
+    """`bars` of one instrument (sorted by date) with `daily_return` and `volatility_7` added.
+
+    The price is the adjusted close, or the close where no adjusted close is given.
+    """
+    prices = bars["adj_close"].fillna(bars["close"]).to_numpy(dtype=float)
+    returns = daily_returns(prices)
+    return bars.assign(daily_return=returns, volatility_7=rolling_volatility(returns))
+
+
+def date_dimension(first: dt.date, last: dt.date) -> pd.DataFrame:
+    """One `dim_date` row per calendar day from `first` to `last` inclusive (ISO weekday and week)."""
+    days = pd.date_range(first, last, freq="D")
+    iso = days.isocalendar()
+    return pd.DataFrame(
+        {
+            "date_id": days.values.astype("datetime64[ns]"),
+            "year": days.year.to_numpy(),
+            "quarter": days.quarter.to_numpy(),
+            "month": days.month.to_numpy(),
+            "day": days.day.to_numpy(),
+            "dow": iso["day"].to_numpy(dtype=np.int64),
+            "iso_week": iso["week"].to_numpy(dtype=np.int64),
+        }
+    )
+
+
+class UniverseError(ValueError):
+    """The universe file is not a `ticker,name,sector,industry` CSV."""
+
+
+def read_universe(path: Path) -> pd.DataFrame:
+    """The `companies` rows of the universe CSV (`ticker,name,sector,industry`), one per ticker."""
+    with path.open(newline="", encoding="utf-8-sig") as stream:
+        reader = csv.DictReader(stream)
+        expected = ["ticker", "name", "sector", "industry"]
+        if [name.strip().lower() for name in reader.fieldnames or []][:4] != expected:
+            raise UniverseError(f"{path}: the header must be {','.join(expected)}")
+        rows = []
+        for number, row in enumerate(reader, start=2):
+            values = [(row.get(name) or "").strip() for name in expected]
+            if not all(values):
+                raise UniverseError(f"{path}: line {number} has an empty field")
+            rows.append(values)
+    companies = pd.DataFrame(rows, columns=expected)
+    return companies.drop_duplicates("ticker", keep="last").reset_index(drop=True)

@@ -1,0 +1,110 @@
+"""Extract: the raw objects not yet loaded, and their bytes.
+
+An object is pending when the `raw_objects` ledger has no row for its key, or a row with another
+sha256 (the object was re-fetched with different bytes). Quarantined objects with unchanged bytes
+are not retried (they would fail the same way); `--full` reads every object again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import psycopg
+
+from pipeline.catalog import RAW_OBJECTS
+from pipeline.rawzone import RAW_PREFIX, RawKeyError, RawMetadata, RawObjectNotFound, RawStore, parse_raw_key
+
+log = logging.getLogger(__name__)
+
+# Metadata look-ups are network round trips on S3; they overlap well in threads.
+METADATA_THREADS = 16
+
+
+@dataclass(frozen=True)
+class PendingObject:
+    """A raw object to load: its key, source, key date and metadata (sha256 and extras)."""
+
+    key: str
+    source: str
+    data_date: dt.date
+    metadata: RawMetadata
+
+    @property
+    def sha256(self) -> str:
+        return self.metadata.sha256
+
+    @property
+    def extra(self) -> Mapping[str, str]:
+        return self.metadata.extra
+
+    @property
+    def synthetic(self) -> bool:
+        return self.extra.get("synthetic", "").lower() == "true"
+
+
+@dataclass(frozen=True)
+class UnreadableKey:
+    """A key in the raw zone that is not a raw-zone key; it is quarantined, never loaded."""
+
+    key: str
+    error: str
+
+
+def read_ledger(conn: psycopg.Connection) -> dict[str, str]:
+    """The sha256 of every object the ledger records (loaded or quarantined), by key."""
+    with conn.cursor() as cursor:
+        cursor.execute(f"SELECT key, sha256 FROM {RAW_OBJECTS}")
+        return dict(cursor.fetchall())
+
+
+def find_pending(
+    store: RawStore, ledger: Mapping[str, str], *, full: bool
+) -> tuple[list[PendingObject], list[UnreadableKey]]:
+    """The objects of `store` to load (all of them when `full`), and the keys that are not raw keys."""
+    pending: list[PendingObject] = []
+    unreadable: list[UnreadableKey] = []
+    keys = []
+    for key in store.list(RAW_PREFIX + "/"):
+        try:
+            keys.append((key, parse_raw_key(key)))
+        except RawKeyError as error:
+            if key not in ledger or full:
+                unreadable.append(UnreadableKey(key, str(error)))
+    with ThreadPoolExecutor(METADATA_THREADS) as threads:
+        heads = threads.map(lambda item: _head(store, item[0]), keys)
+        for (key, parsed), metadata in zip(keys, heads, strict=True):
+            if metadata is None:
+                continue
+            if full or ledger.get(key) != metadata.sha256:
+                pending.append(PendingObject(key, parsed.source, parsed.day, metadata))
+    return pending, unreadable
+
+
+def _head(store: RawStore, key: str) -> RawMetadata | None:
+    try:
+        return store.head(key)
+    except RawObjectNotFound:
+        # Listed but gone or still being written (its metadata lands first): the next run sees it.
+        log.warning("raw object %s vanished or has no metadata yet; skipped", key)
+        return None
+
+
+def read_bodies(store: RawStore, objects: Sequence[PendingObject]) -> Iterator[tuple[PendingObject, bytes]]:
+    """The bytes of each object, in order, fetched a few at a time; vanished objects are skipped."""
+    with ThreadPoolExecutor(METADATA_THREADS) as threads:
+        bodies = threads.map(lambda pending: _body(store, pending.key), objects)
+        for pending, body in zip(objects, bodies, strict=True):
+            if body is not None:
+                yield pending, body
+
+
+def _body(store: RawStore, key: str) -> bytes | None:
+    try:
+        return store.get(key).body
+    except RawObjectNotFound:
+        log.warning("raw object %s vanished before it was read; skipped", key)
+        return None

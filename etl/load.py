@@ -1,0 +1,316 @@
+"""Load: the one PostgreSQL writer of the ETL.
+
+Rows go by binary COPY into temporary staging tables, then into the curated tables with
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE (...) IS DISTINCT FROM (...)``, so a row whose values did
+not change is never rewritten and a re-run writes nothing. Everything happens inside the caller's
+transaction, together with the ledger rows that record it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from etl.derive import CONTEXT_BARS, date_dimension
+from etl.parse import BAR_COLUMNS
+from pipeline.catalog import (
+    COMPANIES,
+    DIM_DATE,
+    INDEX_DAILY,
+    MACRO_DAILY,
+    NEWS_DAILY,
+    PIPELINE_RUNS,
+    RAW_OBJECTS,
+    STOCK_DAILY,
+    WEATHER_DAILY,
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A curated table as the loader writes it: name, key columns, and every column with its type."""
+
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    @property
+    def value_names(self) -> list[str]:
+        return [name for name in self.column_names if name not in self.key]
+
+    @property
+    def staging(self) -> str:
+        return f"staging_{self.name}"
+
+
+_BAR_TYPES = (
+    ("trade_date", "date"),
+    ("open", "float8"),
+    ("high", "float8"),
+    ("low", "float8"),
+    ("close", "float8"),
+    ("adj_close", "float8"),
+    ("volume", "int8"),
+    ("daily_return", "float8"),
+    ("volatility_7", "float8"),
+)
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(STOCK_DAILY, ("ticker", "trade_date"), (("ticker", "text"), *_BAR_TYPES)),
+        TableSpec(INDEX_DAILY, ("symbol", "trade_date"), (("symbol", "text"), *_BAR_TYPES)),
+        TableSpec(
+            WEATHER_DAILY,
+            ("state", "obs_date"),
+            (
+                ("state", "text"),
+                ("obs_date", "date"),
+                ("precipitation_mm", "float8"),
+                ("temp_max_c", "float8"),
+                ("temp_min_c", "float8"),
+            ),
+        ),
+        TableSpec(
+            NEWS_DAILY,
+            ("topic", "news_date"),
+            (
+                ("topic", "text"),
+                ("news_date", "date"),
+                ("matching_articles", "int8"),
+                ("total_articles", "int8"),
+            ),
+        ),
+        TableSpec(
+            MACRO_DAILY,
+            ("series_id", "obs_date"),
+            (("series_id", "text"), ("obs_date", "date"), ("value", "float8")),
+        ),
+        TableSpec(
+            PIPELINE_RUNS,
+            ("run_id",),
+            (
+                ("run_id", "text"),
+                ("kind", "text"),
+                ("started_at", "timestamptz"),
+                ("finished_at", "timestamptz"),
+                ("status", "text"),
+                ("details", "jsonb"),
+            ),
+        ),
+        TableSpec(
+            COMPANIES,
+            ("ticker",),
+            (("ticker", "text"), ("name", "text"), ("sector", "text"), ("industry", "text")),
+        ),
+        TableSpec(
+            DIM_DATE,
+            ("date_id",),
+            (
+                ("date_id", "date"),
+                ("year", "int2"),
+                ("quarter", "int2"),
+                ("month", "int2"),
+                ("day", "int2"),
+                ("dow", "int2"),
+                ("iso_week", "int2"),
+            ),
+        ),
+    )
+}
+
+LEDGER_COLUMNS = ("key", "source", "sha256", "status", "rows", "error", "data_date", "synthetic")
+
+
+def _column_values(values: np.ndarray | pd.Series, pg_type: str) -> list:
+    """One column as Python values for COPY: dates as `date`, NaN and NaT as None."""
+    array = values.to_numpy() if isinstance(values, pd.Series) else values
+    if pg_type == "date":
+        days = array.astype("datetime64[D]")
+        objects = days.astype(object)
+        objects[np.isnat(days)] = None
+        return objects.tolist()
+    if pg_type in ("float8", "int8", "int2") and array.dtype.kind == "f":
+        missing = np.isnan(array)
+        objects = (array.astype(np.int64) if pg_type != "float8" else array).astype(object)
+        objects[missing] = None
+        return objects.tolist()
+    if array.dtype.kind in "iu":
+        return array.tolist()
+    return [None if value is None or value is pd.NaT or value != value else value for value in array.tolist()]
+
+
+def frame_rows(frame: pd.DataFrame, spec: TableSpec) -> Iterator[tuple]:
+    """The rows of `frame` in the column order of `spec`, ready for `Copy.write_row`."""
+    columns = [_column_values(frame[name], pg_type) for name, pg_type in spec.columns]
+    return zip(*columns, strict=True)
+
+
+def create_staging(cursor: psycopg.Cursor, spec: TableSpec) -> None:
+    """An empty temporary (unlogged) copy of the table's columns, dropped at commit."""
+    staging = sql.Identifier(spec.staging)
+    cursor.execute(
+        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DROP").format(
+            staging, sql.Identifier(spec.name)
+        )
+    )
+    cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
+
+
+class StagingWriter:
+    """Binary COPY of rows into one staging table (created on first use)."""
+
+    def __init__(self, cursor: psycopg.Cursor, spec: TableSpec) -> None:
+        self.cursor = cursor
+        self.spec = spec
+        self.rows = 0
+        create_staging(cursor, spec)
+
+    def write(self, rows: Iterable[tuple]) -> None:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(self.spec.staging), sql.SQL(", ").join(map(sql.Identifier, self.spec.column_names))
+        )
+        with self.cursor.copy(statement) as copy:
+            copy.set_types([pg_type for _, pg_type in self.spec.columns])
+            for row in rows:
+                copy.write_row(row)
+                self.rows += 1
+
+
+def stage_frame(cursor: psycopg.Cursor, spec: TableSpec, frame: pd.DataFrame) -> int:
+    """COPY `frame` into the staging table of `spec`; return the rows staged."""
+    writer = StagingWriter(cursor, spec)
+    writer.write(frame_rows(frame, spec))
+    return writer.rows
+
+
+def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only: bool = False) -> int:
+    """Move staged rows into the table; return the rows inserted or changed (unchanged rows are skipped).
+
+    `insert_only` keeps existing rows as they are (``DO NOTHING``), for facts that never change.
+    """
+    names = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
+    key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+    if insert_only or not spec.value_names:
+        action = sql.SQL("DO NOTHING")
+    else:
+        values = [sql.Identifier(name) for name in spec.value_names]
+        action = sql.SQL(
+            "DO UPDATE SET ({values}) = ROW({excluded}) WHERE ({current}) IS DISTINCT FROM ({excluded})"
+        ).format(
+            values=sql.SQL(", ").join(values),
+            excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(value) for value in values),
+            current=sql.SQL(", ").join(
+                sql.SQL("{}.{}").format(sql.Identifier(spec.name), value) for value in values
+            ),
+        )
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {table} AS {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT ({key}) {action}"
+        ).format(
+            table=sql.Identifier(spec.name),
+            names=names,
+            staging=sql.Identifier(spec.staging),
+            key=key,
+            action=action,
+        )
+    )
+    return cursor.rowcount
+
+
+def load_frame(cursor: psycopg.Cursor, table: str, frame: pd.DataFrame) -> int:
+    """Stage and upsert one frame into `table`; return the rows inserted or changed."""
+    spec = TABLES[table]
+    if frame.empty:
+        return 0
+    stage_frame(cursor, spec, frame)
+    return upsert_from_staging(cursor, spec)
+
+
+def stored_bars(
+    cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, dt.date]
+) -> dict[str, pd.DataFrame]:
+    """The stored bars each symbol's recomputation needs: from its date on, plus the `CONTEXT_BARS` before."""
+    if not since_by_symbol:
+        return {}
+    key = TABLES[table].key[0]
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in BAR_COLUMNS)
+    query = sql.SQL(
+        """
+        SELECT wanted.symbol, bars.* FROM unnest(%s::text[], %s::date[]) AS wanted(symbol, since)
+        CROSS JOIN LATERAL (
+            (SELECT {columns} FROM {table} WHERE {key} = wanted.symbol AND trade_date < wanted.since
+             ORDER BY trade_date DESC LIMIT {context})
+            UNION ALL
+            (SELECT {columns} FROM {table} WHERE {key} = wanted.symbol AND trade_date >= wanted.since)
+        ) AS bars
+        """
+    ).format(
+        columns=columns,
+        table=sql.Identifier(table),
+        key=sql.Identifier(key),
+        context=sql.Literal(CONTEXT_BARS),
+    )
+    cursor.execute(query, (list(since_by_symbol), list(since_by_symbol.values())))
+    rows = cursor.fetchall()
+    if not rows:
+        return {}
+    frame = pd.DataFrame(rows, columns=["symbol", *BAR_COLUMNS])
+    frame["trade_date"] = pd.to_datetime(frame["trade_date"])
+    for column in BAR_COLUMNS[1:]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return {
+        symbol: group.drop(columns="symbol").sort_values("trade_date").reset_index(drop=True)
+        for symbol, group in frame.groupby("symbol", sort=False)
+    }
+
+
+def load_companies(cursor: psycopg.Cursor, companies: pd.DataFrame) -> int:
+    """Upsert the universe into `companies`; return the rows inserted or changed."""
+    return load_frame(cursor, COMPANIES, companies)
+
+
+def extend_date_dimension(cursor: psycopg.Cursor, dates: Sequence[dt.date]) -> int:
+    """Make `dim_date` cover, without gaps, every day from its first to its last and the given dates."""
+    if not dates:
+        return 0
+    cursor.execute(f"SELECT min(date_id), max(date_id) FROM {DIM_DATE}")
+    first, last = cursor.fetchone()
+    first = min(d for d in (first, *dates) if d is not None)
+    last = max(d for d in (last, *dates) if d is not None)
+    spec = TABLES[DIM_DATE]
+    stage_frame(cursor, spec, date_dimension(first, last))
+    return upsert_from_staging(cursor, spec, insert_only=True)
+
+
+def record_objects(cursor: psycopg.Cursor, rows: Sequence[tuple]) -> int:
+    """Upsert ledger rows (`LEDGER_COLUMNS`); an unchanged row keeps its `loaded_at`."""
+    if not rows:
+        return 0
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS staging_raw_objects "
+        f"(LIKE {RAW_OBJECTS} INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    names = ", ".join(LEDGER_COLUMNS)
+    with cursor.copy(f"COPY staging_raw_objects ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    values = [name for name in LEDGER_COLUMNS if name != "key"]
+    cursor.execute(
+        f"INSERT INTO {RAW_OBJECTS} AS ledger ({names}, loaded_at) SELECT {names}, now() FROM staging_raw_objects "
+        f"ON CONFLICT (key) DO UPDATE SET ({', '.join(values)}, loaded_at) = "
+        f"ROW({', '.join('EXCLUDED.' + name for name in values)}, now()) "
+        f"WHERE ({', '.join('ledger.' + name for name in values)}) "
+        f"IS DISTINCT FROM ({', '.join('EXCLUDED.' + name for name in values)})"
+    )
+    return cursor.rowcount

@@ -1,0 +1,255 @@
+"""Pure parsers: the bytes of one raw object (and its metadata extras) to a frame of curated rows.
+
+No I/O here. Each parser raises `ParseError` with one line when the body is not what the API promises
+(an error object, HTML, truncated JSON, misaligned arrays); the caller quarantines that object. The
+formats are those of /work/shared/API-FORMATS.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+BAR_COLUMNS = ("trade_date", "open", "high", "low", "close", "adj_close", "volume")
+WEATHER_COLUMNS = ("state", "obs_date", "precipitation_mm", "temp_max_c", "temp_min_c")
+NEWS_COLUMNS = ("topic", "news_date", "matching_articles", "total_articles")
+MACRO_COLUMNS = ("series_id", "obs_date", "value")
+RUN_COLUMNS = ("run_id", "kind", "started_at", "finished_at", "status", "details")
+
+# Open-Meteo daily variables and the units the curated table stores them in.
+OPEN_METEO_VARIABLES = {
+    "precipitation_sum": ("precipitation_mm", "mm"),
+    "temperature_2m_max": ("temp_max_c", "°C"),
+    "temperature_2m_min": ("temp_min_c", "°C"),
+}
+RUN_STATUSES = ("success", "partial", "failed")
+
+
+class ParseError(ValueError):
+    """The body of a raw object is not a valid response of its API; the message is one line."""
+
+
+def _load_json(body: bytes) -> object:
+    text = body.lstrip()
+    if not text.startswith((b"{", b"[")):
+        raise ParseError(f"not JSON: {_excerpt(body)}")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ParseError(f"invalid JSON: {error}") from None
+
+
+def _excerpt(body: bytes) -> str:
+    text = body[:80].decode("utf-8", "replace")
+    return repr(" ".join(text.split()))
+
+
+def _float_array(values: object, name: str, length: int) -> np.ndarray:
+    if values is None:
+        return np.full(length, np.nan)
+    if not isinstance(values, list) or len(values) != length:
+        raise ParseError(f"array {name!r} does not line up with the timestamps")
+    try:
+        return np.array(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ParseError(f"array {name!r} holds non-numeric values") from None
+
+
+def empty_bars() -> pd.DataFrame:
+    """A bar frame with no rows and the right column types."""
+    frame = pd.DataFrame({name: np.array([], dtype=float) for name in BAR_COLUMNS[1:]})
+    frame.insert(0, "trade_date", np.array([], dtype="datetime64[ns]"))
+    return frame
+
+
+def parse_yahoo_chart(body: bytes, window_end: dt.date) -> pd.DataFrame:
+    """Daily bars of one Yahoo chart response, dated in the exchange's own time zone.
+
+    Bars with a null close and bars after `window_end` (the live partial bar Yahoo appends) are
+    dropped; a window without bars gives an empty frame. Columns: `BAR_COLUMNS`, sorted by date.
+    """
+    document = _load_json(body)
+    chart = document.get("chart") if isinstance(document, dict) else None
+    if not isinstance(chart, dict):
+        raise ParseError("no 'chart' object in the response")
+    if chart.get("error"):
+        error = chart["error"]
+        detail = f"{error.get('code')}: {error.get('description')}" if isinstance(error, dict) else error
+        raise ParseError(f"Yahoo error: {detail}")
+    results = chart.get("result")
+    if not isinstance(results, list) or not results or not isinstance(results[0], dict):
+        raise ParseError("no chart result in the response")
+    result = results[0]
+    time_zone = (result.get("meta") or {}).get("exchangeTimezoneName")
+    if not time_zone:
+        raise ParseError("meta.exchangeTimezoneName is missing")
+    timestamps = result.get("timestamp") or []
+    if not timestamps:
+        return empty_bars()
+    length = len(timestamps)
+    indicators = result.get("indicators") or {}
+    quote = (indicators.get("quote") or [{}])[0] or {}
+    if not isinstance(quote.get("close"), list):
+        raise ParseError("timestamps without a 'close' array")
+    adjclose = (indicators.get("adjclose") or [{}])[0] or {}
+    try:
+        stamps = pd.to_datetime(np.array(timestamps, dtype=np.int64), unit="s", utc=True)
+        local_days = stamps.tz_convert(time_zone).tz_localize(None).normalize()
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ParseError(f"bad timestamps or time zone: {error}") from None
+    frame = pd.DataFrame(
+        {
+            "trade_date": local_days.values.astype("datetime64[ns]"),
+            "open": _float_array(quote.get("open"), "open", length),
+            "high": _float_array(quote.get("high"), "high", length),
+            "low": _float_array(quote.get("low"), "low", length),
+            "close": _float_array(quote.get("close"), "close", length),
+            "adj_close": _float_array(adjclose.get("adjclose"), "adjclose", length),
+            "volume": _float_array(quote.get("volume"), "volume", length),
+        }
+    )
+    keep = frame["close"].notna() & (frame["trade_date"] <= pd.Timestamp(window_end))
+    frame = frame[keep].drop_duplicates("trade_date", keep="last")
+    return frame.sort_values("trade_date", kind="stable").reset_index(drop=True)
+
+
+def parse_open_meteo(body: bytes, states: Sequence[str]) -> pd.DataFrame:
+    """Daily weather per state from an Open-Meteo response (one object, or an array in request order).
+
+    Elements are joined to `states` by position, never by coordinates (the API returns its grid cell's).
+    Units must be millimetres and degrees Celsius; nulls stay missing. Columns: `WEATHER_COLUMNS`.
+    """
+    document = _load_json(body)
+    if isinstance(document, dict) and document.get("error"):
+        raise ParseError(f"Open-Meteo error: {document.get('reason')}")
+    elements = [document] if isinstance(document, dict) else document
+    if not isinstance(elements, list) or not all(isinstance(element, dict) for element in elements):
+        raise ParseError("expected a JSON object or an array of objects")
+    if len(elements) != len(states):
+        raise ParseError(f"{len(elements)} location(s) in the response for {len(states)} requested state(s)")
+    frames = [_open_meteo_location(element, state) for element, state in zip(elements, states, strict=True)]
+    if not frames:
+        return pd.DataFrame({name: [] for name in WEATHER_COLUMNS})
+    return pd.concat(frames, ignore_index=True)
+
+
+def _open_meteo_location(element: dict, state: str) -> pd.DataFrame:
+    daily = element.get("daily")
+    units = element.get("daily_units") or {}
+    if not isinstance(daily, dict) or not isinstance(daily.get("time"), list):
+        raise ParseError(f"no daily series for {state}")
+    days = daily["time"]
+    try:
+        dates = pd.to_datetime(days, format="%Y-%m-%d").values.astype("datetime64[ns]")
+    except (TypeError, ValueError):
+        raise ParseError(f"bad dates in the daily series of {state}") from None
+    columns: dict[str, object] = {"state": [state] * len(days), "obs_date": dates}
+    for variable, (column, unit) in OPEN_METEO_VARIABLES.items():
+        if units.get(variable) != unit:
+            raise ParseError(f"{variable} of {state} is in {units.get(variable)!r}, expected {unit!r}")
+        if variable not in daily:
+            raise ParseError(f"{variable} missing for {state}")
+        columns[column] = _float_array(daily[variable], variable, len(days))
+    return pd.DataFrame(columns)
+
+
+def parse_gdelt_timeline(body: bytes, topic: str) -> pd.DataFrame:
+    """Daily article counts of one GDELT `timelinevolraw` response, summed per UTC day when finer.
+
+    `{}` and an empty timeline mean no match (no rows); a body that is not JSON (GDELT's plain-text
+    errors) is a `ParseError`. Columns: `NEWS_COLUMNS`.
+    """
+    document = _load_json(body)
+    if not isinstance(document, dict):
+        raise ParseError("expected a JSON object")
+    timeline = document.get("timeline") or []
+    points = timeline[0].get("data") if timeline and isinstance(timeline[0], dict) else []
+    if not points:
+        return pd.DataFrame({name: [] for name in NEWS_COLUMNS})
+    try:
+        stamps = pd.to_datetime([point["date"] for point in points], format="%Y%m%dT%H%M%SZ", utc=True)
+        matching = np.array([point["value"] for point in points], dtype=np.int64)
+        total = np.array([point["norm"] for point in points], dtype=np.int64)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ParseError(f"malformed timeline point: {error}") from None
+    buckets = pd.DataFrame(
+        {
+            "news_date": stamps.tz_localize(None).normalize().values.astype("datetime64[ns]"),
+            "matching_articles": matching,
+            "total_articles": total,
+        }
+    )
+    daily = buckets.groupby("news_date", as_index=False, sort=True).sum()
+    daily.insert(0, "topic", topic)
+    return daily
+
+
+def parse_fred_csv(body: bytes, series_id: str) -> pd.DataFrame:
+    """Observations of one FRED graph CSV; `.` and empty values are missing (None).
+
+    The date is read from the first column by position (its header is `observation_date` or `DATE`);
+    the second column's header must be the series id. Columns: `MACRO_COLUMNS`.
+    """
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ParseError("not UTF-8 text") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or len(rows[0]) < 2 or text.lstrip().startswith("<"):
+        raise ParseError(f"not a FRED CSV: {_excerpt(body)}")
+    header = rows[0]
+    if header[1].strip() != series_id:
+        raise ParseError(f"CSV column {header[1]!r} is not the series {series_id!r}")
+    dates, values = [], []
+    for number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) < 2:
+            raise ParseError(f"line {number} has no value column")
+        try:
+            dates.append(dt.date.fromisoformat(row[0].strip()))
+            raw = row[1].strip()
+            values.append(None if raw in ("", ".") else float(raw))
+        except ValueError:
+            raise ParseError(f"line {number} is not a date and a number: {row[:2]}") from None
+    return pd.DataFrame(
+        {
+            "series_id": [series_id] * len(dates),
+            "obs_date": pd.to_datetime(dates).values.astype("datetime64[ns]"),
+            "value": np.array([np.nan if value is None else value for value in values], dtype=float),
+        }
+    )
+
+
+def parse_manifest(body: bytes) -> dict[str, object]:
+    """The `pipeline_runs` row (kind 'ingest') of one ingest manifest; the whole manifest is its details."""
+    document = _load_json(body)
+    if not isinstance(document, dict):
+        raise ParseError("a manifest is a JSON object")
+    try:
+        run_id = str(document["run_id"])
+        started_at = dt.datetime.fromisoformat(document["started_at"])
+        finished_at = (
+            dt.datetime.fromisoformat(document["finished_at"]) if document.get("finished_at") else None
+        )
+        status = document["status"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ParseError(f"manifest without a valid run_id, started_at or status: {error}") from None
+    if document.get("kind", "ingest") != "ingest":
+        raise ParseError(f"manifest kind {document.get('kind')!r} is not 'ingest'")
+    if status not in RUN_STATUSES:
+        raise ParseError(f"manifest status {status!r} is not one of {', '.join(RUN_STATUSES)}")
+    return {
+        "run_id": run_id,
+        "kind": "ingest",
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "status": status,
+        "details": document,
+    }

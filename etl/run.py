@@ -1,0 +1,408 @@
+"""One ETL run: extract the pending raw objects, transform them (in worker processes for big loads)
+while the database ingests the staged rows, load everything and the ledger in one transaction.
+
+Two runs never load at once: a session advisory lock serialises them (the second says it waits, then
+finds only what the first left). Any failure rolls the whole load back and is recorded as a failed
+`pipeline_runs` row; the next run loads the same objects again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import multiprocessing
+import os
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import pandas as pd
+import psycopg
+from psycopg.types.json import Jsonb
+
+from etl.analytics import refresh_market_daily, refresh_materialized_views, refresh_sector_daily
+from etl.derive import read_universe
+from etl.extract import PendingObject, UnreadableKey, find_pending, read_bodies, read_ledger
+from etl.load import (
+    TABLES,
+    StagingWriter,
+    extend_date_dimension,
+    frame_rows,
+    load_companies,
+    load_frame,
+    record_objects,
+    stored_bars,
+    upsert_from_staging,
+)
+from etl.parse import BAR_COLUMNS
+from etl.transform import (
+    InstrumentTask,
+    ObjectInput,
+    ObjectOutcome,
+    TransformResult,
+    instrument_table,
+    transform_instrument,
+    transform_object,
+)
+from pipeline.catalog import (
+    COMPANIES,
+    CONSTITUENTS,
+    DIM_DATE,
+    FRED,
+    GDELT,
+    INDEX_DAILY,
+    MANIFEST,
+    OPEN_METEO,
+    PIPELINE_RUNS,
+    STOCK_DAILY,
+    YAHOO,
+)
+from pipeline.db import connect, database_url
+from pipeline.rawzone import open_raw_store
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# An arbitrary constant that identifies "ETL load" among the pipeline's advisory locks.
+ETL_LOCK_ID = 7_202_402
+# Below this many bytes to parse, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD_BYTES = 16 * 1024 * 1024
+PROGRESS_THRESHOLD_OBJECTS = 50
+QUARANTINE_DETAILS_LIMIT = 100
+
+EXIT_OK, EXIT_FAILED, EXIT_QUARANTINED = 0, 1, 3
+OBJECT_SOURCES = (OPEN_METEO, GDELT, FRED, MANIFEST)
+# Keys of each object-sourced table: rows of later-fetched objects win on the same key.
+_DEDUP_KEYS = {spec.name: list(spec.key) for spec in TABLES.values()}
+
+
+@dataclass
+class EtlResult:
+    """The outcome of `run_etl`: objects loaded and quarantined, rows written per table, time taken."""
+
+    run_id: str
+    seconds: float = 0.0
+    loaded: int = 0
+    quarantined: list[tuple[str, str]] = field(default_factory=list)
+    rows_written: dict[str, int] = field(default_factory=dict)
+    rows_staged: int = 0
+    error: str | None = None
+    views_refreshed: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 success, 1 failure (nothing written), 3 finished with quarantined objects."""
+        if self.error:
+            return EXIT_FAILED
+        return EXIT_QUARANTINED if self.quarantined else EXIT_OK
+
+    @property
+    def curated_rows(self) -> int:
+        """Rows inserted or changed in the curated tables by this run."""
+        return sum(self.rows_written.values())
+
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        if self.error:
+            return f"etl failed after {self.seconds:.1f} s, nothing was written: {self.error}"
+        lines = [
+            f"etl: {self.loaded} object(s) loaded, {len(self.quarantined)} quarantined, "
+            f"{self.curated_rows:,} row(s) written in {self.seconds:.1f} s"
+        ]
+        lines += [f"  {table}: {rows:,}" for table, rows in sorted(self.rows_written.items()) if rows]
+        lines += [f"  quarantined {key}: {error}" for key, error in self.quarantined[:20]]
+        if len(self.quarantined) > 20:
+            lines.append(f"  ... and {len(self.quarantined) - 20} more (pipeline status lists them)")
+        return "\n".join(lines)
+
+
+def run_etl(settings: Settings, *, full: bool = False, progress: bool = False) -> EtlResult:
+    """Load every raw object not yet loaded (every object when `full`) and refresh the derived tables.
+
+    Raises `DatabaseUnavailable` when the database cannot be reached at all; any later failure rolls
+    the load back and comes back as an `EtlResult` with exit code 1.
+    """
+    started = time.perf_counter()
+    result = EtlResult(run_id=f"etl-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
+    started_at = dt.datetime.now(dt.UTC)
+    with connect(database_url(settings)) as conn:
+        try:
+            _take_lock(conn)
+            _load(conn, settings, result, full=full, progress=progress, started_at=started_at)
+            if result.curated_rows or full:
+                result.views_refreshed = refresh_materialized_views(conn)
+        except Exception as error:  # any failure: the transaction is rolled back; say why, exit 1
+            result.error = " ".join(f"{type(error).__name__}: {error}".split())
+            log.debug("ETL run %s failed", result.run_id, exc_info=True)
+        finally:
+            result.seconds = time.perf_counter() - started
+    if result.error:
+        _record_failure(settings, result, started_at, full)
+    return result
+
+
+def _take_lock(conn: psycopg.Connection) -> None:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", (ETL_LOCK_ID,))
+        if not cursor.fetchone()[0]:
+            print("etl: another ETL run is loading; waiting for it to finish", file=sys.stderr)
+            cursor.execute("SELECT pg_advisory_lock(%s)", (ETL_LOCK_ID,))
+    conn.commit()
+
+
+def _load(
+    conn: psycopg.Connection,
+    settings: Settings,
+    result: EtlResult,
+    *,
+    full: bool,
+    progress: bool,
+    started_at: dt.datetime,
+) -> None:
+    store = open_raw_store(settings)
+    pending, unreadable = find_pending(store, read_ledger(conn), full=full)
+    conn.commit()
+    plan = LoadPlan.build(pending, unreadable, settings)
+    with conn.transaction(), conn.cursor() as cursor:
+        quality = plan.execute(cursor, store, result, settings, progress=progress)
+        result.rows_written[COMPANIES] = load_companies(cursor, read_universe(settings.pipeline_universe))
+        result.rows_written[DIM_DATE] = extend_date_dimension(cursor, sorted(plan.dates))
+        result.rows_written["sector_daily"] = refresh_sector_daily(
+            cursor, every_day=bool(result.rows_written[COMPANIES])
+        )
+        result.rows_written["market_daily"] = refresh_market_daily(cursor, settings)
+        record_objects(cursor, plan.ledger_rows)
+        result.loaded = sum(1 for row in plan.ledger_rows if row[3] == "loaded")
+        result.quarantined = [(row[0], row[5]) for row in plan.ledger_rows if row[3] == "quarantined"]
+        result.seconds = (dt.datetime.now(dt.UTC) - started_at).total_seconds()
+        _record_run(cursor, result, started_at, full, quality)
+
+
+def _record_run(
+    cursor: psycopg.Cursor, result: EtlResult, started_at: dt.datetime, full: bool, quality: dict
+) -> None:
+    status = "partial" if result.quarantined else "success"
+    details = {
+        "full": full,
+        "objects_loaded": result.loaded,
+        "objects_quarantined": len(result.quarantined),
+        "quarantined": [
+            {"key": key, "error": error} for key, error in result.quarantined[:QUARANTINE_DETAILS_LIMIT]
+        ],
+        "rows_written": result.rows_written,
+        "rows_staged": result.rows_staged,
+        "data_quality": quality,
+        "seconds": round(result.seconds, 3),
+    }
+    cursor.execute(
+        f"INSERT INTO {PIPELINE_RUNS} (run_id, kind, started_at, finished_at, status, details) "
+        "VALUES (%s, 'etl', %s, now(), %s, %s)",
+        (result.run_id, started_at, status, Jsonb(details)),
+    )
+
+
+def _record_failure(settings: Settings, result: EtlResult, started_at: dt.datetime, full: bool) -> None:
+    """Best effort: the failure itself may be the database, in which case the log is all we have."""
+    try:
+        with connect(database_url(settings)) as conn:
+            conn.execute(
+                f"INSERT INTO {PIPELINE_RUNS} (run_id, kind, started_at, finished_at, status, details) "
+                "VALUES (%s, 'etl', %s, now(), 'failed', %s)",
+                (result.run_id, started_at, Jsonb({"full": full, "error": result.error})),
+            )
+    except Exception as error:
+        log.warning("could not record the failed ETL run %s: %s", result.run_id, error)
+
+
+@dataclass
+class LoadPlan:
+    """The pending objects sorted into work: Yahoo objects grouped by symbol, the others one by one."""
+
+    yahoo_by_symbol: dict[str, list[PendingObject]]
+    objects: list[PendingObject]
+    ledger_rows: list[tuple] = field(default_factory=list)
+    dates: set[dt.date] = field(default_factory=set)
+
+    @classmethod
+    def build(
+        cls, pending: list[PendingObject], unreadable: list[UnreadableKey], settings: Settings
+    ) -> LoadPlan:
+        plan = cls(defaultdict(list), [])
+        for key in unreadable:
+            plan.ledger_rows.append(
+                (
+                    key.key,
+                    key.key.split("/")[1] if key.key.count("/") else "unknown",
+                    "",
+                    "quarantined",
+                    0,
+                    key.error,
+                    None,
+                    False,
+                )
+            )
+        for item in pending:
+            if item.source == YAHOO and item.extra.get("symbol"):
+                plan.yahoo_by_symbol[item.extra["symbol"]].append(item)
+            elif item.source == CONSTITUENTS:
+                # Reference snapshots: `companies` comes from the universe file, so nothing to load.
+                plan.record(item, ObjectOutcome(item.key, item.sha256, 0))
+            else:
+                plan.objects.append(item)
+        return plan
+
+    def record(self, item: PendingObject, outcome: ObjectOutcome) -> None:
+        status = "quarantined" if outcome.error else "loaded"
+        self.ledger_rows.append(
+            (
+                item.key,
+                item.source,
+                outcome.sha256,
+                status,
+                outcome.rows,
+                outcome.error,
+                item.data_date,
+                item.synthetic,
+            )
+        )
+
+    def execute(
+        self, cursor: psycopg.Cursor, store, result: EtlResult, settings: Settings, *, progress: bool
+    ) -> dict[str, dict[str, int]]:
+        """Transform every object and stage and upsert its rows; return the data-quality summary."""
+        tasks = self._tasks(cursor, store, settings)
+        by_key = {item.key: item for group in self.yahoo_by_symbol.values() for item in group}
+        by_key.update({item.key: item for item in self.objects})
+        total_bytes = sum(_task_bytes(task) for task in tasks)
+        bar = _progress_bar(len(by_key), progress)
+        writers = {table: StagingWriter(cursor, TABLES[table]) for table in (STOCK_DAILY, INDEX_DAILY)}
+        frames: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        quality: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for transformed in _transform_all(tasks, parallel=total_bytes >= PARALLEL_THRESHOLD_BYTES):
+            for outcome in transformed.outcomes:
+                item = by_key[outcome.key]
+                self.record(item, outcome)
+                quality[item.source]["objects"] += 1
+                quality[item.source]["quarantined" if outcome.error else "rows"] += (
+                    1 if outcome.error else outcome.rows
+                )
+                bar.update(1)
+            if transformed.table is None or transformed.frame is None or transformed.frame.empty:
+                continue
+            frame = transformed.frame
+            self._note_dates(frame)
+            if transformed.table in writers:
+                writers[transformed.table].write(frame_rows(frame, TABLES[transformed.table]))
+                quality[transformed.table]["missing_volume"] += int(frame["volume"].isna().sum())
+            else:
+                frames[transformed.table].append(frame)
+        bar.close()
+        for table, writer in writers.items():
+            result.rows_staged += writer.rows
+            result.rows_written[table] = upsert_from_staging(cursor, TABLES[table]) if writer.rows else 0
+        for table, parts in frames.items():
+            merged = pd.concat(parts, ignore_index=True).sort_values("fetched_at", kind="stable")
+            merged = merged.drop_duplicates(_DEDUP_KEYS[table], keep="last")
+            for column in merged.columns.difference([*_DEDUP_KEYS[table], "fetched_at"]):
+                missing = int(merged[column].isna().sum())
+                if missing:
+                    quality[table][f"missing_{column}"] = missing
+            result.rows_staged += len(merged)
+            result.rows_written[table] = load_frame(cursor, table, merged)
+        return {name: dict(counts) for name, counts in quality.items()}
+
+    def _note_dates(self, frame: pd.DataFrame) -> None:
+        for column in ("trade_date", "obs_date", "news_date"):
+            if column in frame:
+                dates = frame[column].dropna()
+                if len(dates):
+                    self.dates.update({dates.min().date(), dates.max().date()})
+
+    def _tasks(self, cursor: psycopg.Cursor, store, settings: Settings) -> list[InstrumentTask | ObjectInput]:
+        everything = [item for group in self.yahoo_by_symbol.values() for item in group] + self.objects
+        inputs = {
+            item.key: ObjectInput(item.key, item.source, dict(item.extra), item.metadata.fetched_at, body)
+            for item, body in read_bodies(store, everything)
+        }
+        tasks: list[InstrumentTask | ObjectInput] = []
+        for table, groups in _by_table(self.yahoo_by_symbol, settings).items():
+            since = {symbol: _earliest_window_start(group) for symbol, group in groups.items()}
+            context = stored_bars(cursor, table, since)
+            empty = pd.DataFrame(
+                {
+                    name: pd.Series(dtype="datetime64[ns]" if name == "trade_date" else float)
+                    for name in BAR_COLUMNS
+                }
+            )
+            for symbol, group in groups.items():
+                objects = [inputs[item.key] for item in group if item.key in inputs]
+                if objects:
+                    tasks.append(
+                        InstrumentTask(symbol, table, objects, context.get(symbol, empty), since[symbol])
+                    )
+        tasks += [inputs[item.key] for item in self.objects if item.key in inputs]
+        return tasks
+
+
+def _by_table(
+    yahoo_by_symbol: dict[str, list[PendingObject]], settings: Settings
+) -> dict[str, dict[str, list]]:
+    tables: dict[str, dict[str, list]] = defaultdict(dict)
+    for symbol, group in yahoo_by_symbol.items():
+        tables[instrument_table(symbol, settings.pipeline_indexes)][symbol] = group
+    return tables
+
+
+def _earliest_window_start(group: list[PendingObject]) -> dt.date:
+    starts = []
+    for item in group:
+        try:
+            starts.append(dt.date.fromisoformat(item.extra.get("window_start", "")))
+        except ValueError:
+            continue
+    # Objects without a readable window are quarantined by the transform; they need no context.
+    return min(starts, default=dt.date.max)
+
+
+def _task_bytes(task: InstrumentTask | ObjectInput) -> int:
+    if isinstance(task, InstrumentTask):
+        return sum(len(item.body) for item in task.objects)
+    return len(task.body)
+
+
+def _run_task(task: InstrumentTask | ObjectInput) -> TransformResult:
+    if isinstance(task, InstrumentTask):
+        return transform_instrument(task)
+    return transform_object(task)
+
+
+def _transform_all(tasks: list, *, parallel: bool) -> Iterator[TransformResult]:
+    """Transform results in task order; in worker processes when `parallel`, overlapping the COPY."""
+    if not parallel:
+        yield from map(_run_task, tasks)
+        return
+    # forkserver: a worker forked from this process would inherit its open database connection.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["etl.transform"])
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=context) as pool:
+        yield from pool.map(_run_task, tasks, chunksize=4)
+
+
+class _NoProgress:
+    def update(self, count: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, enabled: bool) -> object:
+    if not enabled or total < PROGRESS_THRESHOLD_OBJECTS:
+        return _NoProgress()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="object", desc="etl", file=sys.stderr, leave=False)
