@@ -1,6 +1,7 @@
 -- What the dashboard reads besides the curated and analytics tables: exact row counts and date spans per
 -- table (too slow to count on every page view at 500 tickers x 10 years, so a materialized view that the
--- ETL refreshes at the end of each run), an index for the weather map's date filter, and the grants.
+-- ETL refreshes at the end of each run), and the grants. The date indexes the dashboard's filters use
+-- (weather_daily, sector_daily, stock_daily by date) come with the ETL's 0010.
 
 CREATE MATERIALIZED VIEW dashboard_table_stats AS
 SELECT 'companies'::text AS table_name, count(*)::bigint AS row_count,
@@ -25,9 +26,6 @@ SELECT 'raw_objects', count(*), min(data_date), max(data_date) FROM raw_objects;
 
 -- A unique index lets the ETL refresh it CONCURRENTLY, so readers never wait on the refresh.
 CREATE UNIQUE INDEX dashboard_table_stats_table_name ON dashboard_table_stats (table_name);
-
--- The weather map filters one day or a period across all 50 states; the primary key leads with state.
-CREATE INDEX IF NOT EXISTS weather_daily_obs_date ON weather_daily (obs_date);
 
 GRANT SELECT ON dashboard_table_stats TO dashboard_reader;
 

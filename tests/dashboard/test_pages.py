@@ -164,8 +164,11 @@ def test_pipeline_health_lists_failures_quarantined_objects_and_row_counts(seede
     shown = metrics(app)
     assert shown["Runs not fully successful"] == "1"
     assert shown["Quarantined objects"] == "1"
-    tables = {frame.value.columns[0]: frame.value for frame in app.dataframe}
-    assert "HTTP 429 after 4 attempts" in tables["run_id"]["reason"].tolist()
-    assert "truncated JSON at byte 512" in tables["key"]["error"].tolist()
-    counts = dict(zip(tables["table_name"]["table_name"], tables["table_name"]["row_count"], strict=True))
+    frames = [frame.value for frame in app.dataframe]
+    failures = next(frame for frame in frames if "reason" in frame.columns)
+    quarantined = next(frame for frame in frames if "error" in frame.columns)
+    table_stats = next(frame for frame in frames if "row_count" in frame.columns)
+    assert failures["reason"].tolist() == ["HTTP 429 after 4 attempts"]
+    assert quarantined["error"].tolist() == ["truncated JSON at byte 512"]
+    counts = dict(zip(table_stats["table_name"], table_stats["row_count"], strict=True))
     assert counts["stock_daily"] == stock_rows
