@@ -57,25 +57,31 @@ test: setup browser lint ## Run every test (lint, unit, integration, infra, dash
 bench: setup ## Benchmarks: sample 500 tickers x 10 years, ETL and dashboard timings
 	$(BIN)/python -m benchmarks.run
 
+# Extra CDK context for synth/deploy/destroy, e.g. CDK_CONTEXT="-c allowed_cidr=203.0.113.7/32";
+# LAB=1 adds -c lab=true (AWS Academy-style accounts, see docs/deploy.md).
+CDK_CONTEXT ?=
+CDK_ARGS := $(CDK_CONTEXT) $(if $(LAB),-c lab=true) --no-notices
+
 .PHONY: synth
-synth: setup ## Synthesize the CloudFormation templates (no AWS credentials needed)
-	$(CDK) synth --quiet
+synth: setup ## Synthesize the CloudFormation templates (no AWS credentials needed; LAB=1 for lab mode)
+	CDK_DISABLE_VERSION_CHECK=1 $(CDK) synth --quiet $(CDK_ARGS)
 
 .PHONY: bootstrap
 bootstrap: setup ## Bootstrap the target account for CDK (normal accounts)
-	$(CDK) bootstrap
+	$(CDK) bootstrap $(CDK_ARGS)
 
 .PHONY: bootstrap-lab
-bootstrap-lab: setup ## Bootstrap a lab account without creating IAM roles
+bootstrap-lab: setup ## Bootstrap a lab account without creating IAM roles (creates the assets bucket)
 	$(BIN)/python -m stacks.lab_bootstrap
 
 .PHONY: deploy
-deploy: setup ## Deploy every stack
-	$(CDK) deploy --all --require-approval never
+deploy: setup ## Deploy every stack (LAB=1 in lab accounts)
+	$(CDK) deploy --all --require-approval never $(CDK_ARGS)
 
 .PHONY: destroy
-destroy: setup ## Destroy every stack (see docs/deploy.md for what remains)
-	$(CDK) destroy --all --force
+destroy: setup ## Empty the buckets, then destroy every stack (see docs/deploy.md for what remains)
+	$(BIN)/python -m stacks.teardown $(CDK_CONTEXT) $(if $(LAB),-c lab=true)
+	$(CDK) destroy --all --force $(CDK_ARGS)
 
 .PHONY: clean
 clean: ## Remove local state (.pipeline), cdk.out and caches

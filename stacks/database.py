@@ -41,7 +41,7 @@ class DatabaseConstruct(Construct):
         self.instance = rds.DatabaseInstance(
             self,
             "Instance",
-            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_16),
+            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_16_13),
             instance_type=ec2.InstanceType(config.database_instance_type),
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
@@ -57,6 +57,7 @@ class DatabaseConstruct(Construct):
             deletion_protection=config.removal_policy == "retain",
             removal_policy=config.cdk_removal_policy,
             multi_az=False,
+            # A pinned minor version (a bare "16" is deprecated for new instances); RDS applies newer minors.
             auto_minor_version_upgrade=True,
             # Enhanced Monitoring needs a monitoring role, which lab accounts cannot create.
             monitoring_interval=None if config.lab else ENHANCED_MONITORING_INTERVAL,

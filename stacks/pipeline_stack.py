@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, Fn, Stack
 from constructs import Construct
 
+from stacks.cfn_hygiene import drop_provider_role_dependencies, drop_role_dependency
 from stacks.compute import AppInstanceConstruct, run_etl_command
 from stacks.config import PipelineConfig
 from stacks.database import DatabaseConstruct
@@ -82,3 +83,5 @@ class PipelineStack(Stack):
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
+        drop_role_dependency(ingestion.function)
+        drop_provider_role_dependencies(self)
