@@ -13,10 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
+from pipeline.calendar import default_ingest_day
 from pipeline.catalog import DATA_SOURCES, INGEST_SOURCES
 from pipeline.settings import Settings, SettingsError, get_settings
 
@@ -27,7 +27,6 @@ EXIT_QUARANTINED = 3
 # "Worst of the two" for `pipeline run`: a failure outranks quarantined objects, which outrank success.
 _SEVERITY = {EXIT_OK: 0, EXIT_QUARANTINED: 1, EXIT_FAILED: 2}
 
-MARKET_TIME_ZONE = ZoneInfo("America/New_York")
 DASHBOARD_ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
@@ -37,11 +36,6 @@ class CommandFailed(Exception):
 
 def worst_exit_code(*codes: int) -> int:
     return max(codes, key=lambda code: _SEVERITY.get(code, 2))
-
-
-def default_ingest_day() -> dt.date:
-    """Yesterday in New York: the last complete market day when a scheduled run starts in the morning."""
-    return dt.datetime.now(MARKET_TIME_ZONE).date() - dt.timedelta(days=1)
 
 
 class IsoDate(click.ParamType):
@@ -123,19 +117,21 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 def _ingest(sources: Sequence[str], day, start, end, force: bool) -> int:
     first, last = resolve_window(day, start, end)
     settings = _settings()
-    from lambda_src.ingestion import run_ingest
-
+    from lambda_src.ingestion import IngestWindowError, run_ingest
     from pipeline.rawzone import open_raw_store
 
-    result = run_ingest(
-        settings,
-        open_raw_store(settings),
-        sources=tuple(sources) or DATA_SOURCES,
-        start=first,
-        end=last,
-        force=force,
-        progress=_stderr_is_terminal(),
-    )
+    try:
+        result = run_ingest(
+            settings,
+            open_raw_store(settings),
+            sources=tuple(sources) or DATA_SOURCES,
+            start=first,
+            end=last,
+            force=force,
+            progress=_stderr_is_terminal(),
+        )
+    except IngestWindowError as error:
+        raise click.UsageError(str(error)) from None
     click.echo(result.summary())
     return result.exit_code
 
@@ -186,19 +182,21 @@ def run(sources, day, start, end, force) -> int:
 def sample(tickers: int, days: int, seed: int, end: dt.date | None) -> int:
     """Write deterministic synthetic responses, in the real APIs' formats, into the raw zone."""
     from lambda_src.ingestion.sample import write_sample
-
     from pipeline.rawzone import open_raw_store
 
     settings = _settings()
-    result = write_sample(
-        settings,
-        open_raw_store(settings),
-        tickers=tickers,
-        days=days,
-        seed=seed,
-        end=end or default_ingest_day(),
-        progress=_stderr_is_terminal(),
-    )
+    try:
+        result = write_sample(
+            settings,
+            open_raw_store(settings),
+            tickers=tickers,
+            days=days,
+            seed=seed,
+            end=end or default_ingest_day(),
+            progress=_stderr_is_terminal(),
+        )
+    except ValueError as error:  # impossible arguments, e.g. more tickers than the universe holds
+        raise click.UsageError(str(error)) from None
     click.echo(result.summary())
     return EXIT_OK
 

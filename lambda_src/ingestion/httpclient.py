@@ -1,0 +1,348 @@
+"""HTTP resilience in one place: transports, timeouts, pacing, retries with backoff, response checks.
+
+Every source fetches through `HttpClient.fetch`, which
+
+- waits its turn on the source's `Pacer` (a minimum spacing between request starts, scaled by the
+  request's cost so that Open-Meteo's weighted requests are spaced by their weight);
+- sends the request through a `Transport` with connect and read timeouts (`curl_cffi` with browser
+  impersonation for Yahoo when installed, `requests` otherwise);
+- retries, through tenacity, connection errors, 5xx, 429, throttle texts and bodies that are not what
+  the API promises (truncated or HTML), with exponential backoff and jitter, honouring `Retry-After`
+  (capped); an error object or another 4xx fails at once;
+- raises `FetchFailed` with the reason of every attempt when it gives up.
+
+The clock (monotonic time, wall time, sleep) and the jitter's random source are injectable, so tests
+never sleep and can assert every wait.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import tenacity
+
+logger = logging.getLogger(__name__)
+
+#: A current desktop Chrome, for Yahoo (which rejects library User-Agents).
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/138.0.0.0 Safari/537.36"
+)
+#: What every other API sees: the project's name and purpose.
+PROJECT_USER_AGENT = "market-weather-pipeline/0.1 (open-data ingestion; python)"
+
+CONNECT_TIMEOUT_SECONDS = 10.0
+READ_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """What a transport returns: the final URL, status, lower-cased headers and the exact body bytes."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def media_type(self) -> str:
+        """The content type without parameters, lower-cased (``application/json``)."""
+        return self.content_type.split(";")[0].strip().lower()
+
+
+class TransportError(Exception):
+    """The request never got an HTTP response (DNS, connection refused or reset, timeout)."""
+
+
+class Transport(Protocol):
+    """Sends one GET request; raises `TransportError` when no HTTP response comes back."""
+
+    name: str
+
+    def get(
+        self, url: str, params: Mapping[str, str], headers: Mapping[str, str], timeout: tuple[float, float]
+    ) -> HttpResponse: ...
+
+
+class RequestsTransport:
+    """The plain `requests` transport (one keep-alive session)."""
+
+    name = "requests"
+
+    def __init__(self) -> None:
+        import requests
+
+        self._requests = requests
+        self._session = requests.Session()
+
+    def get(
+        self, url: str, params: Mapping[str, str], headers: Mapping[str, str], timeout: tuple[float, float]
+    ) -> HttpResponse:
+        try:
+            response = self._session.get(url, params=params, headers=headers, timeout=timeout)
+        except self._requests.RequestException as error:
+            raise TransportError(f"{type(error).__name__}: {error}") from error
+        lowered = {name.lower(): value for name, value in response.headers.items()}
+        return HttpResponse(response.url, response.status_code, lowered, response.content)
+
+
+class CurlCffiTransport:
+    """`curl_cffi` impersonating a current Chrome (TLS and HTTP/2 fingerprint, matching headers)."""
+
+    name = "curl_cffi"
+
+    def __init__(self, impersonate: str = "chrome") -> None:
+        from curl_cffi import requests as curl_requests
+
+        self._errors = (curl_requests.RequestsError,)
+        self._session = curl_requests.Session(impersonate=impersonate)
+
+    def get(
+        self, url: str, params: Mapping[str, str], headers: Mapping[str, str], timeout: tuple[float, float]
+    ) -> HttpResponse:
+        # The impersonated browser sends its own matching User-Agent; overriding it would break the disguise.
+        own_headers = {name: value for name, value in headers.items() if name.lower() != "user-agent"}
+        try:
+            response = self._session.get(url, params=dict(params), headers=own_headers, timeout=timeout)
+        except self._errors as error:
+            raise TransportError(f"{type(error).__name__}: {error}") from error
+        lowered = {name.lower(): value for name, value in response.headers.items()}
+        return HttpResponse(str(response.url), response.status_code, lowered, response.content)
+
+
+def browser_transport() -> Transport:
+    """`CurlCffiTransport` when the optional `curl_cffi` is installed, else `RequestsTransport`."""
+    try:
+        return CurlCffiTransport()
+    except ImportError:
+        return RequestsTransport()
+
+
+class Clock(Protocol):
+    """Monotonic time for pacing, wall time for HTTP dates, and sleep."""
+
+    def monotonic(self) -> float: ...
+
+    def now(self) -> dt.datetime: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class Pacer:
+    """Spaces request starts: after a request of cost c, the next may start `interval * c` seconds later.
+
+    One pacer per API, shared by every request to it, so pacing holds across symbols and windows.
+    """
+
+    def __init__(self, interval_seconds: float, clock: Clock) -> None:
+        self.interval_seconds = interval_seconds
+        self._clock = clock
+        self._next_start: float | None = None
+
+    def wait_turn(self, cost: float = 1.0) -> float:
+        """Sleep until this request may start; reserve the spacing it costs; return the seconds slept."""
+        now = self._clock.monotonic()
+        waited = 0.0
+        if self._next_start is not None and now < self._next_start:
+            waited = self._next_start - now
+            self._clock.sleep(waited)
+            now = self._next_start
+        self._next_start = now + self.interval_seconds * cost
+        return waited
+
+
+class InvalidResponse(Exception):
+    """A response that is not what the API promises; `retryable` when trying again may help."""
+
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+#: Checks a response and raises `InvalidResponse` if it is not usable data.
+ResponseCheck = Callable[[HttpResponse], None]
+
+
+class FetchFailed(Exception):
+    """A request failed for good: `reason` is the last attempt's, `attempts` every attempt's."""
+
+    def __init__(self, url: str, reason: str, attempts: list[str]) -> None:
+        super().__init__(f"{reason} (after {len(attempts)} attempt(s))")
+        self.url = url
+        self.reason = reason
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry: backoff = min(cap, base * 2^(n-1)) + uniform(0, jitter)."""
+
+    attempts: int = 4
+    backoff_base_seconds: float = 1.0
+    backoff_cap_seconds: float = 30.0
+    jitter_seconds: float = 1.0
+    retry_after_cap_seconds: float = 120.0
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def backoff(self, retry_number: int) -> float:
+        """The wait before retry `retry_number` (1 for the first retry) when the server named none."""
+        exponential = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2 ** (retry_number - 1))
+        return exponential + self.rng.uniform(0, self.jitter_seconds)
+
+
+def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def status_problem(response: HttpResponse, now: dt.datetime) -> InvalidResponse | None:
+    """The retry decision for a non-2xx status: 429 and 5xx retry (with Retry-After), other codes fail."""
+    if 200 <= response.status < 300:
+        return None
+    snippet = describe_body(response.body)
+    reason = f"HTTP {response.status}: {snippet}"
+    if response.status == 429 or response.status >= 500:
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+        return InvalidResponse(reason, retryable=True, retry_after=retry_after)
+    return InvalidResponse(reason, retryable=False)
+
+
+def describe_body(body: bytes, limit: int = 160) -> str:
+    """A one-line excerpt of a body for failure reasons."""
+    text = " ".join(body[: limit * 2].decode("utf-8", "replace").split())
+    return (text[:limit] + "...") if len(text) > limit else (text or "(empty body)")
+
+
+class HttpClient:
+    """Fetches through one transport and pacer, retrying as `RetryPolicy` says; see the module docstring."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        pacer: Pacer,
+        *,
+        clock: Clock,
+        user_agent: str = PROJECT_USER_AGENT,
+        policy: RetryPolicy | None = None,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+    ) -> None:
+        self.transport = transport
+        self.pacer = pacer
+        self.clock = clock
+        self.user_agent = user_agent
+        self.policy = policy or RetryPolicy()
+        self.timeout = timeout
+
+    def fetch(
+        self, url: str, params: Mapping[str, str], check: ResponseCheck, *, cost: float = 1.0
+    ) -> HttpResponse:
+        """The first response that passes `check`; raise `FetchFailed` when the retries are spent."""
+        attempts: list[str] = []
+
+        def attempt() -> HttpResponse:
+            self.pacer.wait_turn(cost)
+            try:
+                response = self.transport.get(url, params, self._headers(), self.timeout)
+            except TransportError as error:
+                attempts.append(str(error))
+                raise InvalidResponse(str(error), retryable=True) from error
+            problem = status_problem(response, self.clock.now())
+            if problem is None:
+                try:
+                    check(response)
+                except InvalidResponse as invalid:
+                    problem = invalid
+            if problem is not None:
+                attempts.append(problem.reason)
+                raise problem
+            return response
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.policy.attempts),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception(
+                lambda error: isinstance(error, InvalidResponse) and error.retryable
+            ),
+            sleep=self.clock.sleep,
+            before_sleep=lambda state: logger.info("retrying %s: %s", url, attempts[-1]),
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except InvalidResponse as final:
+            raise FetchFailed(url, final.reason, attempts) from None
+
+    def _headers(self) -> dict[str, str]:
+        return {"User-Agent": self.user_agent, "Accept": "*/*"}
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(retry_after, self.policy.retry_after_cap_seconds)
+        return self.policy.backoff(state.attempt_number)
+
+
+def looks_like_html(body: bytes) -> bool:
+    """True for an HTML page (a proxy, a captive portal, an error page) where data was expected."""
+    head = body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml"))
+
+
+def json_body(response: HttpResponse, media_types: frozenset[str]) -> object:
+    """The parsed JSON of a 2xx response whose content type is one of `media_types`.
+
+    An HTML page or a body that does not parse (truncated, or plain text appended mid-stream) is
+    retryable; an unexpected content type that still carries JSON is not data we trust either.
+    """
+    if looks_like_html(response.body):
+        raise InvalidResponse(f"HTML page instead of JSON: {describe_body(response.body)}", retryable=True)
+    if response.media_type not in media_types:
+        raise InvalidResponse(
+            f"unexpected content type {response.content_type or '(none)'!r}: {describe_body(response.body)}",
+            retryable=True,
+        )
+    try:
+        return json.loads(response.body)
+    except ValueError as error:
+        raise InvalidResponse(
+            f"body is not valid JSON ({error}): {describe_body(response.body)}", retryable=True
+        ) from None

@@ -1,0 +1,99 @@
+"""The run manifest (docs/internals.md): what a run wrote, skipped and failed, written last."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from lambda_src.ingestion.plan import Window
+from pipeline import catalog
+from pipeline.rawzone import RawStore, make_metadata, raw_key
+
+SUCCESS = "success"
+PARTIAL = "partial"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class WrittenObject:
+    key: str
+    source: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SkippedObject:
+    key: str
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What failed (a source and its symbol, topic, series or endpoint), the URL and why."""
+
+    source: str
+    entity: str
+    url: str
+    reason: str
+
+
+def run_status(
+    written: Sequence[WrittenObject], skipped: Sequence[SkippedObject], failed: Sequence[Failure]
+) -> str:
+    """success without failures; partial when something else was written or already there; else failed."""
+    if not failed:
+        return SUCCESS
+    return PARTIAL if written or skipped else FAILED
+
+
+def manifest_key(run_id: str, day: dt.date) -> str:
+    return raw_key(catalog.MANIFEST, day, f"{run_id}.json")
+
+
+def write_manifest(
+    store: RawStore,
+    *,
+    run_id: str,
+    day: dt.date,
+    started_at: dt.datetime,
+    finished_at: dt.datetime,
+    window: Window,
+    sources: Sequence[str],
+    written: Sequence[WrittenObject],
+    skipped: Sequence[SkippedObject],
+    failed: Sequence[Failure],
+    synthetic: bool,
+) -> str:
+    """Write the manifest of a run under ``raw/manifest/<day>/<run id>.json``; return its key."""
+    document = {
+        "run_id": run_id,
+        "kind": "ingest",
+        "started_at": started_at.astimezone(dt.UTC).isoformat(),
+        "finished_at": finished_at.astimezone(dt.UTC).isoformat(),
+        "status": run_status(written, skipped, failed),
+        "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
+        "sources": list(sources),
+        "written": [asdict(item) for item in written],
+        "skipped": [asdict(item) for item in skipped],
+        "failed": [asdict(item) for item in failed],
+        "synthetic": synthetic,
+    }
+    body = json.dumps(document, indent=1).encode()
+    key = manifest_key(run_id, day)
+    extra = {"run_id": run_id, **({"synthetic": "true"} if synthetic else {})}
+    store.put(
+        key,
+        body,
+        make_metadata(
+            body,
+            source_url=f"pipeline:ingest/{run_id}",
+            http_status=0,
+            content_type="application/json",
+            fetched_at=finished_at,
+            extra=extra,
+        ),
+    )
+    return key

@@ -1,0 +1,42 @@
+"""Progress of a long run: a tqdm bar on a terminal, plain lines on stderr otherwise (logs, Lambda)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+class Progress:
+    """Counts finished requests; `enabled` draws a bar, otherwise prints a line every `every` steps."""
+
+    def __init__(
+        self, total: int, *, enabled: bool, label: str, every: int = 25, stream: TextIO | None = None
+    ):
+        self.total = total
+        self.done = 0
+        self.label = label
+        self.every = every
+        self.stream = stream or sys.stderr
+        self._bar = None
+        if enabled:
+            # tqdm is not part of the Lambda package: import it only when a bar is wanted.
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=label, unit="req", file=self.stream, leave=True)
+
+    def step(self, description: str) -> None:
+        """One request finished (written, skipped or failed)."""
+        self.done += 1
+        if self._bar is not None:
+            self._bar.set_postfix_str(description, refresh=False)
+            self._bar.update(1)
+        elif self.done == self.total or self.done % self.every == 0:
+            print(
+                f"{self.label}: {self.done}/{self.total} requests ({description})",
+                file=self.stream,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,233 @@
+"""`run_ingest`: plan every source's requests, fetch them, write the raw objects, then the manifest.
+
+One failing symbol, topic, series or whole source never stops the others: each failure is kept with
+its reason, the rest is written, and the manifest (written last) says what failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from lambda_src.ingestion import fred, gdelt, open_meteo, yahoo
+from lambda_src.ingestion.httpclient import (
+    BROWSER_USER_AGENT,
+    PROJECT_USER_AGENT,
+    Clock,
+    FetchFailed,
+    HttpClient,
+    Pacer,
+    RequestsTransport,
+    RetryPolicy,
+    SystemClock,
+    Transport,
+    browser_transport,
+)
+from lambda_src.ingestion.manifest import (
+    FAILED,
+    Failure,
+    SkippedObject,
+    WrittenObject,
+    run_status,
+    write_manifest,
+)
+from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window
+from lambda_src.ingestion.progress import Progress
+from pipeline import catalog
+from pipeline.calendar import market_today
+from pipeline.rawzone import RawStore, make_metadata
+from pipeline.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Planner = Callable[[Settings, Window, dt.date], SourcePlan]
+
+PLANNERS: dict[str, Planner] = {
+    catalog.YAHOO: yahoo.plan,
+    catalog.OPEN_METEO: open_meteo.plan,
+    catalog.GDELT: gdelt.plan,
+    catalog.FRED: fred.plan,
+}
+PACING_SECONDS: dict[str, float] = {
+    catalog.YAHOO: yahoo.PACING_SECONDS,
+    catalog.OPEN_METEO: open_meteo.SECONDS_PER_CALL,
+    catalog.GDELT: gdelt.PACING_SECONDS,
+    catalog.FRED: fred.PACING_SECONDS,
+}
+
+
+class IngestWindowError(ValueError):
+    """The requested window cannot be ingested (reversed, or in the future); one line."""
+
+
+def default_transport(source: str) -> Transport:
+    """Yahoo gets the browser-impersonating transport when available; every other API plain requests."""
+    return browser_transport() if source == catalog.YAHOO else RequestsTransport()
+
+
+@dataclass
+class IngestResult:
+    """The outcome of one run; `exit_code` is 0 when nothing failed, else 1 (CONTRACT section 3)."""
+
+    run_id: str
+    window: Window
+    sources: tuple[str, ...]
+    written: list[WrittenObject] = field(default_factory=list)
+    skipped: list[SkippedObject] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    manifest_key: str = ""
+
+    @property
+    def status(self) -> str:
+        return run_status(self.written, self.skipped, self.failed)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def summary(self) -> str:
+        """A few lines for the terminal: counts, each failure with its reason, the manifest's key."""
+        lines = [
+            f"ingest {self.window} [{', '.join(self.sources)}]: {self.status}: {len(self.written)} written, "
+            f"{len(self.skipped)} skipped (already there), {len(self.failed)} failed",
+        ]
+        lines += [f"  failed {item.source} {item.entity}: {item.reason}" for item in self.failed]
+        lines.append(f"  manifest: {self.manifest_key}")
+        return "\n".join(lines)
+
+
+def check_window(start: dt.date, end: dt.date, today: dt.date) -> Window:
+    """The inclusive window to ingest; raise `IngestWindowError` if it is reversed or ends after today."""
+    if start > end:
+        raise IngestWindowError(f"the window start {start} is after its end {end}")
+    if end > today:
+        raise IngestWindowError(f"the window ends {end}, after today ({today}, New York): no data exists yet")
+    return Window(start, end)
+
+
+def new_run_id(now: dt.datetime) -> str:
+    """A sortable, unique run id: UTC time plus a random suffix."""
+    return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def run_ingest(
+    settings: Settings,
+    store: RawStore,
+    *,
+    sources: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    force: bool = False,
+    progress: bool = False,
+    today: dt.date | None = None,
+    clock: Clock | None = None,
+    transport_factory: Callable[[str], Transport] = default_transport,
+    retry_policy: RetryPolicy | None = None,
+) -> IngestResult:
+    """Fetch `sources` for the inclusive window into `store`; see the module docstring.
+
+    Past windows whose objects exist are skipped unless `force`. `today`, `clock`, `transport_factory`
+    and `retry_policy` exist for tests (no real sleeping, a local server, a seeded jitter).
+    """
+    clock = clock or SystemClock()
+    started_at = clock.now()
+    today = today or market_today(started_at)
+    window = check_window(start, end, today)
+    unknown = [source for source in sources if source not in catalog.INGEST_SOURCES]
+    if unknown:
+        raise IngestWindowError(
+            f"unknown source(s): {', '.join(unknown)} (choose from {', '.join(catalog.INGEST_SOURCES)})"
+        )
+    result = IngestResult(new_run_id(started_at), window, tuple(dict.fromkeys(sources)))
+
+    plans = _plan_sources(settings, result, window, today)
+    total = sum(len(plan.requests) for plan in plans.values())
+    meter = Progress(total, enabled=progress, label=f"ingest {window}")
+    try:
+        for source, plan in plans.items():
+            client = HttpClient(
+                transport_factory(source),
+                Pacer(PACING_SECONDS[source], clock),
+                clock=clock,
+                user_agent=BROWSER_USER_AGENT if source == catalog.YAHOO else PROJECT_USER_AGENT,
+                policy=retry_policy,
+            )
+            for request in plan.requests:
+                _fetch_one(client, store, request, force, result)
+                meter.step(f"{source} {request.entity}")
+    finally:
+        meter.close()
+    result.manifest_key = write_manifest(
+        store,
+        run_id=result.run_id,
+        day=today,
+        started_at=started_at,
+        finished_at=clock.now(),
+        window=window,
+        sources=result.sources,
+        written=result.written,
+        skipped=result.skipped,
+        failed=result.failed,
+        synthetic=False,
+    )
+    return result
+
+
+def _plan_sources(
+    settings: Settings, result: IngestResult, window: Window, today: dt.date
+) -> dict[str, SourcePlan]:
+    plans: dict[str, SourcePlan] = {}
+    for source in result.sources:
+        planner = PLANNERS.get(source) or _constituents_planner()
+        try:
+            plan = planner(settings, window, today)
+        except (ValueError, OSError) as error:
+            result.failed.append(Failure(source, "*", "", f"cannot plan requests: {error}"))
+            continue
+        result.skipped += [SkippedObject("", source, note) for note in plan.uncovered]
+        plans[source] = plan
+    return plans
+
+
+def _constituents_planner() -> Planner:
+    from lambda_src.ingestion import constituents
+
+    return constituents.plan
+
+
+def _fetch_one(
+    client: HttpClient, store: RawStore, request: PlannedRequest, force: bool, result: IngestResult
+) -> None:
+    if not force and not request.revisable and store.exists(request.key):
+        result.skipped.append(
+            SkippedObject(request.key, request.source, "window complete and already fetched")
+        )
+        return
+    try:
+        response = client.fetch(request.url, dict(request.params), request.check, cost=request.cost)
+    except FetchFailed as failure:
+        logger.warning("%s %s failed: %s", request.source, request.entity, failure)
+        result.failed.append(Failure(request.source, request.entity, request.full_url, str(failure)))
+        return
+    metadata = make_metadata(
+        response.body,
+        source_url=request.full_url,
+        http_status=response.status,
+        content_type=response.content_type,
+        fetched_at=client.clock.now(),
+        extra=request.extras,
+    )
+    try:
+        store.put(request.key, response.body, metadata)
+    except Exception as error:  # a storage failure of one object must not lose the others
+        result.failed.append(
+            Failure(request.source, request.entity, request.full_url, f"raw zone write failed: {error}")
+        )
+        return
+    result.written.append(WrittenObject(request.key, request.source, metadata.sha256))
+
+
+__all__ = ["FAILED", "IngestResult", "IngestWindowError", "check_window", "run_ingest"]

@@ -1,0 +1,22 @@
+"""Market-time facts shared by the CLI and the ingestion Lambda: the exchange's time zone and "today".
+
+Kept apart from `pipeline.cli` so that the Lambda, which must not import click, can use the same
+default day as `pipeline ingest`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+MARKET_TIME_ZONE = ZoneInfo("America/New_York")
+
+
+def market_today(now: dt.datetime | None = None) -> dt.date:
+    """Today's date in New York (the exchange's calendar), for `now` or the current instant."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(MARKET_TIME_ZONE).date()
+
+
+def default_ingest_day(now: dt.datetime | None = None) -> dt.date:
+    """Yesterday in New York: the last complete market day when a scheduled run starts in the morning."""
+    return market_today(now) - dt.timedelta(days=1)
