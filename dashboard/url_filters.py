@@ -44,12 +44,18 @@ def date_range(
     return start, end
 
 
-def single_choice(label: str, options: Sequence[str], *, param: str, default: str | None = None) -> str:
+def single_choice(
+    label: str, options: Sequence[str], *, param: str, default: str | None = None, format_func=str
+) -> str:
     """A select box over `options`, in the query parameter `param`."""
     wanted = st.query_params.get(param)
     fallback = default if default in options else options[0]
     chosen = st.selectbox(
-        label, options, index=list(options).index(wanted if wanted in options else fallback), key=param
+        label,
+        options,
+        index=list(options).index(wanted if wanted in options else fallback),
+        format_func=format_func,
+        key=param,
     )
     st.query_params[param] = chosen
     return chosen

@@ -16,7 +16,7 @@ first_day, last_day = queries.market_date_bounds()
 start, end = url_filters.date_range("Day or period", first_day, last_day, default_days=DEFAULT_PERIOD_DAYS)
 
 states = queries.precipitation_by_state(start, end)
-measure = url_filters.single_choice("Measure", list(MEASURES), param="measure")
+measure = url_filters.single_choice("Measure", list(MEASURES), param="measure", format_func=MEASURES.get)
 if states.empty:
     st.info("No weather observations in this period.")
 else:
@@ -37,7 +37,15 @@ else:
         title=f"Precipitation by state, {start} to {end}",
     )
     figure.update_layout(height=520, margin={"l": 0, "r": 0, "t": 40, "b": 0})
-    st.plotly_chart(figure)
+    map_column, ranking_column = st.columns([3, 1])
+    map_column.plotly_chart(figure)
+    # The state outlines are fetched by the browser from Plotly's CDN; the ranking reads without them.
+    ranking_column.dataframe(
+        states.sort_values(measure, ascending=False)[["state", measure, "days"]],
+        hide_index=True,
+        height=520,
+        column_config={measure: st.column_config.NumberColumn(MEASURES[measure], format="%.1f")},
+    )
 
 st.header("Market in high and low news volume")
 regimes = queries.news_volume_regimes(start, end)
