@@ -1,0 +1,71 @@
+"""Context validation: every bad value is one clear line naming its key."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.application import build_app, cdk_json_context
+from stacks.aws_tools import parse_context_arguments
+from stacks.config import ConfigError, load_config
+
+BAD_VALUES = [
+    ("environment", "Prod_1", "1-20 lowercase"),
+    ("allowed_cidr", "10.0.0.1/33", "IPv4 CIDR"),
+    ("allowed_cidr", "10.0.0.1/24", "IPv4 CIDR"),
+    ("allowed_cidr", "2001:db8::/32", "only IPv4"),
+    ("instance_type", "large", "instance type"),
+    ("database_instance_type", "db.t4g", "instance type"),
+    ("database_storage_gb", "5", "from 20 to 1000"),
+    ("database_storage_gb", "twenty", "whole number"),
+    ("backup_retention_days", 0, "from 1 to 35"),
+    ("schedule_time", "8:00", "HH:MM"),
+    ("schedule_time", "24:00", "HH:MM"),
+    ("schedule_time_zone", "Mars/Olympus", "IANA time zone"),
+    ("etl_delay_minutes", "5", "from 16 to 720"),
+    ("dashboard_port", "0", "from 1 to 65535"),
+    ("removal_policy", "keep", "destroy, snapshot, retain"),
+    ("alarm_email", "ops-at-example", "e-mail"),
+    ("lab", "yes", "true or false"),
+    ("lab_role_name", "Lab Role", "IAM role name"),
+    ("pipeline_settings", {"DATABASE_URL": "postgresql://x"}, "unknown setting DATABASE_URL"),
+    ("pipeline_settings", "PIPELINE_INDEXES=^GSPC", "object of environment variables"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), BAD_VALUES)
+def test_bad_value_is_one_line_naming_the_key(key: str, value: object, expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config({key: value})
+    message = str(raised.value)
+    assert message.startswith(f"invalid context key '{key.split('.')[0]}'")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_lab_mode_refuses_sizes_beyond_lab_limits() -> None:
+    with pytest.raises(ConfigError, match="'instance_type': lab accounts allow"):
+        load_config({"lab": True, "instance_type": "m5.2xlarge"})
+    with pytest.raises(ConfigError, match="'database_instance_type': lab accounts allow"):
+        load_config({"lab": "true", "database_instance_type": "db.r6g.xlarge"})
+    assert load_config({"lab": False, "instance_type": "m5.2xlarge"}).instance_type == "m5.2xlarge"
+
+
+def test_shipped_cdk_json_is_valid_and_strings_from_the_cli_parse() -> None:
+    config = load_config(cdk_json_context())
+    assert (config.environment, config.lab, config.removal_policy) == ("dev", False, "destroy")
+    assert config.stack_name == "MarketWeatherPipeline-dev"
+    parsed = load_config({"lab": "TRUE", "dashboard_port": "80", "database_instance_type": "db.t4g.small"})
+    assert (parsed.lab, parsed.dashboard_port, parsed.database_instance_type) == (True, 80, "t4g.small")
+
+
+def test_build_app_reports_the_bad_key_before_building_anything() -> None:
+    with pytest.raises(ConfigError, match="'schedule_time_zone'"):
+        build_app({**cdk_json_context(), "schedule_time_zone": "Nowhere/Land"})
+
+
+def test_context_arguments_mirror_the_cdk_cli() -> None:
+    context = parse_context_arguments(["-c", "lab=true", "--context", "environment=lab1"])
+    assert (context["lab"], context["environment"]) == ("true", "lab1")
+    assert context["schedule_time"] == "08:00"  # the rest comes from cdk.json
+    with pytest.raises(ConfigError, match="expected -c key=value"):
+        parse_context_arguments(["lab=true"])
