@@ -27,7 +27,6 @@ from lambda_src.ingestion.httpclient import (
     browser_transport,
 )
 from lambda_src.ingestion.manifest import (
-    FAILED,
     Failure,
     SkippedObject,
     WrittenObject,
@@ -181,7 +180,7 @@ def _plan_sources(
 ) -> dict[str, SourcePlan]:
     plans: dict[str, SourcePlan] = {}
     for source in result.sources:
-        planner = PLANNERS.get(source) or _constituents_planner()
+        planner = PLANNERS.get(source, _no_constituents_refresh)
         try:
             plan = planner(settings, window, today)
         except (ValueError, OSError) as error:
@@ -192,10 +191,11 @@ def _plan_sources(
     return plans
 
 
-def _constituents_planner() -> Planner:
-    from lambda_src.ingestion import constituents
-
-    return constituents.plan
+def _no_constituents_refresh(settings: Settings, window: Window, today: dt.date) -> SourcePlan:
+    raise ValueError(
+        "refreshing the universe from Wikipedia is not part of this release; "
+        f"edit {settings.pipeline_universe} or point PIPELINE_UNIVERSE at another CSV"
+    )
 
 
 def _fetch_one(
@@ -228,6 +228,3 @@ def _fetch_one(
         )
         return
     result.written.append(WrittenObject(request.key, request.source, metadata.sha256))
-
-
-__all__ = ["FAILED", "IngestResult", "IngestWindowError", "check_window", "run_ingest"]

@@ -11,13 +11,14 @@ Routes (point the *_URL settings at them with `FakeApis.environment()`):
 - ``/fred/graph.csv``: the VIXCLS or DGS10 fixture; any other id an HTML error page with 404.
 
 Every request is recorded (path, query, time). Run it alone with
-``python -m tests.support.fake_apis`` (prints the environment to export, serves until interrupted).
+``python -m tests.support.fake_apis [--gdelt-throttle-first]`` (prints the environment to export, serves until interrupted).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -188,7 +189,7 @@ class FakeApis:
 
 
 def main() -> None:
-    with FakeApis() as apis:
+    with FakeApis(gdelt_throttle_first="--gdelt-throttle-first" in sys.argv) as apis:
         for name, value in apis.environment().items():
             print(f"export {name}={value}", flush=True)
         try:

@@ -63,3 +63,41 @@ def test_the_lambda_imports_no_pandas_numpy_psycopg_click_or_tqdm() -> None:
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+def test_the_lambda_extra_covers_every_third_party_module_the_lambda_imports() -> None:
+    code = (
+        "import sys, sysconfig, lambda_src.handler, lambda_src.ingestion.runner;"
+        "site = sysconfig.get_paths()['purelib'];"
+        "names = {m.split('.')[0] for m, mod in list(sys.modules.items())"
+        " if getattr(mod, '__file__', None) and mod.__file__.startswith(site)};"
+        "print(','.join(sorted(names)))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # Install machinery (the editable finder, setuptools' distutils shim) is not the Lambda's business.
+    imported = {name for name in output.strip().split(",") if name and not name.startswith("_")}
+    # The lambda extra (requests, tenacity, pydantic-settings, tzdata) and what they pull in, plus boto3.
+    allowed = {
+        "requests",
+        "urllib3",
+        "idna",
+        "charset_normalizer",
+        "certifi",
+        "tenacity",
+        "pydantic",
+        "pydantic_core",
+        "pydantic_settings",
+        "typing_extensions",
+        "annotated_types",
+        "typing_inspection",
+        "dotenv",
+        "tzdata",
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "jmespath",
+        "dateutil",
+        "six",
+    }
+    assert imported <= allowed, imported - allowed
+    assert {"tenacity", "pydantic_settings"} <= imported  # requests is imported when a client is built
