@@ -7,14 +7,22 @@ from typing import TextIO
 
 
 class Progress:
-    """Counts finished requests; `enabled` draws a bar, otherwise prints a line every `every` steps."""
+    """Counts finished steps (requests, objects); `enabled` draws a bar, otherwise prints a line every `every` steps."""
 
     def __init__(
-        self, total: int, *, enabled: bool, label: str, every: int = 25, stream: TextIO | None = None
+        self,
+        total: int,
+        *,
+        enabled: bool,
+        label: str,
+        unit: str = "requests",
+        every: int = 25,
+        stream: TextIO | None = None,
     ):
         self.total = total
         self.done = 0
         self.label = label
+        self.unit = unit
         self.every = every
         self.stream = stream or sys.stderr
         self._bar = None
@@ -22,7 +30,7 @@ class Progress:
             # tqdm is not part of the Lambda package: import it only when a bar is wanted.
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=label, unit="req", file=self.stream, leave=True)
+            self._bar = tqdm(total=total, desc=label, unit=unit, file=self.stream, leave=True)
 
     def step(self, description: str) -> None:
         """One request finished (written, skipped or failed)."""
@@ -32,7 +40,7 @@ class Progress:
             self._bar.update(1)
         elif self.done == self.total or self.done % self.every == 0:
             print(
-                f"{self.label}: {self.done}/{self.total} requests ({description})",
+                f"{self.label}: {self.done}/{self.total} {self.unit} ({description})",
                 file=self.stream,
                 flush=True,
             )
