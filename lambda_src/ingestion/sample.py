@@ -508,7 +508,10 @@ def write_sample(
     news = gdelt.plan(settings, window, today).requests
     macro = fred.plan(settings, window, today).requests
     meter = Progress(
-        len(instruments) + len(weather) + len(news) + len(macro), enabled=progress, label="sample"
+        len(instruments) + len(weather) + len(news) + len(macro),
+        enabled=progress,
+        label="sample",
+        unit="objects",
     )
     written: list[WrittenObject] = []
     try:
