@@ -92,6 +92,7 @@ class EtlResult:
     rows_staged: int = 0
     error: str | None = None
     views_refreshed: list[str] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -164,17 +165,21 @@ def _load(
     started_at: dt.datetime,
 ) -> None:
     store = open_raw_store(settings)
+    phase = PhaseTimer(result.phase_seconds)
     pending, unreadable = find_pending(store, read_ledger(conn), full=full)
     conn.commit()
     plan = LoadPlan.build(pending, unreadable, settings)
+    phase.done("extract")
     with conn.transaction(), conn.cursor() as cursor:
-        quality = plan.execute(cursor, store, result, settings, progress=progress)
+        quality = plan.execute(cursor, store, result, settings, progress=progress, phase=phase)
         result.rows_written[COMPANIES] = load_companies(cursor, read_universe(settings.pipeline_universe))
         result.rows_written[DIM_DATE] = extend_date_dimension(cursor, sorted(plan.dates))
+        phase.done("companies_and_dates")
         result.rows_written["sector_daily"] = refresh_sector_daily(
             cursor, every_day=bool(result.rows_written[COMPANIES])
         )
         result.rows_written["market_daily"] = refresh_market_daily(cursor, settings)
+        phase.done("analytics")
         record_objects(cursor, plan.ledger_rows)
         result.loaded = sum(1 for row in plan.ledger_rows if row[3] == "loaded")
         result.quarantined = [(row[0], row[5]) for row in plan.ledger_rows if row[3] == "quarantined"]
@@ -196,6 +201,7 @@ def _record_run(
         "rows_written": result.rows_written,
         "rows_staged": result.rows_staged,
         "data_quality": quality,
+        "phase_seconds": result.phase_seconds,
         "seconds": round(result.seconds, 3),
     }
     cursor.execute(
@@ -216,6 +222,19 @@ def _record_failure(settings: Settings, result: EtlResult, started_at: dt.dateti
             )
     except Exception as error:
         log.warning("could not record the failed ETL run %s: %s", result.run_id, error)
+
+
+class PhaseTimer:
+    """Records the seconds each phase of a run took (into the run's details, for tuning)."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.mark = time.perf_counter()
+
+    def done(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.into[phase] = round(self.into.get(phase, 0.0) + now - self.mark, 3)
+        self.mark = now
 
 
 @dataclass
@@ -271,10 +290,18 @@ class LoadPlan:
         )
 
     def execute(
-        self, cursor: psycopg.Cursor, store, result: EtlResult, settings: Settings, *, progress: bool
+        self,
+        cursor: psycopg.Cursor,
+        store,
+        result: EtlResult,
+        settings: Settings,
+        *,
+        progress: bool,
+        phase: PhaseTimer,
     ) -> dict[str, dict[str, int]]:
         """Transform every object and stage and upsert its rows; return the data-quality summary."""
         tasks = self._tasks(cursor, store, settings)
+        phase.done("read_and_context")
         by_key = {item.key: item for group in self.yahoo_by_symbol.values() for item in group}
         by_key.update({item.key: item for item in self.objects})
         total_bytes = sum(_task_bytes(task) for task in tasks)
@@ -301,6 +328,7 @@ class LoadPlan:
             else:
                 frames[transformed.table].append(frame)
         bar.close()
+        phase.done("transform_and_stage")
         for table, writer in writers.items():
             result.rows_staged += writer.rows
             result.rows_written[table] = upsert_from_staging(cursor, TABLES[table]) if writer.rows else 0
@@ -313,6 +341,7 @@ class LoadPlan:
                     quality[table][f"missing_{column}"] = missing
             result.rows_staged += len(merged)
             result.rows_written[table] = load_frame(cursor, table, merged)
+        phase.done("upsert")
         return {name: dict(counts) for name, counts in quality.items()}
 
     def _note_dates(self, frame: pd.DataFrame) -> None:

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from pipeline import catalog
-from pipeline.rawzone import LocalRawStore, make_metadata, raw_key
+from pipeline.rawzone import LocalRawStore, make_metadata, parse_raw_key, raw_key
 
 NEW_YORK = ZoneInfo("America/New_York")
 STATES = ("CA", "NY", "TX")
@@ -105,6 +105,13 @@ class RawZoneWriter:
         )
         self.store.put(key, body, metadata)
         return key
+
+    def replace_body(self, key: str, body: bytes) -> None:
+        """Overwrite an object's bytes (a re-fetch that returned something else), keeping its extras."""
+        stored = self.store.head(key)
+        extra = {name: value for name, value in stored.extra.items() if name != "synthetic"}
+        parsed = parse_raw_key(key)
+        self.put(parsed.source, parsed.day, parsed.name, body, extra, stored.content_type)
 
     def yahoo(
         self, symbol: str, days: Sequence[dt.date], *, body: bytes | None = None, live: bool = False

@@ -1,0 +1,35 @@
+"""`pipeline etl` and `pipeline status` through the command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.cli import run_cli
+from tests.conftest import reset_settings_caches
+from tests.integration.etl.conftest import FIRST_DAY, trading_days
+
+pytestmark = pytest.mark.usefixtures("universe")
+
+
+def test_etl_then_status(migrated_database_url, raw_zone, capsys):
+    raw_zone.everything(trading_days(FIRST_DAY, 10))
+    bad = raw_zone.fred("DGS10", trading_days(FIRST_DAY, 3))
+    raw_zone.replace_body(bad, b"<!DOCTYPE html><html>Service unavailable</html>")
+    assert run_cli(["etl"]) == 3
+    printed = capsys.readouterr().out
+    assert "9 object(s) loaded, 1 quarantined" in printed
+    assert "stock_daily: 30" in printed
+
+    assert run_cli(["status"]) == 0
+    report = capsys.readouterr().out
+    assert "yahoo" in report and "[synthetic data]" in report
+    assert "quarantined objects: 1" in report and bad in report
+    assert "stock_daily" in report and "30" in report
+
+
+def test_unreachable_database_is_one_line_and_exit_1(monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nothing")
+    reset_settings_caches()
+    assert run_cli(["etl"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("pipeline: error: cannot connect to") and "\n" not in error

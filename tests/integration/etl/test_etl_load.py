@@ -1,0 +1,147 @@
+"""The ETL against a real PostgreSQL: idempotence, incremental equals full, quarantine, failures, locking."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+import psycopg
+import pytest
+from moto import mock_aws
+
+import etl.run
+from etl import run_etl
+from pipeline.settings import get_settings
+from tests.conftest import create_database, drop_database, reset_settings_caches
+from tests.integration.etl.conftest import FIRST_DAY, table_checksums, trading_days
+
+DAYS = trading_days(FIRST_DAY, 30)
+pytestmark = pytest.mark.usefixtures("universe")
+
+
+def count(url: str, query: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query).fetchone()[0]
+
+
+def test_first_run_loads_every_source_with_derived_values(migrated_database_url, raw_zone):
+    raw_zone.everything(DAYS)
+    result = run_etl(get_settings())
+    assert result.exit_code == 0, result.summary()
+    assert result.loaded == 9 and not result.quarantined
+    url = migrated_database_url
+    assert count(url, "SELECT count(*) FROM stock_daily") == 3 * 30  # the live bars are not loaded
+    assert count(url, "SELECT count(*) FROM stock_daily WHERE daily_return IS NULL") == 3
+    assert count(url, "SELECT count(*) FROM index_daily WHERE volatility_7 IS NOT NULL") == 30 - 7
+    assert count(url, "SELECT count(*) FROM weather_daily WHERE temp_min_c IS NULL") == 3
+    assert count(url, "SELECT count(*) FROM macro_daily WHERE value IS NULL") == 2
+    assert count(url, "SELECT count(*) FROM market_daily WHERE vix IS NOT NULL") == 30
+    assert count(url, "SELECT count(*) FROM sector_daily WHERE sector = 'Information Technology'") == 30
+    assert count(url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'ingest'") == 1
+    assert count(url, "SELECT count(*) FROM raw_objects WHERE synthetic AND status = 'loaded'") == 9
+    assert count(url, "SELECT count(*) FROM dim_date") == (DAYS[-1] - DAYS[0]).days + 1
+
+
+def test_running_twice_changes_nothing(migrated_database_url, raw_zone):
+    raw_zone.everything(DAYS)
+    run_etl(get_settings())
+    before = table_checksums(migrated_database_url)
+    again = run_etl(get_settings())
+    full = run_etl(get_settings(), full=True)
+    assert again.loaded == 0 and again.curated_rows == 0
+    assert full.loaded == 9 and full.curated_rows == 0
+    assert table_checksums(migrated_database_url) == before
+
+
+def test_incremental_load_equals_full_reload(migrated_database_url, raw_zone, pg_server, monkeypatch):
+    # Given a first load of 20 days, then new objects for the next 10 (and a re-fetched first window).
+    raw_zone.everything(DAYS[:20])
+    assert run_etl(get_settings()).exit_code == 0
+    raw_zone.everything(DAYS[20:])
+    raw_zone.yahoo("AAPL", DAYS[:20])
+    assert run_etl(get_settings()).exit_code == 0
+    incremental = table_checksums(migrated_database_url)
+    # When everything loads at once into an empty database, then the tables are identical.
+    fresh_url = create_database(pg_server)
+    try:
+        monkeypatch.setenv("DATABASE_URL", fresh_url)
+        reset_settings_caches()
+        from pipeline.migrations import migrate
+
+        migrate()
+        assert run_etl(get_settings()).exit_code == 0
+        assert table_checksums(fresh_url) == incremental
+    finally:
+        drop_database(pg_server, fresh_url)
+
+
+def test_a_corrupt_object_is_quarantined_and_the_rest_loads(migrated_database_url, raw_zone):
+    raw_zone.everything(DAYS)
+    bad = raw_zone.yahoo("MSFT", DAYS[:5], body=b'{"chart":{"result":[{"meta":')
+    result = run_etl(get_settings())
+    assert result.exit_code == 3
+    assert [key for key, _ in result.quarantined] == [bad]
+    url = migrated_database_url
+    assert count(url, f"SELECT count(*) FROM raw_objects WHERE status = 'quarantined' AND key = '{bad}'") == 1
+    assert count(url, "SELECT count(*) FROM raw_objects WHERE status = 'loaded'") == 9
+    assert count(url, "SELECT count(*) FROM stock_daily") == 90
+    assert count(url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl' AND status = 'partial'") == 1
+    # An unchanged quarantined object is not retried.
+    assert run_etl(get_settings()).exit_code == 0
+
+
+def test_a_killed_connection_leaves_nothing_and_the_next_run_loads_once(
+    migrated_database_url, raw_zone, monkeypatch
+):
+    raw_zone.everything(DAYS)
+    original = etl.run.upsert_from_staging
+
+    def killed_mid_load(cursor, spec, **options):
+        with psycopg.connect(migrated_database_url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (cursor.connection.info.backend_pid,))
+        return original(cursor, spec, **options)
+
+    monkeypatch.setattr(etl.run, "upsert_from_staging", killed_mid_load)
+    failed = run_etl(get_settings())
+    assert failed.exit_code == 1 and failed.error
+    url = migrated_database_url
+    for table in ("stock_daily", "index_daily", "weather_daily", "raw_objects", "companies"):
+        assert count(url, f"SELECT count(*) FROM {table}") == 0
+    assert count(url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl' AND status = 'failed'") == 1
+
+    monkeypatch.setattr(etl.run, "upsert_from_staging", original)
+    assert run_etl(get_settings()).exit_code == 0
+    assert count(url, "SELECT count(*) FROM stock_daily") == 90
+    assert count(url, "SELECT count(*) FROM raw_objects") == 9
+
+
+def test_two_concurrent_runs_load_once(migrated_database_url, raw_zone):
+    raw_zone.everything(DAYS)
+    results = []
+    runs = [threading.Thread(target=lambda: results.append(run_etl(get_settings()))) for _ in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+    assert sorted(result.loaded for result in results) == [0, 9]
+    assert all(result.exit_code == 0 for result in results)
+    assert count(migrated_database_url, "SELECT count(*) FROM stock_daily") == 90
+    assert count(migrated_database_url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl'") == 2
+
+
+def test_loads_from_an_s3_raw_zone(migrated_database_url, raw_zone, monkeypatch):
+    keys = raw_zone.everything(DAYS[:10])
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="raw-zone-test")
+        from pipeline.rawzone import S3RawStore
+
+        bucket = S3RawStore("raw-zone-test", client)
+        for key in keys:
+            stored = raw_zone.store.get(key)
+            bucket.put(key, stored.body, stored.metadata)
+        monkeypatch.setenv("RAW_BUCKET", "raw-zone-test")
+        reset_settings_caches()
+        result = run_etl(get_settings())
+    assert result.exit_code == 0 and result.loaded == 9
+    assert count(migrated_database_url, "SELECT count(*) FROM stock_daily") == 30

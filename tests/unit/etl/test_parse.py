@@ -1,0 +1,165 @@
+"""Parsers on byte-faithful API responses, with hand-computed expectations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pytest
+
+from etl.parse import ParseError, parse_fred_csv, parse_gdelt_timeline, parse_open_meteo, parse_yahoo_chart
+
+# 2024-07-01 09:30 New York (EDT, UTC-4) is 13:30Z; 2024-01-02 09:30 (EST, UTC-5) is 14:30Z.
+SUMMER_OPEN = 1719840600
+WINTER_OPEN = 1704205800
+
+
+def chart(timestamps, close, *, adjclose=None, end_key=True) -> bytes:
+    quote = {"open": close, "high": close, "low": close, "close": close, "volume": [100] * len(close)}
+    result = {
+        "meta": {"symbol": "AAPL", "exchangeTimezoneName": "America/New_York", "gmtoffset": -14400},
+        "indicators": {"quote": [quote], "adjclose": [{"adjclose": adjclose or close}]},
+    }
+    if end_key:
+        result["timestamp"] = timestamps
+    return json.dumps({"chart": {"result": [result], "error": None}}).encode()
+
+
+def test_trade_date_is_the_new_york_date_in_summer_and_winter():
+    # Given bars stamped at the open: 13:30Z in summer, 14:30Z in winter; a late-evening UTC stamp
+    # (2024-07-02 02:00Z) is still July 1st in New York.
+    late_evening = SUMMER_OPEN + 12 * 3600 + 30 * 60
+    body = chart([WINTER_OPEN, SUMMER_OPEN, late_evening], [10.0, 11.0, 12.0])
+    bars = parse_yahoo_chart(body, dt.date(2024, 7, 31))
+    dates = [day.date() for day in bars["trade_date"]]
+    assert dates == [dt.date(2024, 1, 2), dt.date(2024, 7, 1)]
+    assert bars["close"].tolist() == [10.0, 12.0]  # the later bar of the same day wins
+
+
+def test_null_close_bars_are_dropped():
+    body = chart([WINTER_OPEN, WINTER_OPEN + 86400, WINTER_OPEN + 2 * 86400], [10.0, None, 12.0])
+    bars = parse_yahoo_chart(body, dt.date(2024, 1, 31))
+    assert [day.date() for day in bars["trade_date"]] == [dt.date(2024, 1, 2), dt.date(2024, 1, 4)]
+
+
+def test_live_bar_after_the_window_end_is_dropped():
+    body = chart([WINTER_OPEN, WINTER_OPEN + 86400], [10.0, 10.5])
+    bars = parse_yahoo_chart(body, dt.date(2024, 1, 2))
+    assert len(bars) == 1
+    assert bars["trade_date"].iloc[0].date() == dt.date(2024, 1, 2)
+
+
+def test_empty_window_without_timestamps_gives_no_bars():
+    body = json.dumps(
+        {
+            "chart": {
+                "result": [
+                    {"meta": {"exchangeTimezoneName": "America/New_York"}, "indicators": {"quote": [{}]}}
+                ],
+                "error": None,
+            }
+        }
+    ).encode()
+    assert parse_yahoo_chart(body, dt.date(2024, 1, 2)).empty
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}}',
+        b"Too Many Requests",
+        b'{"chart":{"result":[{"meta":{"exchangeTimezoneName":"America/New_York"},"timestamp":[1704205800]',
+    ],
+)
+def test_yahoo_errors_are_parse_errors(body):
+    with pytest.raises(ParseError):
+        parse_yahoo_chart(body, dt.date(2024, 1, 2))
+
+
+def weather_element(latitude, precipitation, location_id=None):
+    element = {
+        "latitude": latitude,
+        "longitude": -100.0,
+        "daily_units": {
+            "time": "iso8601",
+            "precipitation_sum": "mm",
+            "temperature_2m_max": "°C",
+            "temperature_2m_min": "°C",
+        },
+        "daily": {
+            "time": ["2024-01-02"],
+            "precipitation_sum": [precipitation],
+            "temperature_2m_max": [5.0],
+            "temperature_2m_min": [None],
+        },
+    }
+    if location_id:
+        element["location_id"] = location_id
+    return element
+
+
+def test_open_meteo_array_joins_states_by_position_not_coordinates():
+    # Given coordinates snapped to grid cells, in an order that would sort differently by latitude.
+    body = json.dumps([weather_element(47.61, 1.5), weather_element(25.77, 0.0, location_id=1)]).encode()
+    weather = parse_open_meteo(body, ["WA", "FL"])
+    assert weather["state"].tolist() == ["WA", "FL"]
+    assert weather["precipitation_mm"].tolist() == [1.5, 0.0]
+    assert weather["temp_min_c"].isna().all()
+
+
+def test_open_meteo_single_object_and_count_mismatch():
+    body = json.dumps(weather_element(40.0, 2.0)).encode()
+    assert parse_open_meteo(body, ["NY"])["state"].tolist() == ["NY"]
+    with pytest.raises(ParseError, match="1 location"):
+        parse_open_meteo(body, ["NY", "CA"])
+
+
+def test_open_meteo_wrong_unit_is_rejected():
+    element = weather_element(40.0, 2.0)
+    element["daily_units"]["temperature_2m_max"] = "°F"
+    with pytest.raises(ParseError, match="°F"):
+        parse_open_meteo(json.dumps(element).encode(), ["NY"])
+
+
+def test_gdelt_finer_buckets_are_summed_per_day():
+    data = [
+        {"date": "20240102T000000Z", "value": 3, "norm": 100},
+        {"date": "20240102T001500Z", "value": 0, "norm": 50},
+        {"date": "20240102T234500Z", "value": 4, "norm": 70},
+        {"date": "20240103T000000Z", "value": 1, "norm": 10},
+    ]
+    body = json.dumps(
+        {
+            "query_details": {"title": "depression", "date_resolution": "15m"},
+            "timeline": [{"series": "Article Count", "data": data}],
+        }
+    ).encode()
+    news = parse_gdelt_timeline(body, "depression")
+    assert [day.date() for day in news["news_date"]] == [dt.date(2024, 1, 2), dt.date(2024, 1, 3)]
+    assert news["matching_articles"].tolist() == [7, 1]
+    assert news["total_articles"].tolist() == [220, 10]
+
+
+def test_gdelt_no_match_and_plain_text_error():
+    assert parse_gdelt_timeline(b"{}", "depression").empty
+    with pytest.raises(ParseError, match="not JSON"):
+        parse_gdelt_timeline(b"Please limit requests to one every 5 seconds", "depression")
+
+
+@pytest.mark.parametrize("date_header", ["observation_date", "DATE"])
+def test_fred_dot_and_empty_are_missing(date_header):
+    body = f"{date_header},VIXCLS\n2024-01-01,.\n2024-01-02,13.2\n2024-01-03,\n".encode()
+    macro = parse_fred_csv(body, "VIXCLS")
+    assert [day.date() for day in macro["obs_date"]] == [
+        dt.date(2024, 1, 1),
+        dt.date(2024, 1, 2),
+        dt.date(2024, 1, 3),
+    ]
+    values = macro["value"].to_numpy()
+    assert np.isnan(values[0]) and values[1] == 13.2 and np.isnan(values[2])
+
+
+def test_fred_html_is_rejected():
+    with pytest.raises(ParseError):
+        parse_fred_csv(b"<!DOCTYPE html><html>maintenance</html>", "VIXCLS")
