@@ -1,4 +1,4 @@
-"""Weather and sentiment: precipitation by state on a US map, and the market in high and low news volume."""
+"""Weather and sentiment: precipitation by state on a US tile map, and the market in high and low news volume."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import queries, url_filters
 from dashboard.formatting import percent
+from dashboard.state_grid import state_tile_map
 
 DEFAULT_PERIOD_DAYS = 30
 MEASURES = {"mean_precipitation_mm": "Mean daily precipitation (mm)", "total_precipitation_mm": "Total (mm)"}
@@ -24,22 +25,12 @@ else:
     st.metric(
         f"Wettest state ({MEASURES[measure].lower()})", wettest["state"], delta=f"{wettest[measure]:.1f} mm"
     )
-    # locationmode USA-states draws the states from Plotly's bundled outlines: no map download needed.
-    figure = px.choropleth(
-        states,
-        locations="state",
-        locationmode="USA-states",
-        color=measure,
-        scope="usa",
-        color_continuous_scale="Blues",
-        hover_data={"days": True, "mean_precipitation_mm": ":.1f", "total_precipitation_mm": ":.1f"},
-        labels={measure: MEASURES[measure]},
-        title=f"Precipitation by state, {start} to {end}",
+    # A tile grid rather than a choropleth: it needs no state outlines, so it draws offline too.
+    figure = state_tile_map(
+        states, measure, MEASURES[measure], title=f"Precipitation by state, {start} to {end}"
     )
-    figure.update_layout(height=520, margin={"l": 0, "r": 0, "t": 40, "b": 0})
     map_column, ranking_column = st.columns([3, 1])
     map_column.plotly_chart(figure)
-    # The state outlines are fetched by the browser from Plotly's CDN; the ranking reads without them.
     ranking_column.dataframe(
         states.sort_values(measure, ascending=False)[["state", measure, "days"]],
         hide_index=True,

@@ -1,19 +1,31 @@
-"""One real-browser test: `pipeline dashboard` served to headless Chromium shows the Overview's figures."""
+"""Real-browser tests: `pipeline dashboard` served to headless Chromium that can reach nothing but the app.
+
+The Overview shows its figures, and the weather page draws its state map with no internet access.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from dashboard.formatting import level
+from dashboard.state_grid import state_tiles
+from pipeline.settings import US_STATES_FILE
 from tests.dashboard.conftest import INDEX_SYMBOL
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Route
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,6 +39,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 SERVER_START_SECONDS = 60
 RENDER_TIMEOUT_MS = 60_000
+MATERIAL_SYMBOLS_URL = "https://fonts.gstatic.com/s/i/short-term/release/materialsymbolsrounded/"
 
 
 def free_port() -> int:
@@ -49,15 +62,12 @@ def wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path)
     pytest.fail(f"pipeline dashboard did not answer within {SERVER_START_SECONDS} s: {log_path.read_text()}")
 
 
-@pytest.mark.browser
-def test_the_overview_renders_its_figures_in_headless_chromium(seeded_database_url, owner_query, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    [(last_close,)] = owner_query("SELECT close FROM index_daily ORDER BY trade_date DESC LIMIT 1")
+@contextlib.contextmanager
+def served_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
+    """`pipeline dashboard` on a free local port for the block; yields its base URL."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "dashboard.log"
-    environment = {**os.environ, "DATABASE_URL": seeded_database_url}
+    environment = {**os.environ, "DATABASE_URL": database_url}
     pipeline_command = str(Path(sys.executable).parent / "pipeline")
     with log_path.open("w") as log:
         server = subprocess.Popen(
@@ -68,23 +78,7 @@ def test_the_overview_renders_its_figures_in_headless_chromium(seeded_database_u
         )
     try:
         wait_until_serving(base_url, server, log_path)
-        ARTIFACTS.mkdir(exist_ok=True)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1440, "height": 1100})
-                page.goto(base_url)
-                page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
-                page.get_by_text("Best sector").wait_for(timeout=RENDER_TIMEOUT_MS)
-                close_shown = page.get_by_text(level(last_close), exact=True)
-                close_shown.first.wait_for(timeout=RENDER_TIMEOUT_MS)
-                assert close_shown.first.is_visible()
-                assert page.get_by_text("Synthetic sample data").first.is_visible()
-                # Let the charts and tables finish drawing before the picture is taken.
-                page.wait_for_load_state("networkidle")
-                page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
-            finally:
-                browser.close()
+        yield base_url
     finally:
         server.terminate()
         try:
@@ -92,3 +86,86 @@ def test_the_overview_renders_its_figures_in_headless_chromium(seeded_database_u
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@contextlib.contextmanager
+def offline_chromium_page(base_url: str) -> Iterator[tuple[Page, list[str]]]:
+    """A headless Chromium page that may reach `base_url` only, as on a network without internet.
+
+    Yields the page and the list of URLs it tried to reach elsewhere (each one refused).
+    """
+    from playwright.sync_api import sync_playwright
+
+    refused: list[str] = []
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1100})
+            page.route("**/*", local_only)
+            yield page, refused
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_the_overview_renders_its_figures_in_headless_chromium(seeded_database_url, owner_query, tmp_path):
+    [(last_close,)] = owner_query("SELECT close FROM index_daily ORDER BY trade_date DESC LIMIT 1")
+
+    with (
+        served_dashboard(seeded_database_url, tmp_path / "dashboard.log") as base_url,
+        offline_chromium_page(base_url) as (page, _),
+    ):
+        page.goto(base_url)
+        page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+        page.get_by_text("Best sector").wait_for(timeout=RENDER_TIMEOUT_MS)
+        close_shown = page.get_by_text(level(last_close), exact=True)
+        close_shown.first.wait_for(timeout=RENDER_TIMEOUT_MS)
+        assert close_shown.first.is_visible()
+        assert page.get_by_text("Synthetic sample data").first.is_visible()
+        # Let the charts and tables finish drawing before the picture is taken.
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_the_weather_map_draws_every_state_tile_without_internet(seeded_database_url, owner_query, tmp_path):
+    [(wettest, mean_precipitation)] = owner_query(
+        "SELECT state, avg(precipitation_mm) FROM weather_daily GROUP BY state ORDER BY 2 DESC LIMIT 1"
+    )
+    with US_STATES_FILE.open(newline="") as states_file:
+        name = next(row["name"] for row in csv.DictReader(states_file) if row["code"] == wettest)
+
+    with (
+        served_dashboard(seeded_database_url, tmp_path / "dashboard.log") as base_url,
+        offline_chromium_page(base_url) as (page, refused),
+    ):
+        page.goto(f"{base_url}/weather_sentiment?start=2024-01-01&end=2024-12-31")
+        tile_map = page.locator(".js-plotly-plot").first
+        tile_map.wait_for(timeout=RENDER_TIMEOUT_MS)
+        page.wait_for_load_state("networkidle")
+        drawn_labels = set(tile_map.locator("text").all_text_contents())
+        # plotly's drag layer covers the tiles, so point the mouse at the tile rather than its label.
+        label = tile_map.locator("text").get_by_text(wettest, exact=True).first
+        label.scroll_into_view_if_needed()
+        box = label.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        hover = tile_map.locator(".hovertext").first
+        hover.wait_for(timeout=RENDER_TIMEOUT_MS)
+        hover_text = hover.text_content()
+        page.screenshot(path=str(ARTIFACTS / "dashboard-weather.png"), full_page=True)
+
+    assert set(state_tiles()["state"]) <= drawn_labels, "every state's tile carries its code"
+    assert "null" not in drawn_labels
+    assert f"{name} ({wettest})" in hover_text
+    assert f"{mean_precipitation:.1f}" in hover_text
+    # Only the favicon (the page icon, a Material Symbol Streamlit loads from Google) may be missing.
+    assert [url for url in refused if not url.startswith(MATERIAL_SYMBOLS_URL)] == []

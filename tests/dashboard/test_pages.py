@@ -6,6 +6,8 @@ wrong aggregation in either the dashboard or the analytics would show up as a mi
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -28,6 +30,19 @@ def open_page(page: str, **query_params: str | list[str]) -> AppTest:
 
 def metrics(app: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in app.metric}
+
+
+def coloured_state_tiles(app: AppTest) -> dict[str, float]:
+    """The weather page's state map as plotly.js receives it: each coloured tile's state and value."""
+    tile_map = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert {trace["type"] for trace in tile_map["data"]} == {"heatmap"}, "no geo trace: nothing to download"
+    coloured = next(trace for trace in tile_map["data"] if trace["name"] == "Precipitation")
+    return {
+        label: value
+        for labels, values in zip(coloured["text"], coloured["z"], strict=True)
+        for label, value in zip(labels, values, strict=True)
+        if label
+    }
 
 
 def test_overview_shows_the_last_index_day_best_and_worst_sector_and_the_synthetic_badge(
@@ -133,9 +148,10 @@ def test_correlations_page_lists_the_pair_correlation_computed_in_sql(seeded_dat
 def test_weather_page_names_the_wettest_state_and_splits_days_by_news_volume(
     seeded_database_url, owner_query
 ):
-    [(wettest,)] = owner_query(
-        "SELECT state FROM weather_daily GROUP BY state ORDER BY avg(precipitation_mm) DESC LIMIT 1"
+    mean_precipitation = owner_query(
+        "SELECT state, avg(precipitation_mm) FROM weather_daily GROUP BY state ORDER BY 2 DESC"
     )
+    wettest = mean_precipitation[0][0]
     regimes = owner_query(
         """
         WITH days AS (
@@ -151,6 +167,7 @@ def test_weather_page_names_the_wettest_state_and_splits_days_by_news_volume(
 
     shown = metrics(app)
     assert shown["Wettest state (mean daily precipitation (mm))"] == wettest
+    assert coloured_state_tiles(app) == pytest.approx(dict(mean_precipitation))
     for regime, days, mean_return in regimes:
         label = f"Mean index return, {regime} news volume ({days} days)"
         assert shown[label] == percent(mean_return, signed=True)
