@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     open_meteo_forecast_url: AnyHttpUrl = AnyHttpUrl("https://api.open-meteo.com/v1/forecast")
     gdelt_doc_url: AnyHttpUrl = AnyHttpUrl("https://api.gdeltproject.org/api/v2/doc/doc")
     fred_graph_url: AnyHttpUrl = AnyHttpUrl("https://fred.stlouisfed.org/graph/fredgraph.csv")
+    wikipedia_constituents_url: AnyHttpUrl = AnyHttpUrl(
+        "https://en.wikipedia.org/wiki/List_of_S%26P_500_companies"
+    )
 
     @field_validator("pipeline_indexes", "pipeline_fred_series", "pipeline_news_topics", mode="before")
     @classmethod

@@ -83,7 +83,7 @@ class PlannedRequest:
 
     @property
     def full_url(self) -> str:
-        return f"{self.url}?{urlencode(self.params)}"
+        return f"{self.url}?{urlencode(self.params)}" if self.params else self.url
 
 
 @dataclass(frozen=True)

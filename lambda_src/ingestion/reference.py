@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
-from dataclasses import dataclass
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from pipeline.settings import US_STATES_FILE
+from pipeline.settings import DEFAULT_UNIVERSE, US_STATES_FILE, Settings
+
+#: The installed `pipeline` package: the files shipped in it are never rewritten.
+_PACKAGE_DIRECTORY = DEFAULT_UNIVERSE.resolve().parent.parent
+#: The name of a refreshed universe under $PIPELINE_HOME.
+REFRESHED_UNIVERSE_NAME = "universe.csv"
 
 UNIVERSE_COLUMNS = ("ticker", "name", "sector", "industry")
 STATE_COLUMNS = ("code", "name", "latitude", "longitude")
@@ -63,6 +73,50 @@ def load_universe(path: Path) -> list[Company]:
         seen.add(ticker)
         companies.append(Company(ticker, row["name"].strip(), row["sector"].strip(), row["industry"].strip()))
     return companies
+
+
+def universe_csv(companies: Sequence[Company]) -> bytes:
+    """The universe file's bytes: a ``ticker,name,sector,industry`` header, then one row per company."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(UNIVERSE_COLUMNS)
+    writer.writerows(astuple(company) for company in companies)
+    return text.getvalue().encode("utf-8")
+
+
+def refreshed_universe_path(settings: Settings) -> tuple[Path, bool]:
+    """Where a refreshed universe is written, and whether PIPELINE_UNIVERSE already points there.
+
+    A PIPELINE_UNIVERSE outside the package is updated in place; the file shipped in the package is
+    never rewritten (an upgrade would undo it, and it may be read-only), so the refresh then goes to
+    ``$PIPELINE_HOME/universe.csv`` for the user to point PIPELINE_UNIVERSE at.
+    """
+    configured = settings.pipeline_universe.resolve()
+    if not configured.is_relative_to(_PACKAGE_DIRECTORY):
+        return configured, True
+    return (settings.pipeline_home / REFRESHED_UNIVERSE_NAME).resolve(), False
+
+
+def save_universe(path: Path, companies: Sequence[Company]) -> None:
+    """Write the universe to `path` atomically (a temporary file beside it, then a rename).
+
+    Readers see the old file or the new one, never half of one; an existing file keeps its mode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o644
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(universe_csv(companies))
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 def load_states(path: Path = US_STATES_FILE) -> list[StatePoint]:

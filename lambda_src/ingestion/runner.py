@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from lambda_src.ingestion import fred, gdelt, open_meteo, yahoo
+from lambda_src.ingestion import constituents, fred, gdelt, open_meteo, yahoo
 from lambda_src.ingestion.httpclient import (
     BROWSER_USER_AGENT,
     PROJECT_USER_AGENT,
@@ -35,6 +35,7 @@ from lambda_src.ingestion.manifest import (
 )
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window
 from lambda_src.ingestion.progress import Progress
+from lambda_src.ingestion.reference import refreshed_universe_path, save_universe
 from pipeline import catalog
 from pipeline.calendar import market_today
 from pipeline.rawzone import RawStore, make_metadata
@@ -49,12 +50,14 @@ PLANNERS: dict[str, Planner] = {
     catalog.OPEN_METEO: open_meteo.plan,
     catalog.GDELT: gdelt.plan,
     catalog.FRED: fred.plan,
+    catalog.CONSTITUENTS: constituents.plan,
 }
 PACING_SECONDS: dict[str, float] = {
     catalog.YAHOO: yahoo.PACING_SECONDS,
     catalog.OPEN_METEO: open_meteo.SECONDS_PER_CALL,
     catalog.GDELT: gdelt.PACING_SECONDS,
     catalog.FRED: fred.PACING_SECONDS,
+    catalog.CONSTITUENTS: constituents.PACING_SECONDS,
 }
 
 
@@ -78,6 +81,8 @@ class IngestResult:
     skipped: list[SkippedObject] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     manifest_key: str = ""
+    #: Lines for the user besides the counts (e.g. where a refreshed universe was written).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -94,6 +99,7 @@ class IngestResult:
             f"{len(self.skipped)} skipped (already there), {len(self.failed)} failed",
         ]
         lines += [f"  failed {item.source} {item.entity}: {item.reason}" for item in self.failed]
+        lines += [f"  {note}" for note in self.notes]
         lines.append(f"  manifest: {self.manifest_key}")
         return "\n".join(lines)
 
@@ -159,6 +165,8 @@ def run_ingest(
                 meter.step(f"{source} {request.entity}")
     finally:
         meter.close()
+    if catalog.CONSTITUENTS in plans:
+        _refresh_universe(settings, store, result)
     result.manifest_key = write_manifest(
         store,
         run_id=result.run_id,
@@ -180,7 +188,7 @@ def _plan_sources(
 ) -> dict[str, SourcePlan]:
     plans: dict[str, SourcePlan] = {}
     for source in result.sources:
-        planner = PLANNERS.get(source, _no_constituents_refresh)
+        planner = PLANNERS[source]
         try:
             plan = planner(settings, window, today)
         except (ValueError, OSError) as error:
@@ -191,11 +199,36 @@ def _plan_sources(
     return plans
 
 
-def _no_constituents_refresh(settings: Settings, window: Window, today: dt.date) -> SourcePlan:
-    raise ValueError(
-        "refreshing the universe from Wikipedia is not part of this release; "
-        f"edit {settings.pipeline_universe} or point PIPELINE_UNIVERSE at another CSV"
-    )
+def _refresh_universe(settings: Settings, store: RawStore, result: IngestResult) -> None:
+    """Rewrite the universe CSV from the constituents snapshot this run wrote, if it wrote one.
+
+    The universe is derived from the stored snapshot, so the file always matches an object in the raw
+    zone. With RAW_BUCKET set (the Lambda) only the snapshot is kept: there is no local file to update.
+    """
+    snapshot = next((item for item in result.written if item.source == catalog.CONSTITUENTS), None)
+    if snapshot is None:
+        return
+    if settings.raw_bucket:
+        result.notes.append(f"universe: not changed (RAW_BUCKET is set); the snapshot is {snapshot.key}")
+        return
+    path, configured = refreshed_universe_path(settings)
+    try:
+        page = store.get(snapshot.key)
+        companies = constituents.parse_constituents(
+            constituents.page_text(page.body, page.metadata.content_type)
+        )
+        save_universe(path, companies)
+    except Exception as error:  # like a failed object write: recorded, and the manifest still written
+        result.failed.append(
+            Failure(catalog.CONSTITUENTS, "universe", str(path), f"universe not written: {error}")
+        )
+        return
+    if configured:
+        result.notes.append(f"universe: updated {path} ({len(companies)} companies)")
+    else:
+        result.notes.append(
+            f"universe: wrote {len(companies)} companies to {path}; set PIPELINE_UNIVERSE={path} to use it"
+        )
 
 
 def _fetch_one(

@@ -161,21 +161,3 @@ def test_an_unplannable_source_fails_alone(fake_apis: FakeApis, tmp_path: Path, 
     assert "expected columns ticker,name,sector,industry" in result.failed[0].reason
     assert {item.source for item in result.written} == {"fred"}
     assert result.exit_code == 1
-
-
-def test_constituents_source_fails_cleanly_and_alone(
-    fake_apis: FakeApis, tmp_path: Path, clock: FakeClock
-) -> None:
-    result = run_ingest(
-        load_settings(),
-        LocalRawStore(tmp_path / "zone"),
-        sources=("constituents", "fred"),
-        start=START,
-        end=END,
-        today=TODAY,
-        clock=clock,
-        transport_factory=lambda source: RequestsTransport(),
-    )
-    assert [(item.source, item.entity) for item in result.failed] == [("constituents", "*")]
-    assert "PIPELINE_UNIVERSE" in result.failed[0].reason
-    assert len(result.written) == 2
