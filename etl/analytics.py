@@ -1,13 +1,16 @@
 """The analytics layer the dashboard reads: `sector_daily`, `market_daily`, and materialized views.
 
 Both summaries are tables upserted inside the load transaction (only changed rows are written).
-Means are computed in `numeric` so that they do not depend on the order PostgreSQL happens to read the
-rows in: an incremental load and a full reload give the same bits.
+Means must not depend on the order PostgreSQL happens to read the rows in (a float sum does), or an
+incremental load and a full reload would differ in the last bits: they are exact integer sums of the
+values in units of 1e-12 (`numeric` would be exact too, but is three times slower at 1.3M rows).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Collection
 
 import psycopg
 from psycopg import sql
@@ -37,6 +40,17 @@ _MARKET_COLUMNS = (
 )
 
 
+# Values are summed as integers in units of 1 / MEAN_SCALE: exact, so independent of row order.
+MEAN_SCALE = "1e12"
+
+
+def _exact_mean(column: str) -> str:
+    return (
+        f"(sum(round({column} * {MEAN_SCALE})::bigint)::double precision "
+        f"/ nullif(count({column}), 0) / {MEAN_SCALE})"
+    )
+
+
 def _upsert_action(table: str, key: str, columns: tuple[str, ...]) -> str:
     assigned = ", ".join(columns)
     excluded = ", ".join(f"EXCLUDED.{column}" for column in columns)
@@ -47,27 +61,27 @@ def _upsert_action(table: str, key: str, columns: tuple[str, ...]) -> str:
     )
 
 
-def refresh_sector_daily(cursor: psycopg.Cursor, *, every_day: bool) -> int:
-    """Recompute `sector_daily` for the days staged in this run (every day when `every_day`).
+def refresh_sector_daily(cursor: psycopg.Cursor, days: Collection[dt.date] | None) -> int:
+    """Recompute `sector_daily` for `days` (every day when None); return rows inserted, changed or removed.
 
-    Returns the rows inserted, changed or removed. `every_day` is for a changed universe, which can
-    move a ticker to another sector on any day.
+    None is for a changed universe, which can move a ticker to another sector on any day.
     """
-    days = (
+    if days is not None and not days:
+        return 0
+    days_query = (
         "SELECT DISTINCT trade_date FROM stock_daily"
-        if every_day
-        else "SELECT DISTINCT trade_date FROM staging_stock_daily"
+        if days is None
+        else "SELECT unnest(%(days)s::date[]) AS trade_date"
     )
-    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS staging_stock_daily (LIKE stock_daily) ON COMMIT DROP")
     cursor.execute(
         f"""
-        WITH days AS ({days}),
+        WITH days AS ({days_query}),
         fresh AS (
             SELECT c.sector, s.trade_date, count(*)::integer AS tickers,
-                   avg(s.daily_return::numeric)::double precision AS mean_return,
+                   {_exact_mean("s.daily_return")} AS mean_return,
                    (count(*) FILTER (WHERE s.daily_return > 0))::integer AS advancers,
                    (count(*) FILTER (WHERE s.daily_return < 0))::integer AS decliners,
-                   avg(s.volatility_7::numeric)::double precision AS mean_volatility_7
+                   {_exact_mean("s.volatility_7")} AS mean_volatility_7
             FROM stock_daily AS s JOIN companies AS c USING (ticker)
             WHERE s.trade_date IN (SELECT trade_date FROM days)
             GROUP BY c.sector, s.trade_date
@@ -85,7 +99,8 @@ def refresh_sector_daily(cursor: psycopg.Cursor, *, every_day: bool) -> int:
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM written)
-        """
+        """,
+        {"days": sorted(days)} if days is not None else None,
     )
     return int(cursor.fetchone()[0])
 
@@ -105,7 +120,7 @@ def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
     cursor.execute(
         f"""
         WITH weather AS (
-            SELECT obs_date, avg(precipitation_mm::numeric)::double precision AS precipitation_mm
+            SELECT obs_date, {_exact_mean("precipitation_mm")} AS precipitation_mm
             FROM weather_daily GROUP BY obs_date
         ),
         fresh AS (

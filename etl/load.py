@@ -17,6 +17,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from etl.copy_binary import ENCODABLE_TYPES, SIGNATURE, TRAILER, encode_tuples
 from etl.derive import CONTEXT_BARS, date_dimension
 from etl.parse import BAR_COLUMNS
 from pipeline.catalog import (
@@ -168,12 +169,19 @@ def create_staging(cursor: psycopg.Cursor, spec: TableSpec) -> None:
 
 
 class StagingWriter:
-    """Binary COPY of rows into one staging table (created on first use)."""
+    """Binary COPY of rows into one staging table, moved into the curated table batch by batch.
 
-    def __init__(self, cursor: psycopg.Cursor, spec: TableSpec) -> None:
+    Upserting every `batch_rows` staged rows lets PostgreSQL write one batch while the worker
+    processes parse the next, instead of idling until everything is parsed.
+    """
+
+    def __init__(self, cursor: psycopg.Cursor, spec: TableSpec, batch_rows: int | None = None) -> None:
         self.cursor = cursor
         self.spec = spec
+        self.batch_rows = batch_rows
         self.rows = 0
+        self.pending = 0
+        self.written = 0
         create_staging(cursor, spec)
 
     def write(self, rows: Iterable[tuple]) -> None:
@@ -184,14 +192,43 @@ class StagingWriter:
             copy.set_types([pg_type for _, pg_type in self.spec.columns])
             for row in rows:
                 copy.write_row(row)
-                self.rows += 1
+                self.pending += 1
+        self._flush_when_full()
+
+    def write_tuples(self, tuples: bytes, rows: int) -> None:
+        """COPY rows already encoded as binary tuples (`etl.copy_binary.encode_tuples`)."""
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(self.spec.staging), sql.SQL(", ").join(map(sql.Identifier, self.spec.column_names))
+        )
+        with self.cursor.copy(statement) as copy:
+            copy.write(SIGNATURE)
+            copy.write(tuples)
+            copy.write(TRAILER)
+        self.pending += rows
+        self._flush_when_full()
+
+    def _flush_when_full(self) -> None:
+        if self.batch_rows and self.pending >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> int:
+        """Upsert the staged rows and empty the staging table; return the rows written so far."""
+        if self.pending:
+            self.written += upsert_from_staging(self.cursor, self.spec)
+            self.cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(self.spec.staging)))
+            self.rows += self.pending
+            self.pending = 0
+        return self.written
 
 
 def stage_frame(cursor: psycopg.Cursor, spec: TableSpec, frame: pd.DataFrame) -> int:
     """COPY `frame` into the staging table of `spec`; return the rows staged."""
     writer = StagingWriter(cursor, spec)
-    writer.write(frame_rows(frame, spec))
-    return writer.rows
+    if all(pg_type in ENCODABLE_TYPES for _, pg_type in spec.columns):
+        writer.write_tuples(encode_tuples(frame, spec.columns), len(frame))
+    else:
+        writer.write(frame_rows(frame, spec))
+    return writer.pending
 
 
 def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only: bool = False) -> int:
@@ -269,9 +306,15 @@ def stored_bars(
     frame["trade_date"] = pd.to_datetime(frame["trade_date"])
     for column in BAR_COLUMNS[1:]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame = frame.sort_values(["symbol", "trade_date"], kind="stable").reset_index(drop=True)
+    symbols, starts = np.unique(frame["symbol"].to_numpy(), return_index=True)
+    bars = frame[list(BAR_COLUMNS)]
+    bounds = sorted(zip(starts.tolist(), symbols.tolist(), strict=True))
+    ends = [start for start, _ in bounds[1:]] + [len(frame)]
+    # Slices of one sorted frame: cheaper than a groupby when most symbols have only a few rows.
     return {
-        symbol: group.drop(columns="symbol").sort_values("trade_date").reset_index(drop=True)
-        for symbol, group in frame.groupby("symbol", sort=False)
+        symbol: bars.iloc[start:end].reset_index(drop=True)
+        for (start, symbol), end in zip(bounds, ends, strict=True)
     }
 
 

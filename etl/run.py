@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
@@ -31,12 +32,10 @@ from etl.load import (
     TABLES,
     StagingWriter,
     extend_date_dimension,
-    frame_rows,
     load_companies,
     load_frame,
     record_objects,
     stored_bars,
-    upsert_from_staging,
 )
 from etl.parse import BAR_COLUMNS
 from etl.transform import (
@@ -69,9 +68,12 @@ log = logging.getLogger(__name__)
 
 # An arbitrary constant that identifies "ETL load" among the pipeline's advisory locks.
 ETL_LOCK_ID = 7_202_402
-# Below this many bytes to parse, starting worker processes costs more than it saves.
+# Below this many bytes and tasks to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD_BYTES = 16 * 1024 * 1024
+PARALLEL_THRESHOLD_TASKS = 200
 PROGRESS_THRESHOLD_OBJECTS = 50
+# Stock rows staged before they are upserted (see `StagingWriter`).
+UPSERT_BATCH_ROWS = 100_000
 QUARANTINE_DETAILS_LIMIT = 100
 
 EXIT_OK, EXIT_FAILED, EXIT_QUARANTINED = 0, 1, 3
@@ -148,6 +150,8 @@ def run_etl(settings: Settings, *, full: bool = False, progress: bool = False) -
 
 def _take_lock(conn: psycopg.Connection) -> None:
     with conn.cursor() as cursor:
+        # Staging batches stay in memory; settable only before the session's first temporary table.
+        cursor.execute("SET temp_buffers = '256MB'")
         cursor.execute("SELECT pg_try_advisory_lock(%s)", (ETL_LOCK_ID,))
         if not cursor.fetchone()[0]:
             print("etl: another ETL run is loading; waiting for it to finish", file=sys.stderr)
@@ -171,12 +175,15 @@ def _load(
     plan = LoadPlan.build(pending, unreadable, settings)
     phase.done("extract")
     with conn.transaction(), conn.cursor() as cursor:
+        # Room for the hash joins and aggregates of a full load; LOCAL: this transaction only.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         quality = plan.execute(cursor, store, result, settings, progress=progress, phase=phase)
         result.rows_written[COMPANIES] = load_companies(cursor, read_universe(settings.pipeline_universe))
         result.rows_written[DIM_DATE] = extend_date_dimension(cursor, sorted(plan.dates))
         phase.done("companies_and_dates")
+        every_day = bool(result.rows_written[COMPANIES])
         result.rows_written["sector_daily"] = refresh_sector_daily(
-            cursor, every_day=bool(result.rows_written[COMPANIES])
+            cursor, None if every_day else plan.stock_days
         )
         result.rows_written["market_daily"] = refresh_market_daily(cursor, settings)
         phase.done("analytics")
@@ -245,6 +252,7 @@ class LoadPlan:
     objects: list[PendingObject]
     ledger_rows: list[tuple] = field(default_factory=list)
     dates: set[dt.date] = field(default_factory=set)
+    stock_days: set[dt.date] = field(default_factory=set)
 
     @classmethod
     def build(
@@ -306,10 +314,16 @@ class LoadPlan:
         by_key.update({item.key: item for item in self.objects})
         total_bytes = sum(_task_bytes(task) for task in tasks)
         bar = _progress_bar(len(by_key), progress)
-        writers = {table: StagingWriter(cursor, TABLES[table]) for table in (STOCK_DAILY, INDEX_DAILY)}
+        writers = {
+            table: StagingWriter(cursor, TABLES[table], UPSERT_BATCH_ROWS)
+            for table in (STOCK_DAILY, INDEX_DAILY)
+        }
         frames: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        day_arrays: dict[str, list[np.ndarray]] = defaultdict(list)
         quality: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for transformed in _transform_all(tasks, parallel=total_bytes >= PARALLEL_THRESHOLD_BYTES):
+        for transformed in _transform_all(
+            tasks, parallel=total_bytes >= PARALLEL_THRESHOLD_BYTES or len(tasks) >= PARALLEL_THRESHOLD_TASKS
+        ):
             for outcome in transformed.outcomes:
                 item = by_key[outcome.key]
                 self.record(item, outcome)
@@ -318,20 +332,24 @@ class LoadPlan:
                     1 if outcome.error else outcome.rows
                 )
                 bar.update(1)
-            if transformed.table is None or transformed.frame is None or transformed.frame.empty:
-                continue
-            frame = transformed.frame
-            self._note_dates(frame)
-            if transformed.table in writers:
-                writers[transformed.table].write(frame_rows(frame, TABLES[transformed.table]))
-                quality[transformed.table]["missing_volume"] += int(frame["volume"].isna().sum())
-            else:
-                frames[transformed.table].append(frame)
+            encoded = transformed.encoded
+            if encoded is not None and encoded.rows:
+                writers[transformed.table].write_tuples(encoded.copy_tuples, encoded.rows)
+                quality[transformed.table]["missing_volume"] += encoded.missing_volume
+                day_arrays[transformed.table].append(encoded.days)
+            elif transformed.frame is not None and not transformed.frame.empty:
+                self._note_dates(transformed.frame)
+                frames[transformed.table].append(transformed.frame)
         bar.close()
+        for table, arrays in day_arrays.items():
+            days = np.unique(np.concatenate(arrays)).tolist()
+            self.dates.update({days[0], days[-1]})
+            if table == STOCK_DAILY:
+                self.stock_days.update(days)
         phase.done("transform_and_stage")
         for table, writer in writers.items():
+            result.rows_written[table] = writer.flush()
             result.rows_staged += writer.rows
-            result.rows_written[table] = upsert_from_staging(cursor, TABLES[table]) if writer.rows else 0
         for table, parts in frames.items():
             merged = pd.concat(parts, ignore_index=True).sort_values("fetched_at", kind="stable")
             merged = merged.drop_duplicates(_DEDUP_KEYS[table], keep="last")
@@ -371,7 +389,14 @@ class LoadPlan:
                 objects = [inputs[item.key] for item in group if item.key in inputs]
                 if objects:
                     tasks.append(
-                        InstrumentTask(symbol, table, objects, context.get(symbol, empty), since[symbol])
+                        InstrumentTask(
+                            symbol,
+                            table,
+                            objects,
+                            context.get(symbol, empty),
+                            since[symbol],
+                            TABLES[table].columns,
+                        )
                     )
         tasks += [inputs[item.key] for item in self.objects if item.key in inputs]
         return tasks

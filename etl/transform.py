@@ -11,8 +11,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
+from etl.copy_binary import encode_tuples
 from etl.derive import add_returns_and_volatility
 from etl.parse import (
     BAR_COLUMNS,
@@ -82,12 +84,30 @@ class ObjectOutcome:
 
 
 @dataclass
+class EncodedRows:
+    """An instrument's rows as binary COPY tuples, with what the loader needs to know about them.
+
+    Shipping these bytes instead of the frame keeps the loader's share of the work (unpickling and
+    formatting a million rows) to forwarding a buffer.
+    """
+
+    copy_tuples: bytes
+    rows: int
+    days: np.ndarray
+    missing_volume: int
+
+
+@dataclass
 class TransformResult:
-    """Rows for one curated table (`table` None when there are none) and the outcome of each object."""
+    """Rows for one curated table (`table` None when there are none) and the outcome of each object.
+
+    The rows come as a `frame`, or for instruments asked for COPY tuples, as `encoded`.
+    """
 
     table: str | None
     frame: pd.DataFrame | None
     outcomes: list[ObjectOutcome] = field(default_factory=list)
+    encoded: EncodedRows | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +115,8 @@ class InstrumentTask:
     """Every pending object of one Yahoo symbol, with the stored bars an incremental load must re-read.
 
     `context` holds the stored bars from `since` on plus the `CONTEXT_BARS` before it; rows from
-    `since` on are rewritten with recomputed returns and volatility.
+    `since` on are rewritten with recomputed returns and volatility. `copy_columns`, the table's
+    (name, type) pairs, asks for the rows as binary COPY tuples too.
     """
 
     symbol: str
@@ -103,6 +124,7 @@ class InstrumentTask:
     objects: Sequence[ObjectInput]
     context: pd.DataFrame
     since: dt.date
+    copy_columns: tuple[tuple[str, str], ...] = ()
 
 
 _QUARANTINE_ERRORS = (ParseError, ValidationError, MetadataError)
@@ -132,7 +154,15 @@ def transform_instrument(task: InstrumentTask) -> TransformResult:
     derived = add_returns_and_volatility(merged.reset_index(drop=True))
     rows = derived[derived["trade_date"] >= pd.Timestamp(task.since)].reset_index(drop=True)
     rows.insert(0, "ticker" if task.table == STOCK_DAILY else "symbol", task.symbol)
-    return TransformResult(task.table, rows, outcomes)
+    if not task.copy_columns:
+        return TransformResult(task.table, rows, outcomes)
+    encoded = EncodedRows(
+        copy_tuples=encode_tuples(rows, task.copy_columns),
+        rows=len(rows),
+        days=rows["trade_date"].to_numpy().astype("datetime64[D]"),
+        missing_volume=int(rows["volume"].isna().sum()),
+    )
+    return TransformResult(task.table, None, outcomes, encoded)
 
 
 def transform_object(item: ObjectInput) -> TransformResult:

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from moto import mock_aws
 
-import etl.run
+import etl.load
 from etl import run_etl
 from pipeline.settings import get_settings
 from tests.conftest import create_database, drop_database, reset_settings_caches
@@ -94,14 +94,14 @@ def test_a_killed_connection_leaves_nothing_and_the_next_run_loads_once(
     migrated_database_url, raw_zone, monkeypatch
 ):
     raw_zone.everything(DAYS)
-    original = etl.run.upsert_from_staging
+    original = etl.load.upsert_from_staging
 
     def killed_mid_load(cursor, spec, **options):
         with psycopg.connect(migrated_database_url, autocommit=True) as other:
             other.execute("SELECT pg_terminate_backend(%s)", (cursor.connection.info.backend_pid,))
         return original(cursor, spec, **options)
 
-    monkeypatch.setattr(etl.run, "upsert_from_staging", killed_mid_load)
+    monkeypatch.setattr(etl.load, "upsert_from_staging", killed_mid_load)
     failed = run_etl(get_settings())
     assert failed.exit_code == 1 and failed.error
     url = migrated_database_url
@@ -109,7 +109,7 @@ def test_a_killed_connection_leaves_nothing_and_the_next_run_loads_once(
         assert count(url, f"SELECT count(*) FROM {table}") == 0
     assert count(url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl' AND status = 'failed'") == 1
 
-    monkeypatch.setattr(etl.run, "upsert_from_staging", original)
+    monkeypatch.setattr(etl.load, "upsert_from_staging", original)
     assert run_etl(get_settings()).exit_code == 0
     assert count(url, "SELECT count(*) FROM stock_daily") == 90
     assert count(url, "SELECT count(*) FROM raw_objects") == 9
