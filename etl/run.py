@@ -8,6 +8,7 @@ finds only what the first left). Any failure rolls the whole load back and is re
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import multiprocessing
@@ -312,57 +313,50 @@ class LoadPlan:
         phase.done("read_and_context")
         by_key = {item.key: item for group in self.yahoo_by_symbol.values() for item in group}
         by_key.update({item.key: item for item in self.objects})
-        total_bytes = sum(_task_bytes(task) for task in tasks)
-        bar = _progress_bar(len(by_key), progress)
-        writers = {
-            table: StagingWriter(cursor, TABLES[table], UPSERT_BATCH_ROWS)
-            for table in (STOCK_DAILY, INDEX_DAILY)
-        }
-        frames: dict[str, list[pd.DataFrame]] = defaultdict(list)
-        day_arrays: dict[str, list[np.ndarray]] = defaultdict(list)
-        quality: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for transformed in _transform_all(
-            tasks, parallel=total_bytes >= PARALLEL_THRESHOLD_BYTES or len(tasks) >= PARALLEL_THRESHOLD_TASKS
-        ):
-            for outcome in transformed.outcomes:
-                item = by_key[outcome.key]
-                self.record(item, outcome)
-                quality[item.source]["objects"] += 1
-                quality[item.source]["quarantined" if outcome.error else "rows"] += (
-                    1 if outcome.error else outcome.rows
-                )
-                bar.update(1)
-            encoded = transformed.encoded
-            if encoded is not None and encoded.rows:
-                writers[transformed.table].write_tuples(encoded.copy_tuples, encoded.rows)
-                quality[transformed.table]["missing_volume"] += encoded.missing_volume
-                day_arrays[transformed.table].append(encoded.days)
-            elif transformed.frame is not None and not transformed.frame.empty:
-                self._note_dates(transformed.frame)
-                frames[transformed.table].append(transformed.frame)
-        bar.close()
-        for table, arrays in day_arrays.items():
+        instrument_tasks = [task for task in tasks if isinstance(task, InstrumentTask)]
+        object_tasks = [task for task in tasks if not isinstance(task, InstrumentTask)]
+        parallel = (
+            sum(_task_bytes(task) for task in instrument_tasks) >= PARALLEL_THRESHOLD_BYTES
+            or len(instrument_tasks) >= PARALLEL_THRESHOLD_TASKS
+        )
+        sink = _ResultSink(self, cursor, by_key, _progress_bar(len(by_key), progress))
+        with _transformed(instrument_tasks, parallel=parallel) as instrument_results:
+            # The small objects are parsed and loaded here while the worker processes start and
+            # parse the instruments, so the database is busy from the first second.
+            for transformed in map(_run_task, object_tasks):
+                sink.absorb(transformed)
+            for table, parts in sink.frames.items():
+                result.rows_written[table] = self._load_objects(cursor, table, parts, sink.quality, result)
+            for transformed in instrument_results:
+                sink.absorb(transformed)
+        sink.bar.close()
+        for table, arrays in sink.day_arrays.items():
             days = np.unique(np.concatenate(arrays)).tolist()
             self.dates.update({days[0], days[-1]})
             if table == STOCK_DAILY:
                 self.stock_days.update(days)
         phase.done("transform_and_stage")
-        for table, writer in writers.items():
+        for table, writer in sink.writers.items():
             result.rows_written[table] = writer.flush()
             result.rows_staged += writer.rows
-        for table, parts in frames.items():
-            merged = pd.concat(parts, ignore_index=True).sort_values("fetched_at", kind="stable")
-            merged = merged.drop_duplicates(_DEDUP_KEYS[table], keep="last")
-            for column in merged.columns.difference([*_DEDUP_KEYS[table], "fetched_at"]):
-                missing = int(merged[column].isna().sum())
-                if missing:
-                    quality[table][f"missing_{column}"] = missing
-            result.rows_staged += len(merged)
-            result.rows_written[table] = load_frame(cursor, table, merged)
         phase.done("upsert")
+        quality = sink.quality
         return {name: dict(counts) for name, counts in quality.items()}
 
-    def _note_dates(self, frame: pd.DataFrame) -> None:
+    def _load_objects(
+        self, cursor: psycopg.Cursor, table: str, parts: list[pd.DataFrame], quality: dict, result: EtlResult
+    ) -> int:
+        """Upsert the rows of one object-sourced table; the latest fetch wins on a repeated key."""
+        merged = pd.concat(parts, ignore_index=True).sort_values("fetched_at", kind="stable")
+        merged = merged.drop_duplicates(_DEDUP_KEYS[table], keep="last")
+        for column in merged.columns.difference([*_DEDUP_KEYS[table], "fetched_at"]):
+            missing = int(merged[column].isna().sum())
+            if missing:
+                quality[table][f"missing_{column}"] = missing
+        result.rows_staged += len(merged)
+        return load_frame(cursor, table, merged)
+
+    def note_dates(self, frame: pd.DataFrame) -> None:
         for column in ("trade_date", "obs_date", "news_date"):
             if column in frame:
                 dates = frame[column].dropna()
@@ -434,16 +428,53 @@ def _run_task(task: InstrumentTask | ObjectInput) -> TransformResult:
     return transform_object(task)
 
 
-def _transform_all(tasks: list, *, parallel: bool) -> Iterator[TransformResult]:
-    """Transform results in task order; in worker processes when `parallel`, overlapping the COPY."""
+@contextlib.contextmanager
+def _transformed(tasks: list, *, parallel: bool) -> Iterator[Iterator[TransformResult]]:
+    """Transform results in task order; with `parallel`, every task is handed to worker processes
+    at once, so they parse ahead while the caller loads what is already done."""
     if not parallel:
-        yield from map(_run_task, tasks)
+        yield map(_run_task, tasks)
         return
     # forkserver: a worker forked from this process would inherit its open database connection.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["etl.transform"])
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=context) as pool:
-        yield from pool.map(_run_task, tasks, chunksize=4)
+        yield pool.map(_run_task, tasks, chunksize=4)
+
+
+class _ResultSink:
+    """Takes transform results as they come: ledger outcomes, COPY of instrument rows, frames to load."""
+
+    def __init__(self, plan: LoadPlan, cursor: psycopg.Cursor, by_key: dict[str, PendingObject], bar) -> None:
+        self.plan = plan
+        self.by_key = by_key
+        self.bar = bar
+        self.writers = {
+            table: StagingWriter(cursor, TABLES[table], UPSERT_BATCH_ROWS)
+            for table in (STOCK_DAILY, INDEX_DAILY)
+        }
+        self.frames: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        self.day_arrays: dict[str, list[np.ndarray]] = defaultdict(list)
+        self.quality: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def absorb(self, transformed: TransformResult) -> None:
+        for outcome in transformed.outcomes:
+            item = self.by_key[outcome.key]
+            self.plan.record(item, outcome)
+            self.quality[item.source]["objects"] += 1
+            if outcome.error:
+                self.quality[item.source]["quarantined"] += 1
+            else:
+                self.quality[item.source]["rows"] += outcome.rows
+            self.bar.update(1)
+        encoded = transformed.encoded
+        if encoded is not None and encoded.rows:
+            self.writers[transformed.table].write_tuples(encoded.copy_tuples, encoded.rows)
+            self.quality[transformed.table]["missing_volume"] += encoded.missing_volume
+            self.day_arrays[transformed.table].append(encoded.days)
+        elif transformed.frame is not None and not transformed.frame.empty:
+            self.plan.note_dates(transformed.frame)
+            self.frames[transformed.table].append(transformed.frame)
 
 
 class _NoProgress:

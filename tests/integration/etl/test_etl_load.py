@@ -42,6 +42,30 @@ def test_first_run_loads_every_source_with_derived_values(migrated_database_url,
     assert count(url, "SELECT count(*) FROM dim_date") == (DAYS[-1] - DAYS[0]).days + 1
 
 
+def test_materialized_views_are_refreshed_and_the_dashboard_can_read(migrated_database_url, raw_zone):
+    # Given a view of the dashboard's kind (unique index: refreshed concurrently) and one without.
+    url = migrated_database_url
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "CREATE MATERIALIZED VIEW test_ticker_days AS SELECT ticker, count(*) AS days FROM stock_daily GROUP BY ticker"
+        )
+        conn.execute("CREATE UNIQUE INDEX ON test_ticker_days (ticker)")
+        conn.execute(
+            "CREATE MATERIALIZED VIEW test_total AS SELECT count(*) AS total FROM stock_daily WITH NO DATA"
+        )
+    raw_zone.everything(DAYS)
+    result = run_etl(get_settings())
+    assert {"test_ticker_days", "test_total"} <= set(result.views_refreshed)
+    assert count(url, "SELECT sum(days) FROM test_ticker_days") == 90
+    assert count(url, "SELECT total FROM test_total") == 90
+    with psycopg.connect(url) as conn:
+        conn.execute("SET ROLE dashboard_reader")
+        for table in ("sector_daily", "market_daily"):
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 30 * (
+                2 if table == "sector_daily" else 1
+            )
+
+
 def test_running_twice_changes_nothing(migrated_database_url, raw_zone):
     raw_zone.everything(DAYS)
     run_etl(get_settings())
