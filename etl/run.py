@@ -130,6 +130,12 @@ def run_etl(settings: Settings, *, full: bool = False, progress: bool = False) -
     Raises `DatabaseUnavailable` when the database cannot be reached at all; any later failure rolls
     the load back and comes back as an `EtlResult` with exit code 1.
     """
+    if multiprocessing.parent_process() is not None:
+        # Worker processes re-import the main script: unguarded, it would start a run that waits on
+        # the lock its own parent holds, forever.
+        raise RuntimeError(
+            "run_etl called in an ETL worker process: guard the script with if __name__ == '__main__'"
+        )
     started = time.perf_counter()
     result = EtlResult(run_id=f"etl-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
     started_at = dt.datetime.now(dt.UTC)
@@ -214,7 +220,7 @@ def _record_run(
     }
     cursor.execute(
         f"INSERT INTO {PIPELINE_RUNS} (run_id, kind, started_at, finished_at, status, details) "
-        "VALUES (%s, 'etl', %s, now(), %s, %s)",
+        "VALUES (%s, 'etl', %s, clock_timestamp(), %s, %s)",
         (result.run_id, started_at, status, Jsonb(details)),
     )
 
@@ -225,7 +231,7 @@ def _record_failure(settings: Settings, result: EtlResult, started_at: dt.dateti
         with connect(database_url(settings)) as conn:
             conn.execute(
                 f"INSERT INTO {PIPELINE_RUNS} (run_id, kind, started_at, finished_at, status, details) "
-                "VALUES (%s, 'etl', %s, now(), 'failed', %s)",
+                "VALUES (%s, 'etl', %s, clock_timestamp(), 'failed', %s)",
                 (result.run_id, started_at, Jsonb({"full": full, "error": result.error})),
             )
     except Exception as error:
