@@ -62,7 +62,7 @@ from pipeline.catalog import (
     YAHOO,
 )
 from pipeline.db import connect, database_url
-from pipeline.rawzone import open_raw_store
+from pipeline.rawzone import RawStore, open_raw_store
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -307,7 +307,7 @@ class LoadPlan:
     def execute(
         self,
         cursor: psycopg.Cursor,
-        store,
+        store: RawStore,
         result: EtlResult,
         settings: Settings,
         *,
@@ -369,7 +369,9 @@ class LoadPlan:
                 if len(dates):
                     self.dates.update({dates.min().date(), dates.max().date()})
 
-    def _tasks(self, cursor: psycopg.Cursor, store, settings: Settings) -> list[InstrumentTask | ObjectInput]:
+    def _tasks(
+        self, cursor: psycopg.Cursor, store: RawStore, settings: Settings
+    ) -> list[InstrumentTask | ObjectInput]:
         everything = [item for group in self.yahoo_by_symbol.values() for item in group] + self.objects
         inputs = {
             item.key: ObjectInput(item.key, item.source, dict(item.extra), item.metadata.fetched_at, body)
