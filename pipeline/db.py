@@ -9,9 +9,11 @@ dashboard share it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import json
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +38,18 @@ def embedded_data_dir(settings: Settings) -> Path:
     return Path(settings.pipeline_home) / "pg"
 
 
+# The embedded server serves one user's bulk loads and dashboard, not a shared fleet: more memory for
+# pages and a larger WAL allowance than PostgreSQL's conservative defaults, so a ten-year backfill does
+# not spend its time on forced checkpoints and evicting the index it is upserting into.
+EMBEDDED_SERVER_SETTINGS = {
+    "shared_buffers": "512MB",
+    "wal_buffers": "32MB",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
+    "maintenance_work_mem": "256MB",
+}
+
+
 @functools.cache
 def _embedded_uri(data_dir: Path) -> str:
     with warnings.catch_warnings():
@@ -44,14 +58,57 @@ def _embedded_uri(data_dir: Path) -> str:
         import pgserver
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # cleanup_mode=None: the server outlives this process and is reused by the next command.
-            server = pgserver.get_server(data_dir, cleanup_mode=None)
-    except Exception as error:
-        raise DatabaseUnavailable(f"cannot start the embedded PostgreSQL in {data_dir}: {error}") from error
-    return server.get_uri()
+    # One process at a time starts and configures the server; the others then find it running.
+    with open(data_dir.parent / ".pg.lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # cleanup_mode=None: the server outlives this process and is reused by the next command.
+                server = pgserver.get_server(data_dir, cleanup_mode=None)
+            uri = server.get_uri()
+            _configure_embedded(uri, data_dir)
+        except DatabaseUnavailable:
+            raise
+        except Exception as error:
+            raise DatabaseUnavailable(
+                f"cannot start the embedded PostgreSQL in {data_dir}: {error}"
+            ) from error
+    return uri
+
+
+def _configure_embedded(uri: str, data_dir: Path) -> None:
+    """Apply `EMBEDDED_SERVER_SETTINGS` once; restart the server if a setting needs it."""
+    with psycopg.connect(uri, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+        current = dict(
+            conn.execute(
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
+                (list(EMBEDDED_SERVER_SETTINGS),),
+            ).fetchall()
+        )
+        wanted = {
+            name: value for name, value in EMBEDDED_SERVER_SETTINGS.items() if current.get(name) != value
+        }
+        if not wanted:
+            return
+        for name, value in wanted.items():
+            # ALTER SYSTEM takes no bind parameters; names and values are this module's constants.
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+        conn.execute("SELECT pg_reload_conf()")
+        pending = conn.execute("SELECT count(*) FROM pg_settings WHERE pending_restart").fetchone()[0]
+    if pending:
+        _pg_ctl(data_dir, ["-w", "-m", "fast", "restart"])
+
+
+def _pg_ctl(data_dir: Path, arguments: list[str]) -> None:
+    """Run pgserver's pg_ctl on `data_dir` as the user the server runs as (pgserver's own when root)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver import pg_ctl
+
+    user = "pgserver" if os.geteuid() == 0 else None
+    # Without an explicit -o, restart reuses the options the server was started with (its socket).
+    pg_ctl(arguments, pgdata=data_dir.resolve(), user=user, timeout=60)
 
 
 def secret_url(secret_arn: str, region: str | None = None) -> str:
@@ -143,16 +200,8 @@ def stop_embedded(settings: Settings | None = None) -> bool:
     data_dir = embedded_data_dir(settings).resolve()
     if not (data_dir / "postmaster.pid").exists():
         return False
-    import os
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pgserver import pg_ctl
-
-    # As root, pgserver runs the server as its own system user; pg_ctl must run as that user too.
-    user = "pgserver" if os.geteuid() == 0 else None
     try:
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+        _pg_ctl(data_dir, ["-w", "-m", "fast", "stop"])
     except Exception as error:  # pg_ctl says "no server running" through a non-zero exit
         log.debug("pg_ctl stop in %s: %s", data_dir, error)
         return False
