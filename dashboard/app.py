@@ -6,6 +6,8 @@ that load data; otherwise it hands over to the page chosen in the navigation.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import streamlit as st
 
@@ -13,7 +15,9 @@ from dashboard import queries
 from dashboard.status_views import render_database_down, render_no_data
 from pipeline.db import DatabaseUnavailable
 
-st.set_page_config(page_title="Markets, weather and news", page_icon=":material/monitoring:", layout="wide")
+# A local icon: a Material icon name would make the browser fetch a web font, which fails offline.
+FAVICON = Path(__file__).parent / "assets" / "favicon.png"
+st.set_page_config(page_title="Markets, weather and news", page_icon=str(FAVICON), layout="wide")
 
 PAGES = {
     "Analytics": [
