@@ -16,26 +16,10 @@ import psycopg
 import pytest
 
 from pipeline import db as pipeline_db
-from pipeline.settings import get_settings
+from pipeline.settings import Settings, get_settings
 
-_PIPELINE_VARIABLES = (
-    "PIPELINE_HOME",
-    "DATABASE_URL",
-    "DB_SECRET_ARN",
-    "DASHBOARD_DATABASE_URL",
-    "DASHBOARD_DB_SECRET_ARN",
-    "RAW_BUCKET",
-    "PIPELINE_UNIVERSE",
-    "PIPELINE_INDEXES",
-    "PIPELINE_FRED_SERIES",
-    "PIPELINE_NEWS_TOPICS",
-    "YAHOO_CHART_URL",
-    "OPEN_METEO_ARCHIVE_URL",
-    "OPEN_METEO_FORECAST_URL",
-    "GDELT_DOC_URL",
-    "FRED_GRAPH_URL",
-    "WIKIPEDIA_CONSTITUENTS_URL",
-)
+# Every variable the settings read, derived from the settings class so a new setting is cleared too.
+_PIPELINE_VARIABLES = tuple(name.upper() for name in Settings.model_fields if name != "aws_region")
 
 
 def reset_settings_caches() -> None:
