@@ -46,8 +46,22 @@ def add_returns_and_volatility(bars: pd.DataFrame) -> pd.DataFrame:
     The price is the adjusted close, or the close where no adjusted close is given.
     """
     prices = bars["adj_close"].fillna(bars["close"]).to_numpy(dtype=float)
+    first = np.zeros(len(prices), dtype=bool)
+    first[:1] = True
+    returns, volatility = returns_and_volatility(prices, first)
+    return bars.assign(daily_return=returns, volatility_7=volatility)
+
+
+def returns_and_volatility(prices: np.ndarray, first_bar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`daily_return` and `volatility_7` of several instruments' prices laid end to end.
+
+    Each instrument's prices are sorted by date and `first_bar` marks where each one begins. Its
+    first return is NaN, so every seven-return window that reaches back into the instrument before
+    it is NaN too: each value is exactly what the instrument alone would give.
+    """
     returns = daily_returns(prices)
-    return bars.assign(daily_return=returns, volatility_7=rolling_volatility(returns))
+    returns[first_bar] = np.nan
+    return returns, rolling_volatility(returns)
 
 
 def date_dimension(first: dt.date, last: dt.date) -> pd.DataFrame:

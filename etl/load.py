@@ -274,12 +274,22 @@ def load_frame(cursor: psycopg.Cursor, table: str, frame: pd.DataFrame) -> int:
     return upsert_from_staging(cursor, spec)
 
 
-def stored_bars(
-    cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, dt.date]
-) -> dict[str, pd.DataFrame]:
-    """The stored bars each symbol's recomputation needs: from its date on, plus the `CONTEXT_BARS` before."""
+def stored_bars(cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, dt.date]) -> pd.DataFrame:
+    """The stored bars each symbol's recomputation needs: from its date on, plus the `CONTEXT_BARS` before.
+
+    One frame, columns `symbol` and `BAR_COLUMNS`, sorted by symbol and date.
+    """
+    empty = pd.DataFrame(
+        {
+            "symbol": pd.Series(dtype=object),
+            **{
+                name: pd.Series(dtype="datetime64[ns]" if name == "trade_date" else float)
+                for name in BAR_COLUMNS
+            },
+        }
+    )
     if not since_by_symbol:
-        return {}
+        return empty
     key = TABLES[table].key[0]
     columns = sql.SQL(", ").join(sql.Identifier(name) for name in BAR_COLUMNS)
     query = sql.SQL(
@@ -301,21 +311,12 @@ def stored_bars(
     cursor.execute(query, (list(since_by_symbol), list(since_by_symbol.values())))
     rows = cursor.fetchall()
     if not rows:
-        return {}
+        return empty
     frame = pd.DataFrame(rows, columns=["symbol", *BAR_COLUMNS])
-    frame["trade_date"] = pd.to_datetime(frame["trade_date"])
+    frame["trade_date"] = pd.to_datetime(frame["trade_date"]).astype("datetime64[ns]")
     for column in BAR_COLUMNS[1:]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    frame = frame.sort_values(["symbol", "trade_date"], kind="stable").reset_index(drop=True)
-    symbols, starts = np.unique(frame["symbol"].to_numpy(), return_index=True)
-    bars = frame[list(BAR_COLUMNS)]
-    bounds = sorted(zip(starts.tolist(), symbols.tolist(), strict=True))
-    ends = [start for start, _ in bounds[1:]] + [len(frame)]
-    # Slices of one sorted frame: cheaper than a groupby when most symbols have only a few rows.
-    return {
-        symbol: bars.iloc[start:end].reset_index(drop=True)
-        for (start, symbol), end in zip(bounds, ends, strict=True)
-    }
+    return frame.sort_values(["symbol", "trade_date"], kind="stable").reset_index(drop=True)
 
 
 def load_companies(cursor: psycopg.Cursor, companies: pd.DataFrame) -> int:

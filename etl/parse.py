@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -68,12 +70,25 @@ def empty_bars() -> pd.DataFrame:
     return frame
 
 
-def parse_yahoo_chart(body: bytes, window_end: dt.date) -> pd.DataFrame:
-    """Daily bars of one Yahoo chart response, dated in the exchange's own time zone.
+@dataclass(frozen=True)
+class YahooChart:
+    """One Yahoo chart response as arrays, before the trade dates are worked out.
 
-    Bars with a null close and bars after `window_end` (the live partial bar Yahoo appends) are
-    dropped; a window without bars gives an empty frame. Columns: `BAR_COLUMNS`, sorted by date.
+    `stamps` are the bars' UTC seconds; `prices` holds the float columns of `BAR_COLUMNS` (all but
+    `trade_date`), NaN where Yahoo sent null. Splitting this step out lets the transform convert the
+    stamps of many responses to exchange dates in one vectorised call.
     """
+
+    time_zone: str
+    stamps: np.ndarray
+    prices: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+
+def read_yahoo_chart(body: bytes) -> YahooChart:
+    """The arrays of one Yahoo chart response, checked in the order `parse_yahoo_chart` checks them."""
     document = _load_json(body)
     chart = document.get("chart") if isinstance(document, dict) else None
     if not isinstance(chart, dict):
@@ -91,7 +106,7 @@ def parse_yahoo_chart(body: bytes, window_end: dt.date) -> pd.DataFrame:
         raise ParseError("meta.exchangeTimezoneName is missing")
     timestamps = result.get("timestamp") or []
     if not timestamps:
-        return empty_bars()
+        return YahooChart(time_zone, np.array([], dtype=np.int64), _no_prices())
     length = len(timestamps)
     indicators = result.get("indicators") or {}
     quote = (indicators.get("quote") or [{}])[0] or {}
@@ -99,24 +114,94 @@ def parse_yahoo_chart(body: bytes, window_end: dt.date) -> pd.DataFrame:
         raise ParseError("timestamps without a 'close' array")
     adjclose = (indicators.get("adjclose") or [{}])[0] or {}
     try:
-        stamps = pd.to_datetime(np.array(timestamps, dtype=np.int64), unit="s", utc=True)
-        local_days = stamps.tz_convert(time_zone).tz_localize(None).normalize()
+        stamps = np.array(timestamps, dtype=np.int64)
     except (TypeError, ValueError, OverflowError) as error:
         raise ParseError(f"bad timestamps or time zone: {error}") from None
-    frame = pd.DataFrame(
-        {
-            "trade_date": local_days.values.astype("datetime64[ns]"),
-            "open": _float_array(quote.get("open"), "open", length),
-            "high": _float_array(quote.get("high"), "high", length),
-            "low": _float_array(quote.get("low"), "low", length),
-            "close": _float_array(quote.get("close"), "close", length),
-            "adj_close": _float_array(adjclose.get("adjclose"), "adjclose", length),
-            "volume": _float_array(quote.get("volume"), "volume", length),
-        }
-    )
-    keep = frame["close"].notna() & (frame["trade_date"] <= pd.Timestamp(window_end))
-    frame = frame[keep].drop_duplicates("trade_date", keep="last")
-    return frame.sort_values("trade_date", kind="stable").reset_index(drop=True)
+    _check_time_zone(time_zone)
+    prices = {
+        "open": _float_array(quote.get("open"), "open", length),
+        "high": _float_array(quote.get("high"), "high", length),
+        "low": _float_array(quote.get("low"), "low", length),
+        "close": _float_array(quote.get("close"), "close", length),
+        "adj_close": _float_array(adjclose.get("adjclose"), "adjclose", length),
+        "volume": _float_array(quote.get("volume"), "volume", length),
+    }
+    return YahooChart(time_zone, stamps, prices)
+
+
+def _no_prices() -> dict[str, np.ndarray]:
+    return {name: np.array([], dtype=float) for name in BAR_COLUMNS[1:]}
+
+
+def _check_time_zone(time_zone: object) -> None:
+    # Checked on one stamp, once per zone name, so that a bad zone fails here, where the one-object
+    # parser used to fail, and not later when a whole batch of stamps is converted.
+    error = _time_zone_error(time_zone) if isinstance(time_zone, str) else _conversion_error(time_zone)
+    if error:
+        raise ParseError(f"bad timestamps or time zone: {error}")
+
+
+@functools.cache
+def _time_zone_error(time_zone: str) -> str | None:
+    return _conversion_error(time_zone)
+
+
+def _conversion_error(time_zone: object) -> str | None:
+    try:
+        local_trade_days(np.zeros(1, dtype=np.int64), time_zone)
+    except ParseError as error:
+        return str(error).removeprefix("bad timestamps or time zone: ")
+    return None
+
+
+def local_trade_days(stamps: np.ndarray, time_zone: object) -> np.ndarray:
+    """The dates (midnight, datetime64[ns]) in `time_zone` of UTC second stamps."""
+    try:
+        utc = pd.to_datetime(stamps, unit="s", utc=True)
+        local_days = utc.tz_convert(time_zone).tz_localize(None).normalize()
+    except (TypeError, ValueError, OverflowError, LookupError) as error:
+        # LookupError: zoneinfo's unknown-zone error is a KeyError.
+        raise ParseError(f"bad timestamps or time zone: {error}") from None
+    return local_days.values.astype("datetime64[ns]")
+
+
+def select_bars(
+    days: np.ndarray, close: np.ndarray, window_end: np.ndarray, owner: np.ndarray | None = None
+) -> np.ndarray:
+    """Positions of the bars to load, by owner then date: close not null, day not after the window
+    end (a scalar or one per row), and of several bars of an owner on one day the last one sent.
+
+    `owner` (default: all one object) numbers the object each row comes from, so that the bars of
+    many responses laid end to end are selected in one pass.
+    """
+    owner = np.zeros(len(days), dtype=np.int64) if owner is None else owner
+    kept = np.flatnonzero(~np.isnan(close) & (days <= window_end))
+    # Sorted by owner, day, then position: the last row of each (owner, day) run is the last sent.
+    rows = kept[np.lexsort((kept, days[kept], owner[kept]))]
+    last = np.ones(len(rows), dtype=bool)
+    last[:-1] = (owner[rows][1:] != owner[rows][:-1]) | (days[rows][1:] != days[rows][:-1])
+    return rows[last]
+
+
+def bars_frame(days: np.ndarray, prices: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:
+    """A frame of `BAR_COLUMNS` from dates, price arrays and the row positions to take."""
+    columns = {"trade_date": days[rows].astype("datetime64[ns]")}
+    columns.update({name: prices[name][rows] for name in BAR_COLUMNS[1:]})
+    return pd.DataFrame(columns)
+
+
+def parse_yahoo_chart(body: bytes, window_end: dt.date) -> pd.DataFrame:
+    """Daily bars of one Yahoo chart response, dated in the exchange's own time zone.
+
+    Bars with a null close and bars after `window_end` (the live partial bar Yahoo appends) are
+    dropped; a window without bars gives an empty frame. Columns: `BAR_COLUMNS`, sorted by date.
+    """
+    chart = read_yahoo_chart(body)
+    if not len(chart):
+        return empty_bars()
+    days = local_trade_days(chart.stamps, chart.time_zone)
+    rows = select_bars(days, chart.prices["close"], np.datetime64(window_end, "ns"))
+    return bars_frame(days, chart.prices, rows)
 
 
 def parse_open_meteo(body: bytes, states: Sequence[str]) -> pd.DataFrame:

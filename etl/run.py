@@ -38,14 +38,13 @@ from etl.load import (
     record_objects,
     stored_bars,
 )
-from etl.parse import BAR_COLUMNS
 from etl.transform import (
-    InstrumentTask,
+    InstrumentBatch,
     ObjectInput,
     ObjectOutcome,
     TransformResult,
     instrument_table,
-    transform_instrument,
+    transform_instruments,
     transform_object,
 )
 from pipeline.catalog import (
@@ -69,9 +68,12 @@ log = logging.getLogger(__name__)
 
 # An arbitrary constant that identifies "ETL load" among the pipeline's advisory locks.
 ETL_LOCK_ID = 7_202_402
-# Below this many bytes and tasks to parse, starting worker processes costs more than it saves.
+# Below this many bytes of instrument objects, starting worker processes costs more than it saves:
+# the vectorised transform handles a day of updates for the whole universe in a fraction of a second.
 PARALLEL_THRESHOLD_BYTES = 16 * 1024 * 1024
-PARALLEL_THRESHOLD_TASKS = 200
+# Bytes of objects per batch handed to a worker: small enough that the first rows reach the
+# database within a fraction of a second, large enough that per-batch costs vanish.
+WORKER_BATCH_BYTES = 2 * 1024 * 1024
 PROGRESS_THRESHOLD_OBJECTS = 50
 # Stock rows staged before they are upserted (see `StagingWriter`).
 UPSERT_BATCH_ROWS = 100_000
@@ -315,21 +317,19 @@ class LoadPlan:
         phase: PhaseTimer,
     ) -> dict[str, dict[str, int]]:
         """Transform every object and stage and upsert its rows; return the data-quality summary."""
-        tasks = self._tasks(cursor, store, settings)
+        inputs = self._inputs(store)
+        instrument_bytes = sum(len(item.body) for item in inputs.values() if item.source == YAHOO)
+        parallel = instrument_bytes >= PARALLEL_THRESHOLD_BYTES
+        batches = self._batches(cursor, inputs, settings, WORKER_BATCH_BYTES if parallel else None)
+        object_tasks = [inputs[item.key] for item in self.objects if item.key in inputs]
         phase.done("read_and_context")
         by_key = {item.key: item for group in self.yahoo_by_symbol.values() for item in group}
         by_key.update({item.key: item for item in self.objects})
-        instrument_tasks = [task for task in tasks if isinstance(task, InstrumentTask)]
-        object_tasks = [task for task in tasks if not isinstance(task, InstrumentTask)]
-        parallel = (
-            sum(_task_bytes(task) for task in instrument_tasks) >= PARALLEL_THRESHOLD_BYTES
-            or len(instrument_tasks) >= PARALLEL_THRESHOLD_TASKS
-        )
         sink = _ResultSink(self, cursor, by_key, _progress_bar(len(by_key), progress))
-        with _transformed(instrument_tasks, parallel=parallel) as instrument_results:
+        with _transformed(batches, parallel=parallel) as instrument_results:
             # The small objects are parsed and loaded here while the worker processes start and
             # parse the instruments, so the database is busy from the first second.
-            for transformed in map(_run_task, object_tasks):
+            for transformed in map(transform_object, object_tasks):
                 sink.absorb(transformed)
             for table, parts in sink.frames.items():
                 result.rows_written[table] = self._load_objects(cursor, table, parts, sink.quality, result)
@@ -369,39 +369,50 @@ class LoadPlan:
                 if len(dates):
                     self.dates.update({dates.min().date(), dates.max().date()})
 
-    def _tasks(
-        self, cursor: psycopg.Cursor, store: RawStore, settings: Settings
-    ) -> list[InstrumentTask | ObjectInput]:
+    def _inputs(self, store: RawStore) -> dict[str, ObjectInput]:
         everything = [item for group in self.yahoo_by_symbol.values() for item in group] + self.objects
-        inputs = {
+        return {
             item.key: ObjectInput(item.key, item.source, dict(item.extra), item.metadata.fetched_at, body)
             for item, body in read_bodies(store, everything)
         }
-        tasks: list[InstrumentTask | ObjectInput] = []
+
+    def _batches(
+        self,
+        cursor: psycopg.Cursor,
+        inputs: dict[str, ObjectInput],
+        settings: Settings,
+        batch_bytes: int | None,
+    ) -> list[InstrumentBatch]:
+        """The instruments in batches per table: one batch per table, or of about `batch_bytes` each."""
+        batches = []
         for table, groups in _by_table(self.yahoo_by_symbol, settings).items():
             since = {symbol: _earliest_window_start(group) for symbol, group in groups.items()}
             context = stored_bars(cursor, table, since)
-            empty = pd.DataFrame(
-                {
-                    name: pd.Series(dtype="datetime64[ns]" if name == "trade_date" else float)
-                    for name in BAR_COLUMNS
-                }
-            )
+            chunks: list[list[tuple[str, list[ObjectInput]]]] = [[]]
+            size = 0
             for symbol, group in groups.items():
                 objects = [inputs[item.key] for item in group if item.key in inputs]
-                if objects:
-                    tasks.append(
-                        InstrumentTask(
-                            symbol,
-                            table,
-                            objects,
-                            context.get(symbol, empty),
-                            since[symbol],
-                            TABLES[table].columns,
-                        )
+                if not objects:
+                    continue
+                if batch_bytes and size >= batch_bytes:
+                    chunks.append([])
+                    size = 0
+                chunks[-1].append((symbol, objects))
+                size += sum(len(item.body) for item in objects)
+            for chunk in filter(None, chunks):
+                symbols = [symbol for symbol, _ in chunk]
+                batch_context = context if len(chunks) == 1 else context[context["symbol"].isin(symbols)]
+                batches.append(
+                    InstrumentBatch(
+                        table,
+                        symbols,
+                        [objects for _, objects in chunk],
+                        [since[symbol] for symbol in symbols],
+                        batch_context.reset_index(drop=True),
+                        TABLES[table].columns,
                     )
-        tasks += [inputs[item.key] for item in self.objects if item.key in inputs]
-        return tasks
+                )
+        return batches
 
 
 def _by_table(
@@ -424,30 +435,18 @@ def _earliest_window_start(group: list[PendingObject]) -> dt.date:
     return min(starts, default=dt.date.max)
 
 
-def _task_bytes(task: InstrumentTask | ObjectInput) -> int:
-    if isinstance(task, InstrumentTask):
-        return sum(len(item.body) for item in task.objects)
-    return len(task.body)
-
-
-def _run_task(task: InstrumentTask | ObjectInput) -> TransformResult:
-    if isinstance(task, InstrumentTask):
-        return transform_instrument(task)
-    return transform_object(task)
-
-
 @contextlib.contextmanager
-def _transformed(tasks: list, *, parallel: bool) -> Iterator[Iterator[TransformResult]]:
-    """Transform results in task order; with `parallel`, every task is handed to worker processes
+def _transformed(batches: list[InstrumentBatch], *, parallel: bool) -> Iterator[Iterator[TransformResult]]:
+    """Transform results in batch order; with `parallel`, every batch is handed to worker processes
     at once, so they parse ahead while the caller loads what is already done."""
     if not parallel:
-        yield map(_run_task, tasks)
+        yield map(transform_instruments, batches)
         return
     # forkserver: a worker forked from this process would inherit its open database connection.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["etl.transform"])
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=context) as pool:
-        yield pool.map(_run_task, tasks, chunksize=4)
+        yield pool.map(transform_instruments, batches)
 
 
 class _ResultSink:

@@ -1,4 +1,4 @@
-"""Transform: parse, validate and derive, per instrument or per object, with no I/O.
+"""Transform: parse, validate and derive, per batch of instruments or per object, with no I/O.
 
 The functions here take plain, picklable inputs (bytes and metadata extras) so that they run as well in
 a worker process as in the caller's. Every object gets an `ObjectOutcome`: rows parsed, or the error
@@ -8,6 +8,7 @@ that quarantines it. A quarantined object contributes no rows; the other objects
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -15,17 +16,20 @@ import numpy as np
 import pandas as pd
 
 from etl.copy_binary import encode_tuples
-from etl.derive import add_returns_and_volatility
+from etl.derive import returns_and_volatility
 from etl.parse import (
     BAR_COLUMNS,
     ParseError,
+    YahooChart,
+    local_trade_days,
     parse_fred_csv,
     parse_gdelt_timeline,
     parse_manifest,
     parse_open_meteo,
-    parse_yahoo_chart,
+    read_yahoo_chart,
+    select_bars,
 )
-from etl.validate import ValidationError, validate_bars, validate_macro, validate_news, validate_weather
+from etl.validate import ValidationError, bar_violations, validate_macro, validate_news, validate_weather
 from pipeline.catalog import (
     FRED,
     GDELT,
@@ -111,58 +115,156 @@ class TransformResult:
 
 
 @dataclass(frozen=True)
-class InstrumentTask:
-    """Every pending object of one Yahoo symbol, with the stored bars an incremental load must re-read.
+class InstrumentBatch:
+    """The pending objects of several symbols of one table, with the stored bars a load must re-read.
 
-    `context` holds the stored bars from `since` on plus the `CONTEXT_BARS` before it; rows from
-    `since` on are rewritten with recomputed returns and volatility. `copy_columns`, the table's
-    (name, type) pairs, asks for the rows as binary COPY tuples too.
+    Symbol number i has the objects `objects[i]` and rewrites its rows from `since[i]` on. `context`
+    (columns `symbol` and `BAR_COLUMNS`) holds each symbol's stored bars from its `since` on plus the
+    `CONTEXT_BARS` before it. `copy_columns`, the table's (name, type) pairs, asks for the rows as
+    binary COPY tuples.
     """
 
-    symbol: str
     table: str
-    objects: Sequence[ObjectInput]
+    symbols: Sequence[str]
+    objects: Sequence[Sequence[ObjectInput]]
+    since: Sequence[dt.date]
     context: pd.DataFrame
-    since: dt.date
     copy_columns: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass
+class _Chart:
+    """One object that parsed, waiting for its trade dates and its validation."""
+
+    symbol: int
+    item: ObjectInput
+    digest: str
+    window: tuple[dt.date, dt.date]
+    chart: YahooChart
+    slot: int
+    days: np.ndarray | None = None
+
+
 _QUARANTINE_ERRORS = (ParseError, ValidationError, MetadataError)
+_PRICE_COLUMNS = BAR_COLUMNS[1:]
 
 
-def transform_instrument(task: InstrumentTask) -> TransformResult:
-    """Parse and validate the objects of one symbol, merge them over its stored bars, derive the rest.
+def transform_instruments(batch: InstrumentBatch) -> TransformResult:
+    """Parse and validate the objects of each symbol, merge them over its stored bars, derive the rest.
 
-    Objects are applied in fetch order, so a later response of the same day wins; the result holds the
-    symbol's rows from `task.since` on, with `daily_return` and `volatility_7` over the whole history.
+    Objects are applied in fetch order, so a later response of the same day wins; the result holds
+    each symbol's rows from its `since` on, with `daily_return` and `volatility_7` over its whole
+    history. The symbols of the batch are handled together, array by array, so that a batch of
+    one-bar updates costs about what one symbol does.
     """
-    frames = [task.context[list(BAR_COLUMNS)]]
-    outcomes = []
-    for item in sorted(task.objects, key=lambda item: item.fetched_at):
-        digest = sha256_hex(item.body)
-        try:
-            start, end = item.window()
-            bars = parse_yahoo_chart(item.body, end)
-            validate_bars(bars, start, end)
-        except _QUARANTINE_ERRORS as error:
-            outcomes.append(ObjectOutcome(item.key, digest, 0, str(error)))
-            continue
-        frames.append(bars)
-        outcomes.append(ObjectOutcome(item.key, digest, len(bars)))
-    merged = pd.concat([frame for frame in frames if len(frame)] or frames, ignore_index=True)
-    merged = merged.drop_duplicates("trade_date", keep="last").sort_values("trade_date", kind="stable")
-    derived = add_returns_and_volatility(merged.reset_index(drop=True))
-    rows = derived[derived["trade_date"] >= pd.Timestamp(task.since)].reset_index(drop=True)
-    rows.insert(0, "ticker" if task.table == STOCK_DAILY else "symbol", task.symbol)
-    if not task.copy_columns:
-        return TransformResult(task.table, rows, outcomes)
+    outcomes: list[ObjectOutcome | None] = []
+    charts = []
+    for number, objects in enumerate(batch.objects):
+        for item in sorted(objects, key=lambda item: item.fetched_at):
+            digest = sha256_hex(item.body)
+            outcomes.append(None)
+            try:
+                window = item.window()
+                chart = read_yahoo_chart(item.body)
+            except _QUARANTINE_ERRORS as error:
+                outcomes[-1] = ObjectOutcome(item.key, digest, 0, str(error))
+                continue
+            charts.append(_Chart(number, item, digest, window, chart, len(outcomes) - 1))
+    charts = _with_trade_days(charts, outcomes)
+    new_bars, owner = _selected_bars(charts)
+    errors = bar_violations(new_bars, owner, [chart.window for chart in charts])
+    counts = np.bincount(owner, minlength=len(charts))
+    for number, chart in enumerate(charts):
+        error = errors.get(number)
+        outcomes[chart.slot] = ObjectOutcome(
+            chart.item.key, chart.digest, 0 if error else int(counts[number]), error
+        )
+    valid = ~np.isin(owner, list(errors))
+    symbol_of_chart = np.array([chart.symbol for chart in charts], dtype=np.int64)
+    rows = _merged_rows(
+        batch, {name: values[valid] for name, values in new_bars.items()}, symbol_of_chart[owner[valid]]
+    )
+    result = [outcome for outcome in outcomes if outcome is not None]
+    if not batch.copy_columns:
+        return TransformResult(batch.table, rows, result)
     encoded = EncodedRows(
-        copy_tuples=encode_tuples(rows, task.copy_columns),
+        copy_tuples=encode_tuples(rows, batch.copy_columns),
         rows=len(rows),
         days=rows["trade_date"].to_numpy().astype("datetime64[D]"),
         missing_volume=int(rows["volume"].isna().sum()),
     )
-    return TransformResult(task.table, None, outcomes, encoded)
+    return TransformResult(batch.table, None, result, encoded)
+
+
+def _with_trade_days(charts: list[_Chart], outcomes: list[ObjectOutcome | None]) -> list[_Chart]:
+    """The charts with their trade dates, converted once per time zone; failures are quarantined."""
+    by_zone: dict[str, list[_Chart]] = defaultdict(list)
+    for chart in charts:
+        by_zone[chart.chart.time_zone].append(chart)
+    for zone, group in by_zone.items():
+        try:
+            days = local_trade_days(np.concatenate([chart.chart.stamps for chart in group]), zone)
+        except ParseError:
+            # Some stamp is out of range: find which object by converting them one at a time.
+            for chart in group:
+                try:
+                    chart.days = local_trade_days(chart.chart.stamps, zone)
+                except ParseError as error:
+                    outcomes[chart.slot] = ObjectOutcome(chart.item.key, chart.digest, 0, str(error))
+            continue
+        bounds = np.cumsum([len(chart.chart) for chart in group])[:-1]
+        for chart, chart_days in zip(group, np.split(days, bounds), strict=True):
+            chart.days = chart_days
+    return [chart for chart in charts if chart.days is not None]
+
+
+def _selected_bars(charts: list[_Chart]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The bars each chart loads (`parse_yahoo_chart`'s rows, one chart after the other) and the
+    chart number of each row."""
+    lengths = [len(chart.chart) for chart in charts]
+    owner = np.repeat(np.arange(len(charts), dtype=np.int64), lengths)
+    days = np.concatenate([chart.days for chart in charts] or [np.array([], "datetime64[ns]")])
+    prices = {
+        name: np.concatenate([chart.chart.prices[name] for chart in charts] or [np.array([], float)])
+        for name in _PRICE_COLUMNS
+    }
+    ends = np.array([chart.window[1] for chart in charts], dtype="datetime64[ns]")
+    rows = select_bars(days, prices["close"], ends[owner], owner)
+    bars = {"trade_date": days[rows], **{name: values[rows] for name, values in prices.items()}}
+    return bars, owner[rows]
+
+
+def _merged_rows(
+    batch: InstrumentBatch, new_bars: dict[str, np.ndarray], new_symbol: np.ndarray
+) -> pd.DataFrame:
+    """New bars over the stored ones (the later wins on a day), derived values, rows from `since` on."""
+    number_of = {symbol: number for number, symbol in enumerate(batch.symbols)}
+    context = batch.context
+    stored_symbol = np.array([number_of[symbol] for symbol in context["symbol"]], dtype=np.int64)
+    symbol = np.concatenate([stored_symbol, new_symbol])
+    days = np.concatenate([context["trade_date"].to_numpy().astype("datetime64[ns]"), new_bars["trade_date"]])
+    columns = {
+        name: np.concatenate([context[name].to_numpy(dtype=float), new_bars[name]]) for name in _PRICE_COLUMNS
+    }
+    # By symbol, day, then position (stored bars first, objects in fetch order): keep each day's last.
+    position = np.arange(len(days))
+    order = np.lexsort((position, days, symbol))
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (symbol[order][1:] != symbol[order][:-1]) | (days[order][1:] != days[order][:-1])
+    order = order[last]
+    symbol, days = symbol[order], days[order]
+    columns = {name: values[order] for name, values in columns.items()}
+    first_bar = np.ones(len(order), dtype=bool)
+    first_bar[1:] = symbol[1:] != symbol[:-1]
+    prices = np.where(np.isnan(columns["adj_close"]), columns["close"], columns["adj_close"])
+    daily_return, volatility = returns_and_volatility(prices, first_bar)
+    since = np.array(batch.since, dtype="datetime64[D]")
+    keep = days.astype("datetime64[D]") >= since[symbol]
+    key = "ticker" if batch.table == STOCK_DAILY else "symbol"
+    frame = {key: np.array(batch.symbols, dtype=object)[symbol[keep]], "trade_date": days[keep]}
+    frame.update({name: values[keep] for name, values in columns.items()})
+    frame.update({"daily_return": daily_return[keep], "volatility_7": volatility[keep]})
+    return pd.DataFrame(frame)
 
 
 def transform_object(item: ObjectInput) -> TransformResult:

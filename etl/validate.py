@@ -7,7 +7,9 @@ quarantines the whole object, because a response with one impossible value canno
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
@@ -35,11 +37,42 @@ def check_window(frame: pd.DataFrame, date_column: str, start: dt.date, end: dt.
 
 def validate_bars(bars: pd.DataFrame, start: dt.date, end: dt.date) -> None:
     """Prices positive, high not below low, volume not negative, dates inside the window."""
-    check_window(bars, "trade_date", start, end)
-    for column in PRICE_COLUMNS:
-        _fail_if(bars[column] <= 0, bars, f"{column} not positive", "trade_date")
-    _fail_if(bars["high"] < bars["low"], bars, "high below low", "trade_date")
-    _fail_if(bars["volume"] < 0, bars, "negative volume", "trade_date")
+    columns = {name: bars[name].to_numpy() for name in bars.columns}
+    errors = bar_violations(columns, np.zeros(len(bars), dtype=np.int64), [(start, end)])
+    if errors:
+        raise ValidationError(errors[0])
+
+
+def bar_violations(
+    bars: Mapping[str, np.ndarray], owner: np.ndarray, windows: Sequence[tuple[dt.date, dt.date]]
+) -> dict[int, str]:
+    """The first rule each object breaks, as `validate_bars` words it, for the bars of many objects.
+
+    `bars` holds the columns of the objects' bars one after the other (each object's sorted by
+    date), `owner` the object (an index into `windows`) of each row. Objects breaking no rule are
+    absent from the answer.
+    """
+    days = bars["trade_date"]
+    bounds = np.array(windows, dtype="datetime64[ns]").reshape(-1, 2)
+    rules: list[tuple[str | None, np.ndarray]] = [
+        (None, (days < bounds[owner, 0]) | (days > bounds[owner, 1]))
+    ]
+    rules += [(f"{column} not positive", bars[column] <= 0) for column in PRICE_COLUMNS]
+    rules += [("high below low", bars["high"] < bars["low"]), ("negative volume", bars["volume"] < 0)]
+    errors: dict[int, str] = {}
+    for rule, mask in rules:
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            continue
+        owners, first = np.unique(owner[rows], return_index=True)
+        counts = np.bincount(owner[rows])
+        for number, row in zip(owners.tolist(), rows[first].tolist(), strict=True):
+            if number not in errors:
+                start, end = windows[number]
+                name = rule or f"date outside the window {start}..{end}"
+                day = np.datetime64(days[row], "D")
+                errors[number] = f"{name}: {counts[number]} row(s), first on {day}"
+    return errors
 
 
 def validate_weather(weather: pd.DataFrame, start: dt.date, end: dt.date) -> None:
