@@ -26,7 +26,7 @@ METADATA_THREADS = 16
 
 @dataclass(frozen=True)
 class PendingObject:
-    """A raw object to load: its key, source, key date and metadata (sha256 and extras)."""
+    """A raw object to load: its key, source, data date (`data_date_of`) and metadata (sha256, extras)."""
 
     key: str
     source: str
@@ -80,8 +80,24 @@ def find_pending(
             if metadata is None:
                 continue
             if full or ledger.get(key) != metadata.sha256:
-                pending.append(PendingObject(key, parsed.source, parsed.day, metadata))
+                pending.append(
+                    PendingObject(key, parsed.source, data_date_of(parsed.day, metadata.extra), metadata)
+                )
     return pending, unreadable
+
+
+def data_date_of(key_day: dt.date, extra: Mapping[str, str]) -> dt.date:
+    """The last day of data an object covers: its `window_end` extra, else its key's date.
+
+    A data object's key carries the first day of its window; freshness wants the last. Objects without
+    a window (manifests, constituent snapshots) are dated by their key, the day they were written. A
+    `window_end` that is not an ISO date, or lies before the key's date, is not trusted.
+    """
+    try:
+        window_end = dt.date.fromisoformat(extra.get("window_end", "").strip())
+    except ValueError:
+        return key_day
+    return window_end if window_end >= key_day else key_day
 
 
 def _head(store: RawStore, key: str) -> RawMetadata | None:

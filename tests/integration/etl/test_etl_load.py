@@ -11,6 +11,7 @@ from moto import mock_aws
 
 import etl.load
 from etl import run_etl
+from etl.status import status_report
 from pipeline.settings import get_settings
 from tests.conftest import create_database, drop_database, reset_settings_caches
 from tests.integration.etl.conftest import FIRST_DAY, table_checksums, trading_days
@@ -40,6 +41,19 @@ def test_first_run_loads_every_source_with_derived_values(migrated_database_url,
     assert count(url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'ingest'") == 1
     assert count(url, "SELECT count(*) FROM raw_objects WHERE synthetic AND status = 'loaded'") == 9
     assert count(url, "SELECT count(*) FROM dim_date") == (DAYS[-1] - DAYS[0]).days + 1
+
+
+def test_freshness_is_the_last_day_of_data_each_object_covers(migrated_database_url, raw_zone):
+    # Given windows over 30 days: their keys carry the first day, the manifest its own day.
+    raw_zone.everything(DAYS)
+    assert run_etl(get_settings()).exit_code == 0
+    with psycopg.connect(migrated_database_url) as conn:
+        dates = dict(
+            conn.execute("SELECT source, max(data_date) FROM raw_objects GROUP BY source").fetchall()
+        )
+    assert dates == {source: DAYS[-1] for source in ("yahoo", "open_meteo", "gdelt", "fred", "manifest")}
+    freshness = status_report(get_settings()).split("last runs:")[0]
+    assert f"yahoo        {DAYS[-1]}" in freshness and str(DAYS[0]) not in freshness
 
 
 def test_materialized_views_are_refreshed_and_the_dashboard_can_read(migrated_database_url, raw_zone):
