@@ -173,22 +173,37 @@ class StagingWriter:
 
     Upserting every `batch_rows` staged rows lets PostgreSQL write one batch while the worker
     processes parse the next, instead of idling until everything is parsed.
+
+    With `unique_keys` (the caller writes each key at most once) and a table empty when the writer
+    starts (a first load, or a backfill into a new database), nothing can conflict: the rows are
+    copied straight into the table, which spares PostgreSQL the staging table and the speculative
+    insertion of ``INSERT ... ON CONFLICT``. The run's lock keeps other ETL runs out meanwhile.
     """
 
-    def __init__(self, cursor: psycopg.Cursor, spec: TableSpec, batch_rows: int | None = None) -> None:
+    def __init__(
+        self,
+        cursor: psycopg.Cursor,
+        spec: TableSpec,
+        batch_rows: int | None = None,
+        *,
+        unique_keys: bool = False,
+    ) -> None:
         self.cursor = cursor
         self.spec = spec
         self.batch_rows = batch_rows
         self.rows = 0
         self.pending = 0
         self.written = 0
-        create_staging(cursor, spec)
+        self.into_empty = unique_keys and table_is_empty(cursor, spec.name)
+        if not self.into_empty:
+            create_staging(cursor, spec)
+        self.copy_statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(spec.name if self.into_empty else spec.staging),
+            sql.SQL(", ").join(map(sql.Identifier, spec.column_names)),
+        )
 
     def write(self, rows: Iterable[tuple]) -> None:
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(self.spec.staging), sql.SQL(", ").join(map(sql.Identifier, self.spec.column_names))
-        )
-        with self.cursor.copy(statement) as copy:
+        with self.cursor.copy(self.copy_statement) as copy:
             copy.set_types([pg_type for _, pg_type in self.spec.columns])
             for row in rows:
                 copy.write_row(row)
@@ -197,15 +212,19 @@ class StagingWriter:
 
     def write_tuples(self, tuples: bytes, rows: int) -> None:
         """COPY rows already encoded as binary tuples (`etl.copy_binary.encode_tuples`)."""
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(self.spec.staging), sql.SQL(", ").join(map(sql.Identifier, self.spec.column_names))
-        )
-        with self.cursor.copy(statement) as copy:
+        with self.cursor.copy(self.copy_statement) as copy:
             copy.write(SIGNATURE)
             copy.write(tuples)
             copy.write(TRAILER)
         self.pending += rows
         self._flush_when_full()
+
+    def write_frame(self, frame: pd.DataFrame) -> None:
+        """COPY the rows of `frame` (columns named as the table's)."""
+        if all(pg_type in ENCODABLE_TYPES for _, pg_type in self.spec.columns):
+            self.write_tuples(encode_tuples(frame, self.spec.columns), len(frame))
+        else:
+            self.write(frame_rows(frame, self.spec))
 
     def _flush_when_full(self) -> None:
         if self.batch_rows and self.pending >= self.batch_rows:
@@ -214,8 +233,11 @@ class StagingWriter:
     def flush(self) -> int:
         """Upsert the staged rows and empty the staging table; return the rows written so far."""
         if self.pending:
-            self.written += upsert_from_staging(self.cursor, self.spec)
-            self.cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(self.spec.staging)))
+            if self.into_empty:
+                self.written += self.pending
+            else:
+                self.written += upsert_from_staging(self.cursor, self.spec)
+                self.cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(self.spec.staging)))
             self.rows += self.pending
             self.pending = 0
         return self.written
@@ -224,11 +246,14 @@ class StagingWriter:
 def stage_frame(cursor: psycopg.Cursor, spec: TableSpec, frame: pd.DataFrame) -> int:
     """COPY `frame` into the staging table of `spec`; return the rows staged."""
     writer = StagingWriter(cursor, spec)
-    if all(pg_type in ENCODABLE_TYPES for _, pg_type in spec.columns):
-        writer.write_tuples(encode_tuples(frame, spec.columns), len(frame))
-    else:
-        writer.write(frame_rows(frame, spec))
+    writer.write_frame(frame)
     return writer.pending
+
+
+def table_is_empty(cursor: psycopg.Cursor, table: str) -> bool:
+    """Whether `table` has no row (as this transaction sees it)."""
+    cursor.execute(sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(sql.Identifier(table)))
+    return cursor.fetchone()[0]
 
 
 def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only: bool = False) -> int:
@@ -265,13 +290,16 @@ def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only:
     return cursor.rowcount
 
 
-def load_frame(cursor: psycopg.Cursor, table: str, frame: pd.DataFrame) -> int:
-    """Stage and upsert one frame into `table`; return the rows inserted or changed."""
-    spec = TABLES[table]
+def load_frame(cursor: psycopg.Cursor, table: str, frame: pd.DataFrame, *, unique_keys: bool = False) -> int:
+    """Stage and upsert one frame into `table`; return the rows inserted or changed.
+
+    `unique_keys`: no two rows of `frame` share a key (see `StagingWriter`).
+    """
     if frame.empty:
         return 0
-    stage_frame(cursor, spec, frame)
-    return upsert_from_staging(cursor, spec)
+    writer = StagingWriter(cursor, TABLES[table], unique_keys=unique_keys)
+    writer.write_frame(frame)
+    return writer.flush()
 
 
 def stored_bars(cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, dt.date]) -> pd.DataFrame:

@@ -360,7 +360,7 @@ class LoadPlan:
             if missing:
                 quality[table][f"missing_{column}"] = missing
         result.rows_staged += len(merged)
-        return load_frame(cursor, table, merged)
+        return load_frame(cursor, table, merged, unique_keys=True)
 
     def note_dates(self, frame: pd.DataFrame) -> None:
         for column in ("trade_date", "obs_date", "news_date"):
@@ -457,7 +457,8 @@ class _ResultSink:
         self.by_key = by_key
         self.bar = bar
         self.writers = {
-            table: StagingWriter(cursor, TABLES[table], UPSERT_BATCH_ROWS)
+            # Each (symbol, day) comes from exactly one batch, once: a run stages each key once.
+            table: StagingWriter(cursor, TABLES[table], UPSERT_BATCH_ROWS, unique_keys=True)
             for table in (STOCK_DAILY, INDEX_DAILY)
         }
         self.frames: dict[str, list[pd.DataFrame]] = defaultdict(list)
