@@ -9,19 +9,32 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 
 from pipeline.catalog import RAW_OBJECTS
-from pipeline.rawzone import RAW_PREFIX, RawKeyError, RawMetadata, RawObjectNotFound, RawStore, parse_raw_key
+from pipeline.rawzone import (
+    RAW_PREFIX,
+    LocalRawStore,
+    RawKeyError,
+    RawMetadata,
+    RawObjectNotFound,
+    RawStore,
+    parse_raw_key,
+)
 
 log = logging.getLogger(__name__)
 
 # Metadata look-ups are network round trips on S3; they overlap well in threads.
 METADATA_THREADS = 16
+TASKS_PER_THREAD = 4
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -74,15 +87,14 @@ def find_pending(
         except RawKeyError as error:
             if key not in ledger or full:
                 unreadable.append(UnreadableKey(key, str(error)))
-    with ThreadPoolExecutor(METADATA_THREADS) as threads:
-        heads = threads.map(lambda item: _head(store, item[0]), keys)
-        for (key, parsed), metadata in zip(keys, heads, strict=True):
-            if metadata is None:
-                continue
-            if full or ledger.get(key) != metadata.sha256:
-                pending.append(
-                    PendingObject(key, parsed.source, data_date_of(parsed.day, metadata.extra), metadata)
-                )
+    heads = _in_threads(lambda item: _head(store, item[0]), keys, _threads_for(store))
+    for (key, parsed), metadata in zip(keys, heads, strict=True):
+        if metadata is None:
+            continue
+        if full or ledger.get(key) != metadata.sha256:
+            pending.append(
+                PendingObject(key, parsed.source, data_date_of(parsed.day, metadata.extra), metadata)
+            )
     return pending, unreadable
 
 
@@ -111,11 +123,29 @@ def _head(store: RawStore, key: str) -> RawMetadata | None:
 
 def read_bodies(store: RawStore, objects: Sequence[PendingObject]) -> Iterator[tuple[PendingObject, bytes]]:
     """The bytes of each object, in order, fetched a few at a time; vanished objects are skipped."""
-    with ThreadPoolExecutor(METADATA_THREADS) as threads:
-        bodies = threads.map(lambda pending: _body(store, pending.key), objects)
-        for pending, body in zip(objects, bodies, strict=True):
-            if body is not None:
-                yield pending, body
+    bodies = _in_threads(lambda pending: _body(store, pending.key), objects, _threads_for(store))
+    for pending, body in zip(objects, bodies, strict=True):
+        if body is not None:
+            yield pending, body
+
+
+def _threads_for(store: RawStore) -> int:
+    # A local file is read faster than a thread hand-off costs (threads made listing the 1,500
+    # objects of a daily run 0.2 s slower); S3 round trips overlap well.
+    return 1 if isinstance(store, LocalRawStore) else METADATA_THREADS
+
+
+def _in_threads(function: Callable[[T], R], items: Sequence[T], threads: int) -> Iterator[R]:
+    """`map(function, items)` on `threads` threads, in order, a run of items per task (one task per
+    item costs more in hand-offs than a short request); a few runs per thread keep them all busy."""
+    if threads <= 1:
+        yield from map(function, items)
+        return
+    size = max(1, math.ceil(len(items) / (threads * TASKS_PER_THREAD)))
+    runs = [items[start : start + size] for start in range(0, len(items), size)]
+    with ThreadPoolExecutor(threads) as pool:
+        for results in pool.map(lambda run: [function(item) for item in run], runs):
+            yield from results
 
 
 def _body(store: RawStore, key: str) -> bytes | None:
