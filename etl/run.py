@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -445,8 +445,17 @@ def _transformed(batches: list[InstrumentBatch], *, parallel: bool) -> Iterator[
     # forkserver: a worker forked from this process would inherit its open database connection.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["etl.transform"])
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=context) as pool:
-        yield pool.map(transform_instruments, batches)
+    with (
+        ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=context) as pool,
+        ThreadPoolExecutor(1) as starter,
+    ):
+        # Launching the workers waits for the fork server to import the transform (about a second);
+        # a helper thread does the waiting, and the caller loads the small objects meanwhile.
+        yield _results_of(starter.submit(pool.map, transform_instruments, batches))
+
+
+def _results_of(launched: Future) -> Iterator[TransformResult]:
+    yield from launched.result()
 
 
 class _ResultSink:
