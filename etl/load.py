@@ -17,7 +17,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from etl.copy_binary import ENCODABLE_TYPES, SIGNATURE, TRAILER, encode_tuples
+from etl.copy_binary import ENCODABLE_TYPES, POSTGRES_EPOCH, SIGNATURE, TRAILER, encode_tuples
 from etl.derive import CONTEXT_BARS, date_dimension
 from etl.parse import BAR_COLUMNS
 from pipeline.catalog import (
@@ -305,46 +305,78 @@ def load_frame(cursor: psycopg.Cursor, table: str, frame: pd.DataFrame, *, uniqu
 def stored_bars(cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, dt.date]) -> pd.DataFrame:
     """The stored bars each symbol's recomputation needs: from its date on, plus the `CONTEXT_BARS` before.
 
-    One frame, columns `symbol` and `BAR_COLUMNS`, sorted by symbol and date.
+    One frame, columns `symbol` and `BAR_COLUMNS`, by symbol (in the order given) and date; NULL
+    prices are NaN.
     """
-    empty = pd.DataFrame(
+    symbols = list(since_by_symbol)
+    if symbols:
+        columns = _stored_bar_columns(cursor, table, symbols, list(since_by_symbol.values()))
+    if not symbols or not len(columns["symbol"]):
+        return pd.DataFrame(
+            {
+                "symbol": pd.Series(dtype=str),
+                **{
+                    name: pd.Series(dtype="datetime64[ns]" if name == "trade_date" else float)
+                    for name in BAR_COLUMNS
+                },
+            }
+        )
+    order = np.lexsort((columns["trade_date"], columns["symbol"]))
+    return pd.DataFrame(
         {
-            "symbol": pd.Series(dtype=object),
-            **{
-                name: pd.Series(dtype="datetime64[ns]" if name == "trade_date" else float)
-                for name in BAR_COLUMNS
-            },
+            "symbol": pd.array(np.array(symbols, dtype=object)[columns["symbol"][order] - 1], dtype=str),
+            "trade_date": (POSTGRES_EPOCH + columns["trade_date"][order]).astype("datetime64[ns]"),
+            **{name: columns[name][order] for name in BAR_COLUMNS[1:]},
         }
     )
-    if not since_by_symbol:
-        return empty
+
+
+def _stored_bar_columns(
+    cursor: psycopg.Cursor, table: str, symbols: list[str], since: list[dt.date]
+) -> dict[str, np.ndarray]:
+    """The bars of `stored_bars` as numpy columns: `symbol` (1-based position in `symbols`), `trade_date`
+    (days since 2000-01-01) and the prices.
+
+    Each column comes as one bytea of big-endian binary values, concatenated by the server: a re-read
+    ten-year window is a million rows, seconds as Python tuples or COPY rows, and float8send keeps
+    every bit of the stored prices, as the derived values need.
+    """
     key = TABLES[table].key[0]
-    columns = sql.SQL(", ").join(sql.Identifier(name) for name in BAR_COLUMNS)
+    names = sql.SQL(", ").join(sql.Identifier(name) for name in BAR_COLUMNS)
+    prices = [
+        sql.SQL("string_agg(float8send(coalesce(bars.{}::float8, 'NaN')), '')").format(sql.Identifier(name))
+        for name in BAR_COLUMNS[1:]
+    ]
     query = sql.SQL(
         """
-        SELECT wanted.symbol, bars.* FROM unnest(%s::text[], %s::date[]) AS wanted(symbol, since)
+        SELECT string_agg(int4send(wanted.number::int4), ''),
+               string_agg(int4send((bars.trade_date - DATE '2000-01-01')::int4), ''),
+               {prices}
+        FROM unnest(%s::text[], %s::date[]) WITH ORDINALITY AS wanted(symbol, since, number)
         CROSS JOIN LATERAL (
-            (SELECT {columns} FROM {table} WHERE {key} = wanted.symbol AND trade_date < wanted.since
+            (SELECT {names} FROM {table} WHERE {key} = wanted.symbol AND trade_date < wanted.since
              ORDER BY trade_date DESC LIMIT {context})
             UNION ALL
-            (SELECT {columns} FROM {table} WHERE {key} = wanted.symbol AND trade_date >= wanted.since)
+            (SELECT {names} FROM {table} WHERE {key} = wanted.symbol AND trade_date >= wanted.since)
         ) AS bars
         """
     ).format(
-        columns=columns,
+        prices=sql.SQL(", ").join(prices),
+        names=names,
         table=sql.Identifier(table),
         key=sql.Identifier(key),
         context=sql.Literal(CONTEXT_BARS),
     )
-    cursor.execute(query, (list(since_by_symbol), list(since_by_symbol.values())))
-    rows = cursor.fetchall()
-    if not rows:
-        return empty
-    frame = pd.DataFrame(rows, columns=["symbol", *BAR_COLUMNS])
-    frame["trade_date"] = pd.to_datetime(frame["trade_date"]).astype("datetime64[ns]")
-    for column in BAR_COLUMNS[1:]:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    return frame.sort_values(["symbol", "trade_date"], kind="stable").reset_index(drop=True)
+    cursor.execute(query, (symbols, since), binary=True)
+    values = [bytes(value or b"") for value in cursor.fetchone()]
+    return {
+        "symbol": np.frombuffer(values[0], dtype=">i4").astype(np.int64),
+        "trade_date": np.frombuffer(values[1], dtype=">i4").astype(np.int64),
+        **{
+            name: np.frombuffer(value, dtype=">f8").astype(float)
+            for name, value in zip(BAR_COLUMNS[1:], values[2:], strict=True)
+        },
+    }
 
 
 def load_companies(cursor: psycopg.Cursor, companies: pd.DataFrame) -> int:
