@@ -80,12 +80,12 @@ def _embedded_uri(data_dir: Path) -> str:
 def _configure_embedded(uri: str, data_dir: Path) -> None:
     """Apply `EMBEDDED_SERVER_SETTINGS` once; restart the server if a setting needs it."""
     with psycopg.connect(uri, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
-        current = dict(
-            conn.execute(
-                "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
-                (list(EMBEDDED_SERVER_SETTINGS),),
-            ).fetchall()
-        )
+        rows = conn.execute(
+            "SELECT name, current_setting(name), context FROM pg_settings WHERE name = ANY(%s)",
+            (list(EMBEDDED_SERVER_SETTINGS),),
+        ).fetchall()
+        current = {name: value for name, value, _ in rows}
+        context = {name: ctx for name, _, ctx in rows}
         wanted = {
             name: value for name, value in EMBEDDED_SERVER_SETTINGS.items() if current.get(name) != value
         }
@@ -95,8 +95,9 @@ def _configure_embedded(uri: str, data_dir: Path) -> None:
             # ALTER SYSTEM takes no bind parameters; names and values are this module's constants.
             conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
         conn.execute("SELECT pg_reload_conf()")
-        pending = conn.execute("SELECT count(*) FROM pg_settings WHERE pending_restart").fetchone()[0]
-    if pending:
+    # Decided from each setting's context, not from `pending_restart`: the reload is asynchronous, so
+    # that flag may not be set yet when read right after pg_reload_conf().
+    if any(context.get(name) == "postmaster" for name in wanted):
         _pg_ctl(data_dir, ["-w", "-m", "fast", "restart"])
 
 
