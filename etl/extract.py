@@ -3,6 +3,9 @@
 An object is pending when the `raw_objects` ledger has no row for its key, or a row with another
 sha256 (the object was re-fetched with different bytes). Quarantined objects with unchanged bytes
 are not retried (they would fail the same way); `--full` reads every object again.
+
+On S3 the sha256 is in each object's metadata, one HEAD request away; the listing already returns each
+object's ETag, so an object whose ETag equals the one the ledger recorded is unchanged without a look-up.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import NamedTuple, TypeVar
 
 import psycopg
 
@@ -45,6 +48,7 @@ class PendingObject:
     source: str
     data_date: dt.date
     metadata: RawMetadata
+    etag: str | None = None
 
     @property
     def sha256(self) -> str:
@@ -67,35 +71,56 @@ class UnreadableKey:
     error: str
 
 
-def read_ledger(conn: psycopg.Connection) -> dict[str, str]:
-    """The sha256 of every object the ledger records (loaded or quarantined), by key."""
+class LedgerEntry(NamedTuple):
+    sha256: str
+    etag: str | None
+
+
+@dataclass
+class Scan:
+    """What `find_pending` found: the objects to load, the keys that are not raw keys, the ETags to
+    record for objects whose bytes are unchanged but whose ETag is new, and the metadata look-ups made."""
+
+    pending: list[PendingObject] = field(default_factory=list)
+    unreadable: list[UnreadableKey] = field(default_factory=list)
+    new_etags: dict[str, str] = field(default_factory=dict)
+    lookups: int = 0
+
+
+def read_ledger(conn: psycopg.Connection) -> dict[str, LedgerEntry]:
+    """The sha256 and listed ETag of every object the ledger records (loaded or quarantined), by key."""
     with conn.cursor() as cursor:
-        cursor.execute(f"SELECT key, sha256 FROM {RAW_OBJECTS}")
-        return dict(cursor.fetchall())
+        cursor.execute(f"SELECT key, sha256, etag FROM {RAW_OBJECTS}")
+        return {key: LedgerEntry(sha256, etag) for key, sha256, etag in cursor}
 
 
-def find_pending(
-    store: RawStore, ledger: Mapping[str, str], *, full: bool
-) -> tuple[list[PendingObject], list[UnreadableKey]]:
+def find_pending(store: RawStore, ledger: Mapping[str, LedgerEntry], *, full: bool) -> Scan:
     """The objects of `store` to load (all of them when `full`), and the keys that are not raw keys."""
-    pending: list[PendingObject] = []
-    unreadable: list[UnreadableKey] = []
-    keys = []
-    for key in store.list(RAW_PREFIX + "/"):
+    scan = Scan()
+    listed = []
+    for key, etag in store.list_versions(RAW_PREFIX + "/"):
         try:
-            keys.append((key, parse_raw_key(key)))
+            parsed = parse_raw_key(key)
         except RawKeyError as error:
             if key not in ledger or full:
-                unreadable.append(UnreadableKey(key, str(error)))
-    heads = _in_threads(lambda item: _head(store, item[0]), keys, _threads_for(store))
-    for (key, parsed), metadata in zip(keys, heads, strict=True):
+                scan.unreadable.append(UnreadableKey(key, str(error)))
+            continue
+        recorded = ledger.get(key)
+        if full or recorded is None or etag is None or recorded.etag != etag:
+            listed.append((key, parsed, etag))
+    scan.lookups = len(listed)
+    heads = _in_threads(lambda item: _head(store, item[0]), listed, _threads_for(store))
+    for (key, parsed, etag), metadata in zip(listed, heads, strict=True):
         if metadata is None:
             continue
-        if full or ledger.get(key) != metadata.sha256:
-            pending.append(
-                PendingObject(key, parsed.source, data_date_of(parsed.day, metadata.extra), metadata)
-            )
-    return pending, unreadable
+        recorded = ledger.get(key)
+        if full or recorded is None or recorded.sha256 != metadata.sha256:
+            data_date = data_date_of(parsed.day, metadata.extra)
+            scan.pending.append(PendingObject(key, parsed.source, data_date, metadata, etag))
+        elif etag is not None:
+            # Same bytes, rewritten (or recorded before ETags were): remember the ETag, skip the look-up.
+            scan.new_etags[key] = etag
+    return scan
 
 
 def data_date_of(key_day: dt.date, extra: Mapping[str, str]) -> dt.date:

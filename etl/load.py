@@ -9,7 +9,7 @@ transaction, together with the ledger rows that record it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,7 +130,7 @@ TABLES: dict[str, TableSpec] = {
     )
 }
 
-LEDGER_COLUMNS = ("key", "source", "sha256", "status", "rows", "error", "data_date", "synthetic")
+LEDGER_COLUMNS = ("key", "source", "sha256", "status", "rows", "error", "data_date", "synthetic", "etag")
 
 
 def _column_values(values: np.ndarray | pd.Series, pg_type: str) -> list:
@@ -416,5 +416,18 @@ def record_objects(cursor: psycopg.Cursor, rows: Sequence[tuple]) -> int:
         f"ROW({', '.join('EXCLUDED.' + name for name in values)}, now()) "
         f"WHERE ({', '.join('ledger.' + name for name in values)}) "
         f"IS DISTINCT FROM ({', '.join('EXCLUDED.' + name for name in values)})"
+    )
+    return cursor.rowcount
+
+
+def record_etags(cursor: psycopg.Cursor, etags: Mapping[str, str]) -> int:
+    """Set the listed ETag of ledger rows whose bytes are unchanged (their `loaded_at` stays)."""
+    if not etags:
+        return 0
+    cursor.execute(
+        f"UPDATE {RAW_OBJECTS} AS ledger SET etag = listed.etag "
+        "FROM unnest(%s::text[], %s::text[]) AS listed (key, etag) "
+        "WHERE ledger.key = listed.key AND ledger.etag IS DISTINCT FROM listed.etag",
+        (list(etags), list(etags.values())),
     )
     return cursor.rowcount

@@ -35,6 +35,7 @@ from etl.load import (
     extend_date_dimension,
     load_companies,
     load_frame,
+    record_etags,
     record_objects,
     stored_bars,
 )
@@ -98,6 +99,8 @@ class EtlResult:
     error: str | None = None
     views_refreshed: list[str] = field(default_factory=list)
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    # Objects whose metadata had to be read (a HEAD request each on S3): new, changed or --full.
+    metadata_lookups: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -179,9 +182,10 @@ def _load(
 ) -> None:
     store = open_raw_store(settings)
     phase = PhaseTimer(result.phase_seconds)
-    pending, unreadable = find_pending(store, read_ledger(conn), full=full)
+    scan = find_pending(store, read_ledger(conn), full=full)
     conn.commit()
-    plan = LoadPlan.build(pending, unreadable, settings)
+    result.metadata_lookups = scan.lookups
+    plan = LoadPlan.build(scan.pending, scan.unreadable, settings)
     phase.done("extract")
     with conn.transaction(), conn.cursor() as cursor:
         # Room for the hash joins and aggregates of a full load; LOCAL: this transaction only.
@@ -197,6 +201,7 @@ def _load(
         result.rows_written["market_daily"] = refresh_market_daily(cursor, settings)
         phase.done("analytics")
         record_objects(cursor, plan.ledger_rows)
+        record_etags(cursor, scan.new_etags)
         result.loaded = sum(1 for row in plan.ledger_rows if row[3] == "loaded")
         result.quarantined = [(row[0], row[5]) for row in plan.ledger_rows if row[3] == "quarantined"]
         result.seconds = (dt.datetime.now(dt.UTC) - started_at).total_seconds()
@@ -218,6 +223,7 @@ def _record_run(
         "rows_staged": result.rows_staged,
         "data_quality": quality,
         "phase_seconds": result.phase_seconds,
+        "metadata_lookups": result.metadata_lookups,
         "seconds": round(result.seconds, 3),
     }
     cursor.execute(
@@ -279,6 +285,7 @@ class LoadPlan:
                     key.error,
                     None,
                     False,
+                    None,
                 )
             )
         for item in pending:
@@ -303,6 +310,7 @@ class LoadPlan:
                 outcome.error,
                 item.data_date,
                 item.synthetic,
+                item.etag,
             )
         )
 

@@ -152,6 +152,11 @@ class RawStore(Protocol):
 
     def list(self, prefix: str = RAW_PREFIX + "/") -> Iterator[str]: ...
 
+    def list_versions(self, prefix: str = RAW_PREFIX + "/") -> Iterator[tuple[str, str | None]]:
+        """Keys under `prefix`, each with a token that changes whenever the object is rewritten with
+        other bytes (S3's ETag), or None where the listing has no such token (the local folder)."""
+        ...
+
     def describe(self) -> str: ...
 
 
@@ -232,6 +237,10 @@ class LocalRawStore:
                 if key.startswith(prefix):
                     yield key
 
+    def list_versions(self, prefix: str = RAW_PREFIX + "/") -> Iterator[tuple[str, str | None]]:
+        # Reading a sidecar costs about what a stat would: no token, the caller reads the metadata.
+        return ((key, None) for key in self.list(prefix))
+
 
 class S3RawStore:
     """The raw zone as an S3 bucket; metadata travels as the object's user metadata."""
@@ -292,10 +301,13 @@ class S3RawStore:
         return True
 
     def list(self, prefix: str = RAW_PREFIX + "/") -> Iterator[str]:
+        return (key for key, _ in self.list_versions(prefix))
+
+    def list_versions(self, prefix: str = RAW_PREFIX + "/") -> Iterator[tuple[str, str | None]]:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                yield item["Key"]
+                yield item["Key"], item.get("ETag")
 
 
 def _ascii(value: str) -> str:

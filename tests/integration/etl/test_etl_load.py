@@ -167,19 +167,69 @@ def test_two_concurrent_runs_load_once(migrated_database_url, raw_zone):
     assert count(migrated_database_url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl'") == 2
 
 
-def test_loads_from_an_s3_raw_zone(migrated_database_url, raw_zone, monkeypatch):
+def test_loads_from_an_s3_raw_zone_and_reads_metadata_only_of_new_or_changed_objects(
+    migrated_database_url, raw_zone, monkeypatch
+):
     keys = raw_zone.everything(DAYS[:10])
+    url = migrated_database_url
     with mock_aws():
+        # Every HEAD request the ETL's S3 client sends (it is made from boto3's default session).
+        boto3.setup_default_session()
+        heads = []
+        boto3.DEFAULT_SESSION.events.register(
+            "before-call.s3.HeadObject", lambda params, **_: heads.append(params["url_path"])
+        )
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="raw-zone-test")
         from pipeline.rawzone import S3RawStore
 
         bucket = S3RawStore("raw-zone-test", client)
-        for key in keys:
+
+        def upload(key: str) -> None:
             stored = raw_zone.store.get(key)
             bucket.put(key, stored.body, stored.metadata)
+
+        def etl_heads() -> tuple[int, int]:
+            heads.clear()
+            result = run_etl(get_settings())
+            assert result.exit_code == 0, result.summary()
+            assert result.metadata_lookups == len(heads)
+            return result.loaded, len(heads)
+
+        for key in keys:
+            upload(key)
         monkeypatch.setenv("RAW_BUCKET", "raw-zone-test")
         reset_settings_caches()
-        result = run_etl(get_settings())
-    assert result.exit_code == 0 and result.loaded == 9
-    assert count(migrated_database_url, "SELECT count(*) FROM stock_daily") == 30
+
+        # The first run reads the metadata of every object and records each one's ETag ...
+        assert etl_heads() == (9, 9)
+        assert count(url, "SELECT count(*) FROM stock_daily") == 30
+        assert count(url, "SELECT count(*) FROM raw_objects WHERE etag LIKE '\"%\"'") == 9
+        # ... so a run with nothing new sends no HEAD request at all,
+        assert etl_heads() == (0, 0)
+        # nor does an object re-fetched with the same bytes (same ETag).
+        upload(keys[0])
+        assert etl_heads() == (0, 0)
+
+        # An object re-fetched with other bytes is looked up and loaded, and only that one.
+        raw_zone.replace_body(
+            keys[1], raw_zone.store.get(keys[1]).body.replace(b'"error": null', b'"error":null')
+        )
+        upload(keys[1])
+        assert etl_heads() == (1, 1)
+
+        # Ledger rows without an ETag (recorded before ETags were) are looked up once, then remembered
+        # without reloading anything or touching loaded_at.
+        with psycopg.connect(url) as conn:
+            conn.execute("UPDATE raw_objects SET etag = NULL WHERE key = ANY(%s)", (keys[2:5],))
+            loaded_at = conn.execute("SELECT max(loaded_at) FROM raw_objects").fetchone()[0]
+        assert etl_heads() == (0, 3)
+        assert etl_heads() == (0, 0)
+        assert count(url, "SELECT count(*) FROM raw_objects WHERE etag IS NULL") == 0
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT max(loaded_at) FROM raw_objects").fetchone()[0] == loaded_at
+
+        # --full still reads every object.
+        result = run_etl(get_settings(), full=True)
+    assert result.exit_code == 0 and result.loaded == 9 and result.metadata_lookups == 9
+    assert count(url, "SELECT count(*) FROM stock_daily") == 30

@@ -77,6 +77,26 @@ def test_exists_list_and_overwrite(store: RawStore) -> None:
     assert list(store.list("raw/yahoo/")) == [a, b]
 
 
+def test_listed_versions_change_with_the_bytes_only(store: RawStore) -> None:
+    day = dt.date(2024, 1, 2)
+    key = put(store, "fred", day, "VIXCLS_2024-01-02.csv", b"observation_date,VIXCLS\n")
+    other = put(store, "fred", day, "DGS10_2024-01-02.csv", b"observation_date,DGS10\n")
+    first = dict(store.list_versions())
+    assert list(first) == sorted([key, other]) == list(store.list())
+    put(store, "fred", day, "VIXCLS_2024-01-02.csv", b"observation_date,VIXCLS\n")
+    same = dict(store.list_versions())
+    put(store, "fred", day, "VIXCLS_2024-01-02.csv", b"observation_date,VIXCLS\n2024-01-02,13.2\n")
+    changed = dict(store.list_versions())
+    if isinstance(store, S3RawStore):
+        # S3's ETag: the same for the same bytes, another for other bytes, per object.
+        assert first[key] and first[key] != first[other]
+        assert same == first
+        assert changed[key] != first[key] and changed[other] == first[other]
+    else:
+        # The local folder has no cheap token; the ETL reads each sidecar instead.
+        assert set(first.values()) == set(changed.values()) == {None}
+
+
 def test_missing_object_is_a_clear_error(store: RawStore) -> None:
     with pytest.raises(RawObjectNotFound):
         store.get(raw_key("gdelt", dt.date(2024, 1, 2), "none.json"))
