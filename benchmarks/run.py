@@ -1,4 +1,5 @@
-"""`make bench`: the ETL benchmark on 500 tickers x 10 years, then the dashboard's timings on that data.
+"""`make bench`: the ETL benchmark on 500 tickers x 10 years, then the dashboard's timings on that data,
+then the ETL's requests against an S3 raw zone (moto).
 
 Runs in its own PIPELINE_HOME (``.pipeline-bench`` unless BENCH_HOME is set), which it empties first.
 """
@@ -9,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from benchmarks import dashboard_bench, etl_bench
+from benchmarks import dashboard_bench, etl_bench, s3_bench
 
 
 def main() -> None:
@@ -26,6 +27,7 @@ def main() -> None:
         os.environ.pop(name, None)
     etl_bench.main(home)
     dashboard_bench.main(home)
+    s3_bench.main(home / "s3")
 
 
 if __name__ == "__main__":
