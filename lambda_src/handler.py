@@ -4,12 +4,17 @@ Event keys (all optional): ``sources`` (list of source names), ``date`` or ``sta
 (``YYYY-MM-DD``), ``force`` (bool). Without a date the day is yesterday in New York, as for
 `pipeline ingest`. A run with a failure raises `IngestionFailed` after writing everything else and
 the manifest, so Lambda's retries, the dead-letter queue and the error alarm all see it.
+
+The run stops starting requests in time to end before the function's timeout (the context's remaining
+time, less `FINISH_SECONDS` to write the manifest): what it had no time for is recorded as failed, so
+the run raises and Lambda's retry fetches only that.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +29,8 @@ logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
 EVENT_KEYS = frozenset({"sources", "date", "start", "end", "force"})
+#: Seconds kept back from the function's timeout to write the manifest and return.
+FINISH_SECONDS = 20.0
 
 
 class InvalidEvent(ValueError):
@@ -89,6 +96,14 @@ def parse_event(event: Mapping[str, Any] | None) -> IngestEvent:
     return IngestEvent(_sources(event), first, last, force)
 
 
+def run_deadline(context: object) -> float | None:
+    """The monotonic time by which the run's requests must end, from a Lambda context (None without one)."""
+    remaining_millis = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining_millis is None:
+        return None
+    return time.monotonic() + remaining_millis() / 1000 - FINISH_SECONDS
+
+
 def handler(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
     """The Lambda entry point: returns the run's counts and manifest key, or raises on any failure."""
     request = parse_event(event)
@@ -101,6 +116,7 @@ def handler(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
         end=request.end,
         force=request.force,
         progress=False,
+        deadline=run_deadline(context),
     )
     logger.info(result.summary())
     if result.exit_code != 0:

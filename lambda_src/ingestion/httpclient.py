@@ -9,7 +9,8 @@ Every source fetches through `HttpClient.fetch`, which
 - retries, through tenacity, connection errors, 5xx, 429, throttle texts and bodies that are not what
   the API promises (truncated or HTML), with exponential backoff and jitter, honouring `Retry-After`
   (capped); an error object or another 4xx fails at once;
-- raises `FetchFailed` with the reason of every attempt when it gives up.
+- raises `FetchFailed` with the reason of every attempt when it gives up, or as soon as a retry could
+  not finish before the run's deadline (a Lambda's remaining time), so the run can still record it.
 
 The clock (monotonic time, wall time, sleep) and the jitter's random source are injectable, so tests
 never sleep and can assert every wait.
@@ -164,6 +165,12 @@ class Pacer:
         self._clock = clock
         self._next_start: float | None = None
 
+    def pending_wait(self) -> float:
+        """The seconds the next request would wait for its turn."""
+        if self._next_start is None:
+            return 0.0
+        return max(0.0, self._next_start - self._clock.monotonic())
+
     def wait_turn(self, cost: float = 1.0) -> float:
         """Sleep until this request may start; reserve the spacing it costs; return the seconds slept."""
         now = self._clock.monotonic()
@@ -263,6 +270,7 @@ class HttpClient:
         user_agent: str = PROJECT_USER_AGENT,
         policy: RetryPolicy | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+        deadline: float | None = None,
     ) -> None:
         self.transport = transport
         self.pacer = pacer
@@ -270,6 +278,12 @@ class HttpClient:
         self.user_agent = user_agent
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
+        #: The clock's monotonic time by which every request must have ended; None: no limit.
+        self.deadline = deadline
+
+    def out_of_time(self, wait: float = 0.0) -> bool:
+        """True when a request started after `wait` seconds might still run (both timeouts) past the deadline."""
+        return self.deadline is not None and self.clock.monotonic() + wait + sum(self.timeout) > self.deadline
 
     def fetch(
         self, url: str, params: Mapping[str, str], check: ResponseCheck, *, cost: float = 1.0
@@ -295,8 +309,16 @@ class HttpClient:
                 raise problem
             return response
 
+        def no_time_for_another(state: tenacity.RetryCallState) -> bool:
+            if self.out_of_time(state.upcoming_sleep):
+                attempts[-1] += (
+                    f" (not retried: a retry in {state.upcoming_sleep:.0f} s could outlast the run's time limit)"
+                )
+                return True
+            return False
+
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.policy.attempts),
+            stop=tenacity.stop_any(tenacity.stop_after_attempt(self.policy.attempts), no_time_for_another),
             wait=self._wait,
             retry=tenacity.retry_if_exception(
                 lambda error: isinstance(error, InvalidResponse) and error.retryable
@@ -307,8 +329,8 @@ class HttpClient:
         )
         try:
             return retrying(attempt)
-        except InvalidResponse as final:
-            raise FetchFailed(url, final.reason, attempts) from None
+        except InvalidResponse:
+            raise FetchFailed(url, attempts[-1], attempts) from None
 
     def _headers(self) -> dict[str, str]:
         return {"User-Agent": self.user_agent, "Accept": "*/*"}

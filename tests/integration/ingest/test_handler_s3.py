@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambda_src.handler import IngestionFailed, InvalidEvent, handler
+from lambda_src.handler import FINISH_SECONDS, IngestionFailed, InvalidEvent, handler
+from lambda_src.ingestion.runner import NOT_ATTEMPTED
 from pipeline.rawzone import S3RawStore
 from tests.conftest import reset_settings_caches
 from tests.integration.ingest.conftest import write_universe
@@ -71,3 +72,35 @@ def test_handler_rejects_a_bad_event_before_fetching(fake_apis: FakeApis, bucket
         handler({"date": "yesterday"}, None)
     assert fake_apis.paths() == []
     assert list(bucket.list()) == []
+
+
+class LambdaContext:
+    """The part of Lambda's context object the handler reads."""
+
+    def __init__(self, remaining_seconds: float) -> None:
+        self.remaining_seconds = remaining_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.remaining_seconds * 1000)
+
+
+@pytest.mark.usefixtures("no_pacing")
+def test_handler_stops_before_the_function_timeout_and_says_what_it_left(
+    fake_apis: FakeApis, bucket: S3RawStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    use_universe(monkeypatch, tmp_path, "AAPL")
+    event = {"date": "2024-03-28", "sources": ["yahoo", "fred"]}
+    # Less time left than the manifest's reserve plus one request's timeouts: nothing is started ...
+    too_short = LambdaContext(FINISH_SECONDS + 70.0 - 1.0)
+    with pytest.raises(IngestionFailed, match="4 failed") as failed:
+        handler(event, too_short)
+    assert str(failed.value).count(NOT_ATTEMPTED) == 4
+    assert fake_apis.paths() == []
+    # ... and the manifest says so, written before the function's time is up.
+    [manifest_key] = list(bucket.list())
+    manifest = json.loads(bucket.get(manifest_key).body)
+    assert {item["reason"] for item in manifest["failed"]} == {NOT_ATTEMPTED}
+
+    # With the time a scheduled run has, everything is fetched.
+    outcome = handler(event, LambdaContext(15 * 60))
+    assert outcome["status"] == "success" and outcome["written"] == 4

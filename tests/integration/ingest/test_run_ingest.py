@@ -11,6 +11,7 @@ import pytest
 
 from lambda_src.ingestion import run_ingest
 from lambda_src.ingestion.httpclient import RequestsTransport, RetryPolicy
+from lambda_src.ingestion.runner import NOT_ATTEMPTED
 from pipeline.catalog import DATA_SOURCES
 from pipeline.rawzone import LocalRawStore
 from pipeline.settings import load_settings
@@ -98,16 +99,17 @@ def test_waits_are_exactly_pacing_backoff_and_retry_after(
     weather_weight = 50 * 86 * 3 / 140  # the archive window 2024-01-02..2024-03-27
     assert clock.sleeps == pytest.approx(
         [
+            # Sources shortest first: FRED (2 x 1 s), Yahoo (5 x 1 s), GDELT (1 x 5 s), Open-Meteo (weight).
+            1.0,  # FRED DGS10: 1 s after VIXCLS
             1.0,  # yahoo ZZZZ: 1 s after AAPL
             1.0,  # FLAKY: 1 s after ZZZZ
             1.0,  # FLAKY's HTTP 500: first backoff (no jitter); the pacer then owes nothing
             1.0,  # BUSY: 1 s after FLAKY's retry
             1.0,  # BUSY's 429: Retry-After 1
             1.0,  # ^GSPC: 1 s after BUSY's retry
-            weather_weight * 60 / 500,  # forecast request waits for the archive request's weight
             1.0,  # GDELT's throttle text: first backoff
             4.0,  # ...and the pacer makes it 5 s since the throttled request
-            1.0,  # FRED DGS10: 1 s after VIXCLS
+            weather_weight * 60 / 500,  # forecast request waits for the archive request's weight
         ]
     )
 
@@ -161,3 +163,44 @@ def test_an_unplannable_source_fails_alone(fake_apis: FakeApis, tmp_path: Path, 
     assert "expected columns ticker,name,sector,industry" in result.failed[0].reason
     assert {item.source for item in result.written} == {"fred"}
     assert result.exit_code == 1
+
+
+def test_a_run_that_reaches_its_deadline_records_the_rest_and_a_rerun_fetches_only_that(
+    fake_apis: FakeApis, tmp_path: Path
+) -> None:
+    settings = load_settings(pipeline_universe=write_universe(tmp_path, "AAPL"))
+    store = LocalRawStore(tmp_path / "zone")
+
+    def run(clock: FakeClock, deadline: float | None):
+        return run_ingest(
+            settings,
+            store,
+            sources=("yahoo", "fred"),
+            start=START,
+            end=END,
+            today=TODAY,
+            clock=clock,
+            transport_factory=lambda source: RequestsTransport(),
+            deadline=deadline,
+        )
+
+    # Yahoo (2 requests, 1 s apart) and then FRED (2 requests; a tie keeps the plan's order); each
+    # request may take its two timeouts (70 s). A deadline at 71.5 s leaves time to start requests until
+    # 1.5 s: AAPL (0 s), ^GSPC and VIXCLS (1 s); DGS10 would start at 2 s.
+    cut = run(FakeClock(), deadline=70.0 + 1.5)
+    assert [item.key.split("/")[-1] for item in cut.written] == [
+        "AAPL_2024-03-28.json",
+        "%5EGSPC_2024-03-28.json",
+        "VIXCLS_2024-03-28.csv",
+    ]
+    assert [(item.source, item.entity, item.reason) for item in cut.failed] == [
+        ("fred", "DGS10", NOT_ATTEMPTED)
+    ]
+    assert cut.exit_code == 1
+    manifest = json.loads(store.get(cut.manifest_key).body)
+    assert [item["entity"] for item in manifest["failed"]] == ["DGS10"]
+    assert len(fake_apis.paths()) == 3  # DGS10 was never sent
+
+    rerun = run(FakeClock(), deadline=None)
+    assert [item.key.split("/")[-1] for item in rerun.written] == ["DGS10_2024-03-28.csv"]
+    assert len(rerun.skipped) == 3 and rerun.exit_code == 0

@@ -94,6 +94,38 @@ def test_retry_after_is_capped(clock: FakeClock) -> None:
     assert clock.sleeps == [60.0]
 
 
+def test_no_retry_that_could_outlast_the_deadline(clock: FakeClock) -> None:
+    too_many = response(429, "text/plain", fixture("yahoo/too_many_requests.txt"), retry_after="90")
+    transport = ScriptedTransport(too_many, too_many, fixture_response("yahoo/chart_aapl.json"))
+    http = client(transport, clock, interval=1.0)
+    # Time for a 7 s wait plus a request's two timeouts (70 s), not for a 90 s wait.
+    http.deadline = 7.0 + 70.0 + 0.5
+    with pytest.raises(FetchFailed) as failed:
+        http.fetch("http://api.test/chart/AAPL", {}, yahoo.check_chart)
+    assert clock.sleeps == []
+    assert len(transport.calls) == 1
+    assert "HTTP 429" in failed.value.reason
+    assert "not retried: a retry in 90 s could outlast the run's time limit" in failed.value.reason
+
+    # The same deadline leaves room for a shorter wait, which is honoured as usual.
+    short = response(429, "text/plain", fixture("yahoo/too_many_requests.txt"), retry_after="7")
+    transport = ScriptedTransport(short, fixture_response("yahoo/chart_aapl.json"))
+    http = client(transport, clock, interval=1.0)
+    http.deadline = clock.monotonic() + 7.0 + 70.0 + 0.5
+    http.fetch("http://api.test/chart/AAPL", {}, yahoo.check_chart)
+    assert clock.sleeps == [7.0]
+
+
+def test_out_of_time_counts_both_timeouts_and_the_wait(clock: FakeClock) -> None:
+    http = client(ScriptedTransport(), clock)
+    assert not http.out_of_time(1_000_000.0)  # no deadline, no limit
+    http.deadline = 100.0
+    assert not http.out_of_time(30.0)  # 0 + 30 + 10 + 60 = 100
+    assert http.out_of_time(30.5)
+    clock.elapsed = 31.0
+    assert http.out_of_time()
+
+
 def test_retry_after_http_date_is_measured_from_the_clock(clock: FakeClock) -> None:
     when = clock.now() + dt.timedelta(seconds=12)
     header = when.strftime("%a, %d %b %Y %H:%M:%S GMT")
