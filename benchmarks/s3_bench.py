@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import time
 from pathlib import Path
+from unittest import mock
 
 import boto3
 from moto import mock_aws
@@ -36,11 +37,9 @@ def main(home: Path) -> None:
     local = LocalRawStore(home)
     write_sample(local_settings, local, tickers=TICKERS, days=DAYS, seed=7, end=LAST_DAY, progress=False)
     settings = load_settings(pipeline_home=home, raw_bucket=BUCKET)
-    fake_credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-    saved = {name: os.environ.get(name) for name in fake_credentials}
-    os.environ.update(fake_credentials)
+    credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
     try:
-        with mock_aws():
+        with mock.patch.dict(os.environ, credentials), mock_aws():
             boto3.setup_default_session(region_name="us-east-1")
             heads: list[str] = []
             boto3.DEFAULT_SESSION.events.register("before-call.s3.HeadObject", lambda **_: heads.append(""))
@@ -65,9 +64,4 @@ def main(home: Path) -> None:
                 )
             boto3.setup_default_session()
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         stop_embedded(settings)

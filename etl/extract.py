@@ -95,9 +95,12 @@ def read_ledger(conn: psycopg.Connection) -> dict[str, LedgerEntry]:
 
 
 def find_pending(store: RawStore, ledger: Mapping[str, LedgerEntry], *, full: bool) -> Scan:
-    """The objects of `store` to load (all of them when `full`), and the keys that are not raw keys."""
+    """The objects of `store` to load (all of them when `full`), and the keys that are not raw keys.
+
+    An object listed with the ETag its ledger row records is unchanged; the others' metadata is read.
+    """
     scan = Scan()
-    listed = []
+    to_look_up = []
     for key, etag in store.list_versions(RAW_PREFIX + "/"):
         try:
             parsed = parse_raw_key(key)
@@ -107,13 +110,12 @@ def find_pending(store: RawStore, ledger: Mapping[str, LedgerEntry], *, full: bo
             continue
         recorded = ledger.get(key)
         if full or recorded is None or etag is None or recorded.etag != etag:
-            listed.append((key, parsed, etag))
-    scan.lookups = len(listed)
-    heads = _in_threads(lambda item: _head(store, item[0]), listed, _threads_for(store))
-    for (key, parsed, etag), metadata in zip(listed, heads, strict=True):
+            to_look_up.append((key, parsed, etag, recorded))
+    scan.lookups = len(to_look_up)
+    heads = _in_threads(lambda item: _head(store, item[0]), to_look_up, _threads_for(store))
+    for (key, parsed, etag, recorded), metadata in zip(to_look_up, heads, strict=True):
         if metadata is None:
             continue
-        recorded = ledger.get(key)
         if full or recorded is None or recorded.sha256 != metadata.sha256:
             data_date = data_date_of(parsed.day, metadata.extra)
             scan.pending.append(PendingObject(key, parsed.source, data_date, metadata, etag))
