@@ -33,7 +33,7 @@ setup: $(VENV)/.installed node_modules/.installed ## Create .venv, install the p
 browser: ## Install Debian's headless Chromium for the real-browser test (needs root or sudo)
 	@test -x $(CHROMIUM) || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 .PHONY: demo
 demo: setup ## Sample data, ETL, then the dashboard on http://localhost:8501
