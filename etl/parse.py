@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.outcomes import RUN_STATUSES
+
 BAR_COLUMNS = ("trade_date", "open", "high", "low", "close", "adj_close", "volume")
 WEATHER_COLUMNS = ("state", "obs_date", "precipitation_mm", "temp_max_c", "temp_min_c")
 NEWS_COLUMNS = ("topic", "news_date", "matching_articles", "total_articles")
@@ -30,7 +32,6 @@ OPEN_METEO_VARIABLES = {
     "temperature_2m_max": ("temp_max_c", "°C"),
     "temperature_2m_min": ("temp_min_c", "°C"),
 }
-RUN_STATUSES = ("success", "partial", "failed")
 
 
 class ParseError(ValueError):

@@ -62,6 +62,16 @@ from pipeline.catalog import (
     YAHOO,
 )
 from pipeline.db import connect, database_url
+from pipeline.outcomes import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_QUARANTINED,
+    OBJECT_LOADED,
+    OBJECT_QUARANTINED,
+    RUN_FAILED,
+    RUN_PARTIAL,
+    RUN_SUCCESS,
+)
 from pipeline.rawzone import RawStore, open_raw_store
 from pipeline.settings import Settings
 
@@ -80,7 +90,6 @@ PROGRESS_THRESHOLD_OBJECTS = 50
 UPSERT_BATCH_ROWS = 100_000
 QUARANTINE_DETAILS_LIMIT = 100
 
-EXIT_OK, EXIT_FAILED, EXIT_QUARANTINED = 0, 1, 3
 OBJECT_SOURCES = (OPEN_METEO, GDELT, FRED, MANIFEST)
 # Keys of each object-sourced table: rows of later-fetched objects win on the same key.
 _DEDUP_KEYS = {spec.name: list(spec.key) for spec in TABLES.values()}
@@ -202,8 +211,8 @@ def _load(
         phase.done("analytics")
         record_objects(cursor, plan.ledger_rows)
         record_etags(cursor, scan.new_etags)
-        result.loaded = sum(1 for row in plan.ledger_rows if row[3] == "loaded")
-        result.quarantined = [(row[0], row[5]) for row in plan.ledger_rows if row[3] == "quarantined"]
+        result.loaded = sum(1 for row in plan.ledger_rows if row[3] == OBJECT_LOADED)
+        result.quarantined = [(row[0], row[5]) for row in plan.ledger_rows if row[3] == OBJECT_QUARANTINED]
         result.seconds = (dt.datetime.now(dt.UTC) - started_at).total_seconds()
         _record_run(cursor, result, started_at, full, quality)
 
@@ -211,7 +220,7 @@ def _load(
 def _record_run(
     cursor: psycopg.Cursor, result: EtlResult, started_at: dt.datetime, full: bool, quality: dict
 ) -> None:
-    status = "partial" if result.quarantined else "success"
+    status = RUN_PARTIAL if result.quarantined else RUN_SUCCESS
     details = {
         "full": full,
         "objects_loaded": result.loaded,
@@ -239,8 +248,8 @@ def _record_failure(settings: Settings, result: EtlResult, started_at: dt.dateti
         with connect(database_url(settings)) as conn:
             conn.execute(
                 f"INSERT INTO {PIPELINE_RUNS} (run_id, kind, started_at, finished_at, status, details) "
-                "VALUES (%s, 'etl', %s, clock_timestamp(), 'failed', %s)",
-                (result.run_id, started_at, Jsonb({"full": full, "error": result.error})),
+                "VALUES (%s, 'etl', %s, clock_timestamp(), %s, %s)",
+                (result.run_id, started_at, RUN_FAILED, Jsonb({"full": full, "error": result.error})),
             )
     except Exception as error:
         log.warning("could not record the failed ETL run %s: %s", result.run_id, error)
@@ -280,7 +289,7 @@ class LoadPlan:
                     key.key,
                     key.key.split("/")[1] if key.key.count("/") else "unknown",
                     "",
-                    "quarantined",
+                    OBJECT_QUARANTINED,
                     0,
                     key.error,
                     None,
@@ -299,7 +308,7 @@ class LoadPlan:
         return plan
 
     def record(self, item: PendingObject, outcome: ObjectOutcome) -> None:
-        status = "quarantined" if outcome.error else "loaded"
+        status = OBJECT_QUARANTINED if outcome.error else OBJECT_LOADED
         self.ledger_rows.append(
             (
                 item.key,

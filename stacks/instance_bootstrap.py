@@ -22,7 +22,7 @@ SERVICE_USER = "pipeline"
 ENVIRONMENT_FILE = "/etc/pipeline/pipeline.env"
 PIPELINE_BIN = f"{APP_ROOT}/venv/bin/pipeline"
 ETL_SERVICE = "pipeline-etl.service"
-# The `pipeline` commands the units run; tests check each one exists in pipeline.cli.
+# The `pipeline` commands the units run; tests check each one exists in cli.main.
 PIPELINE_COMMANDS: tuple[tuple[str, ...], ...] = (("db", "migrate"), ("dashboard",), ("etl",))
 # `pipeline etl` exits 3 when it finished but quarantined objects: the run still succeeded as a service.
 ETL_SUCCESS_STATUSES = "0 3"

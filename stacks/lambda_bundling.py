@@ -1,5 +1,9 @@
 """Docker-free bundling of the ingestion Lambda: the runtime code plus the ``lambda`` extra, for arm64.
 
+The code in the bundle is exactly the project's modules that the handler imports, followed import by
+import from `HANDLER_MODULE` (read with `ast`, never executed), plus the package data pyproject.toml
+declares for the packages it reaches; nothing else of the repository ships.
+
 `LocalPythonBundler` is a CDK ``ILocalBundling``: CDK calls `try_bundle` with the asset's output folder
 and never falls back to Docker. The third-party packages are installed by pip for the Lambda's platform
 (manylinux2014_aarch64, CPython 3.12, wheels only) into ``.build/lambda-deps/<hash>/``, keyed by a hash of
@@ -8,6 +12,7 @@ the requirement list and the pip flags, so a second synth copies them instead of
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import shutil
@@ -15,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import jsii
@@ -23,8 +27,8 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The packages the Lambda imports: the handler and the shared core it builds on (docs/internals.md).
-LAMBDA_PACKAGES: tuple[str, ...] = ("lambda_src", "pipeline")
+#: The module the Lambda's handler string names; the bundle is what it imports.
+HANDLER_MODULE = "lambda_src.handler"
 PYTHON_VERSION = "3.12"
 PIP_PLATFORM_FLAGS: tuple[str, ...] = (
     "--platform",
@@ -59,11 +63,85 @@ def _is_shipped(relative: Path) -> bool:
     return relative.suffix != ".pyc" and not relative.name.startswith("test_")
 
 
-def _source_files(root: Path) -> Iterator[Path]:
-    for package in LAMBDA_PACKAGES:
-        for path in sorted((root / package).rglob("*")):
-            if path.is_file() and _is_shipped(path.relative_to(root)):
-                yield path
+def _module_file(root: Path, module: str) -> Path | None:
+    """The file of a module of this repository (a package's ``__init__.py``), or None if not ours."""
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_modules(path: Path, module: str) -> set[str]:
+    """Every module name an import statement of `path` may load, lazy imports in functions included."""
+    is_package = path.name == "__init__.py"
+    package = module if is_package else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            names.add(base)
+            # `from package import module` loads a submodule; `from module import name` only the module.
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def handler_modules(root: Path = REPO_ROOT, entry: str = HANDLER_MODULE) -> dict[str, Path]:
+    """The repository's modules that importing `entry` can load, each with its file, parents included."""
+    found: dict[str, Path] = {}
+    pending = [entry]
+    while pending:
+        module = pending.pop()
+        parts = module.split(".")
+        # Importing a.b.c runs a/__init__.py and a/b/__init__.py first.
+        for depth in range(1, len(parts) + 1):
+            name = ".".join(parts[:depth])
+            if name in found:
+                continue
+            path = _module_file(root, name)
+            if path is None:
+                break
+            found[name] = path
+            pending.extend(_imported_modules(path, name))
+    return dict(sorted(found.items()))
+
+
+def _package_data(root: Path, packages: set[str]) -> list[Path]:
+    """The files that [tool.setuptools.package-data] declares for `packages` (e.g. the universe CSV)."""
+    with (root / "pyproject.toml").open("rb") as handle:
+        declared = tomllib.load(handle).get("tool", {}).get("setuptools", {}).get("package-data", {})
+    files: list[Path] = []
+    for package, patterns in declared.items():
+        if package in packages:
+            folder = root.joinpath(*package.split("."))
+            files.extend(path for pattern in patterns for path in sorted(folder.glob(pattern)))
+    return files
+
+
+def _source_files(root: Path) -> list[Path]:
+    """The repository files the bundle ships: the handler's modules and their packages' data."""
+    modules = handler_modules(root)
+    packages = {name for name, path in modules.items() if path.name == "__init__.py"}
+    files = {*modules.values(), *_package_data(root, packages)}
+    return sorted(path for path in files if _is_shipped(path.relative_to(root)))
+
+
+def write_code(output: Path, root: Path = REPO_ROOT) -> list[Path]:
+    """Copy the bundle's project code into `output`; returns the files written (relative to it)."""
+    written = []
+    for path in _source_files(root):
+        relative = path.relative_to(root)
+        target = output / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        written.append(relative)
+    return written
 
 
 def _requirements_hash(requirements: list[str]) -> str:
@@ -129,10 +207,7 @@ class LocalPythonBundler:
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__pycache__"),
         )
-        for path in _source_files(self._root):
-            target = output / path.relative_to(self._root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+        write_code(output, self._root)
         return True
 
 

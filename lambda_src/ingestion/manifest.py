@@ -9,11 +9,8 @@ from dataclasses import asdict, dataclass
 
 from lambda_src.ingestion.plan import Window
 from pipeline import catalog
+from pipeline.outcomes import RUN_FAILED, RUN_PARTIAL, RUN_SUCCESS
 from pipeline.rawzone import RawStore, make_metadata, raw_key
-
-SUCCESS = "success"
-PARTIAL = "partial"
-FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -45,8 +42,8 @@ def run_status(
 ) -> str:
     """success without failures; partial when something else was written or already there; else failed."""
     if not failed:
-        return SUCCESS
-    return PARTIAL if written or skipped else FAILED
+        return RUN_SUCCESS
+    return RUN_PARTIAL if written or skipped else RUN_FAILED
 
 
 def manifest_key(run_id: str, day: dt.date) -> str:

@@ -43,6 +43,7 @@ from lambda_src.ingestion.progress import Progress
 from lambda_src.ingestion.reference import refreshed_universe_path, save_universe
 from pipeline import catalog
 from pipeline.calendar import market_today
+from pipeline.outcomes import EXIT_FAILED, EXIT_OK
 from pipeline.rawzone import RawStore, make_metadata
 from pipeline.settings import Settings
 
@@ -80,7 +81,7 @@ def default_transport(source: str) -> Transport:
 
 @dataclass
 class IngestResult:
-    """The outcome of one run; `exit_code` is 0 when nothing failed, else 1 (CONTRACT section 3)."""
+    """The outcome of one run; `exit_code` is 0 when nothing failed, else 1 (as `pipeline ingest`)."""
 
     run_id: str
     window: Window
@@ -98,7 +99,7 @@ class IngestResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return EXIT_FAILED if self.failed else EXIT_OK
 
     def summary(self) -> str:
         """A few lines for the terminal: counts, each failure with its reason, the manifest's key."""

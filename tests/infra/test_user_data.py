@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from pipeline.cli import cli
+from cli.main import cli
 from stacks.instance_bootstrap import (
     PIPELINE_COMMANDS,
     BootstrapSettings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.cli import run_cli
+from cli.main import run_cli
 from tests.conftest import reset_settings_caches
 from tests.integration.etl.conftest import FIRST_DAY, trading_days
 

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 import etl.load
+from cli.status import status_report
 from etl import run_etl
-from etl.status import status_report
 from pipeline.settings import get_settings
 from tests.conftest import create_database, drop_database, reset_settings_caches
 from tests.integration.etl.conftest import FIRST_DAY, table_checksums, trading_days

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import run_cli
+from cli.main import run_cli
 from pipeline.rawzone import LocalRawStore
 from tests.conftest import reset_settings_caches
 from tests.integration.ingest.conftest import write_universe

@@ -13,11 +13,11 @@ import pytest
 import responses
 from moto import mock_aws
 
+from cli.main import run_cli
 from lambda_src.handler import handler
 from lambda_src.ingestion import run_ingest, runner
 from lambda_src.ingestion.httpclient import PROJECT_USER_AGENT, RequestsTransport, RetryPolicy
 from lambda_src.ingestion.reference import load_universe
-from pipeline.cli import run_cli
 from pipeline.rawzone import LocalRawStore, S3RawStore, sha256_hex
 from pipeline.settings import DEFAULT_UNIVERSE, Settings, load_settings
 from tests.conftest import reset_settings_caches

@@ -7,7 +7,8 @@ import datetime as dt
 import click
 import pytest
 
-from pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, resolve_window, run_cli, worst_exit_code
+from cli.main import resolve_window, run_cli
+from pipeline.outcomes import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, worst_exit_code
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from psycopg import sql
 from etl.analytics import MARKET_DAILY, SECTOR_DAILY
 from pipeline.catalog import CORE_TABLES, PIPELINE_RUNS, RAW_OBJECTS
 from pipeline.db import connect, database_url
+from pipeline.outcomes import OBJECT_LOADED, OBJECT_QUARANTINED
 from pipeline.settings import Settings
 
 LAST_RUNS = 5
@@ -23,7 +24,8 @@ def status_report(settings: Settings) -> str:
     with connect(database_url(settings)) as conn, conn.cursor() as cursor:
         cursor.execute(
             f"SELECT source, max(data_date), max(loaded_at), count(*) FILTER (WHERE synthetic) > 0 "
-            f"FROM {RAW_OBJECTS} WHERE status = 'loaded' GROUP BY source ORDER BY source"
+            f"FROM {RAW_OBJECTS} WHERE status = %s GROUP BY source ORDER BY source",
+            (OBJECT_LOADED,),
         )
         freshness = cursor.fetchall()
         cursor.execute(
@@ -33,9 +35,9 @@ def status_report(settings: Settings) -> str:
         )
         runs = cursor.fetchall()
         cursor.execute(
-            f"SELECT key, error, count(*) OVER () FROM {RAW_OBJECTS} WHERE status = 'quarantined' "
+            f"SELECT key, error, count(*) OVER () FROM {RAW_OBJECTS} WHERE status = %s "
             "ORDER BY loaded_at DESC, key LIMIT %s",
-            (QUARANTINE_SHOWN,),
+            (OBJECT_QUARANTINED, QUARANTINE_SHOWN),
         )
         quarantine = cursor.fetchall()
         counts = []

@@ -1,7 +1,8 @@
-"""The `pipeline` command (CONTRACT section 3).
+"""The `pipeline` command (its commands and exit statuses are listed in the README).
 
-Argument parsing, validation and exit codes live here; the work lives in `lambda_src.ingestion`, `etl`
-and `dashboard`. Every expected failure is one line on stderr: 2 for a usage or settings error, 1 for
+Argument parsing, validation and the choice of exit status live here; the work lives in
+`lambda_src.ingestion`, `etl` and `dashboard`, imported when a command needs them so that `pipeline
+--help` stays quick. Every expected failure is one line on stderr: 2 for a usage or settings error, 1 for
 a failure (an unreachable database, a failed migration), never a traceback unless ``--verbose``.
 """
 
@@ -18,24 +19,21 @@ import click
 
 from pipeline.calendar import default_ingest_day
 from pipeline.catalog import DATA_SOURCES, INGEST_SOURCES
+from pipeline.outcomes import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    worst_exit_code,
+)
 from pipeline.settings import Settings, SettingsError, get_settings
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_QUARANTINED = 3
-# "Worst of the two" for `pipeline run`: a failure outranks quarantined objects, which outrank success.
-_SEVERITY = {EXIT_OK: 0, EXIT_QUARANTINED: 1, EXIT_FAILED: 2}
 
-DASHBOARD_ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+def dashboard_entry() -> Path:
+    """The Streamlit script of the dashboard package (found through the import system, not a path)."""
+    import dashboard
 
-
-class CommandFailed(Exception):
-    """An expected failure: printed as one line, exit status 1."""
-
-
-def worst_exit_code(*codes: int) -> int:
-    return max(codes, key=lambda code: _SEVERITY.get(code, 2))
+    return Path(dashboard.__file__).resolve().parent / "app.py"
 
 
 class IsoDate(click.ParamType):
@@ -140,13 +138,13 @@ def _etl(full: bool) -> int:
     from etl import run_etl
 
     settings = _settings()
-    _migrate_quietly(settings)
+    _apply_migrations(settings)
     result = run_etl(settings, full=full, progress=_stderr_is_terminal())
     click.echo(result.summary())
     return result.exit_code
 
 
-def _migrate_quietly(settings: Settings) -> None:
+def _apply_migrations(settings: Settings) -> None:
     from pipeline.migrations import migrate
 
     migrate(settings)
@@ -203,13 +201,13 @@ def sample(tickers: int, days: int, seed: int, end: dt.date | None) -> int:
 
 def _serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
     """Replace this process with the Streamlit server (signals and exit status go straight to it)."""
-    _migrate_quietly(settings)
+    _apply_migrations(settings)
     arguments = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(DASHBOARD_ENTRY),
+        str(dashboard_entry()),
         "--server.port",
         str(port),
         "--server.headless",
@@ -259,10 +257,10 @@ def demo(port: int, address: str | None) -> int:
 @cli.command()
 def status() -> int:
     """Freshness per source, the last runs, quarantined objects and row counts."""
-    from etl.status import status_report
+    from cli.status import status_report
 
     settings = _settings()
-    _migrate_quietly(settings)
+    _apply_migrations(settings)
     click.echo(status_report(settings))
     return EXIT_OK
 
@@ -331,15 +329,15 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as error:
         return _fail(" ".join(error.format_message().split()), EXIT_USAGE)
     except click.Abort:
-        return _fail("aborted", 130)
+        return _fail("aborted", EXIT_INTERRUPTED)
     except SettingsError as error:
         return _fail(str(error), EXIT_USAGE)
-    except (DatabaseUnavailable, MigrationError, CommandFailed) as error:
+    except (DatabaseUnavailable, MigrationError) as error:
         if verbose:
             raise
         return _fail(" ".join(str(error).split()), EXIT_FAILED)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted", EXIT_INTERRUPTED)
     except Exception as error:
         if verbose:
             raise

@@ -1,0 +1,32 @@
+"""How runs end: the `pipeline` command's exit statuses and the statuses recorded for runs and objects.
+
+The CLI, the ingestion runner, the ETL and `pipeline status` all speak of the same outcomes; they
+import them from here so that an exit status or a status string is spelled once.
+"""
+
+from __future__ import annotations
+
+#: Exit statuses of the `pipeline` command.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_QUARANTINED = 3
+EXIT_INTERRUPTED = 130
+
+# "Worst of the two" for `pipeline run`: a failure outranks quarantined objects, which outrank success.
+_SEVERITY = {EXIT_OK: 0, EXIT_QUARANTINED: 1, EXIT_FAILED: 2}
+
+#: `pipeline_runs.status` and a manifest's `status`.
+RUN_SUCCESS = "success"
+RUN_PARTIAL = "partial"
+RUN_FAILED = "failed"
+RUN_STATUSES: tuple[str, ...] = (RUN_SUCCESS, RUN_PARTIAL, RUN_FAILED)
+
+#: `raw_objects.status`.
+OBJECT_LOADED = "loaded"
+OBJECT_QUARANTINED = "quarantined"
+
+
+def worst_exit_code(*codes: int) -> int:
+    """The most severe of `codes`: failed, then quarantined, then success (unknown codes count as failed)."""
+    return max(codes, key=lambda code: _SEVERITY.get(code, 2))
