@@ -40,9 +40,10 @@ demo: setup ## Sample data, ETL, then the dashboard on http://localhost:8501
 	$(BIN)/pipeline demo
 
 .PHONY: lint
-lint: setup ## ruff lint and format check
+lint: setup ## ruff lint and format check, mypy type check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 .PHONY: format
 format: setup ## Apply ruff fixes and formatting

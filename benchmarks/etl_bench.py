@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl import run_etl
+from etl import EtlResult, run_etl
 from lambda_src.ingestion.sample import write_sample
-from pipeline.db import connect, database_url
+from pipeline.db import connect, database_url, fetch_value
 from pipeline.migrations import migrate
 from pipeline.rawzone import open_raw_store
-from pipeline.settings import load_settings
+from pipeline.settings import Settings, load_settings
 
 TICKERS = 500
 DAYS = 2520
@@ -41,7 +41,7 @@ def _timed(label: str, action):
     return value, seconds
 
 
-def _etl_run(settings, label: str) -> tuple[object, float]:
+def _etl_run(settings: Settings, label: str) -> tuple[EtlResult, float]:
     result, seconds = _timed(label, lambda: run_etl(settings, full=False, progress=False))
     if result.exit_code != 0:
         raise SystemExit(f"{label} failed: {result.summary()}")
@@ -67,7 +67,7 @@ def _raw_copy_rate(url: str) -> float:
                 copy.write(block)
         conn.commit()
         seconds = time.perf_counter() - started
-        rows = conn.execute(f"SELECT count(*) FROM {SCRATCH_COPY}").fetchone()[0]
+        rows = fetch_value(conn.execute(f"SELECT count(*) FROM {SCRATCH_COPY}"))
         conn.execute(f"DROP TABLE {SCRATCH_COPY}")
         conn.commit()
     return rows / seconds

@@ -179,10 +179,14 @@ def run(sources, day, start, end, force) -> int:
 @click.option("--end", type=ISO_DATE, help="Last day of the sample (default: yesterday, New York time).")
 def sample(tickers: int, days: int, seed: int, end: dt.date | None) -> int:
     """Write deterministic synthetic responses, in the real APIs' formats, into the raw zone."""
+    _write_sample(_settings(), tickers=tickers, days=days, seed=seed, end=end)
+    return EXIT_OK
+
+
+def _write_sample(settings: Settings, *, tickers: int, days: int, seed: int, end: dt.date | None) -> None:
     from lambda_src.ingestion.sample import write_sample
     from pipeline.rawzone import open_raw_store
 
-    settings = _settings()
     try:
         result = write_sample(
             settings,
@@ -196,7 +200,6 @@ def sample(tickers: int, days: int, seed: int, end: dt.date | None) -> int:
     except ValueError as error:  # impossible arguments, e.g. more tickers than the universe holds
         raise click.UsageError(str(error)) from None
     click.echo(result.summary())
-    return EXIT_OK
 
 
 def _serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
@@ -247,7 +250,7 @@ def demo(port: int, address: str | None) -> int:
     store = open_raw_store(settings)
     if next(iter(store.list(RAW_PREFIX + "/")), None) is None:
         click.echo(f"demo: the raw zone {store.describe()} is empty; writing sample data", err=True)
-        sample.callback(tickers=60, days=260, seed=7, end=None)
+        _write_sample(settings, tickers=60, days=260, seed=7, end=None)
     code = _etl(full=False)
     if code == EXIT_FAILED:
         return code

@@ -6,7 +6,7 @@ from psycopg import sql
 
 from etl.analytics import MARKET_DAILY, SECTOR_DAILY
 from pipeline.catalog import CORE_TABLES, PIPELINE_RUNS, RAW_OBJECTS
-from pipeline.db import connect, database_url
+from pipeline.db import connect, database_url, fetch_value
 from pipeline.outcomes import OBJECT_LOADED, OBJECT_QUARANTINED
 from pipeline.settings import Settings
 
@@ -43,7 +43,7 @@ def status_report(settings: Settings) -> str:
         counts = []
         for table in COUNTED_TABLES:
             cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
-            counts.append((table, cursor.fetchone()[0]))
+            counts.append((table, fetch_value(cursor)))
     return "\n".join(
         [
             *_freshness_lines(freshness),

@@ -87,7 +87,7 @@ def _fetch(query_name: str, sql: str, params: dict[str, object] | None = None) -
     try:
         with _reader_connection().cursor() as cursor:
             cursor.execute(sql, params)
-            columns = [column.name for column in cursor.description]
+            columns = [column.name for column in cursor.description or ()]
             rows = cursor.fetchall()
     except psycopg.OperationalError as error:
         _reader_connection.clear()
@@ -662,7 +662,7 @@ def run_explorer_statement(statement: str) -> ExplorerResult:
         with conn.cursor(name="sql_explorer") as cursor:
             cursor.execute(statement)
             rows = cursor.fetchmany(EXPLORER_MAX_ROWS + 1)
-            columns = _unique_column_names([column.name for column in cursor.description])
+            columns = _unique_column_names([column.name for column in cursor.description or ()])
     except psycopg.errors.QueryCanceled as error:
         raise ExplorerError(
             f"the statement ran longer than {EXPLORER_TIMEOUT_MS / 1000:g} s and was cancelled"

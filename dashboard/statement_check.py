@@ -39,11 +39,12 @@ def _code_outside_literals(sql: str) -> str:
                 end += 1
             end = min(end + 1, length)
         elif char == "$":
-            end = _dollar_quote_end(sql, index)
-            if end is None:
+            closing = _dollar_quote_end(sql, index)
+            if closing is None:
                 kept.append(char)
                 index += 1
                 continue
+            end = closing
         else:
             kept.append(char)
             index += 1

@@ -49,11 +49,11 @@ def single_choice(
 ) -> str:
     """A select box over `options`, in the query parameter `param`."""
     wanted = st.query_params.get(param)
-    fallback = default if default in options else options[0]
-    chosen = st.selectbox(
+    fallback = default if default is not None and default in options else options[0]
+    chosen: str = st.selectbox(
         label,
-        options,
-        index=list(options).index(wanted if wanted in options else fallback),
+        list(options),
+        index=list(options).index(wanted if wanted is not None and wanted in options else fallback),
         format_func=format_func,
         key=param,
     )

@@ -15,6 +15,7 @@ from collections.abc import Collection
 import psycopg
 from psycopg import sql
 
+from pipeline.db import fetch_value
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def refresh_sector_daily(cursor: psycopg.Cursor, days: Collection[dt.date] | Non
         """,
         {"days": sorted(days)} if days is not None else None,
     )
-    return int(cursor.fetchone()[0])
+    return int(fetch_value(cursor))
 
 
 def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
@@ -155,7 +156,7 @@ def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
         """,
         parameters,
     )
-    return int(cursor.fetchone()[0])
+    return int(fetch_value(cursor))
 
 
 _MATERIALIZED_VIEWS = """

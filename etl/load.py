@@ -31,6 +31,7 @@ from pipeline.catalog import (
     STOCK_DAILY,
     WEATHER_DAILY,
 )
+from pipeline.db import fetch_row, fetch_value
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ def stage_frame(cursor: psycopg.Cursor, spec: TableSpec, frame: pd.DataFrame) ->
 def table_is_empty(cursor: psycopg.Cursor, table: str) -> bool:
     """Whether `table` has no row (as this transaction sees it)."""
     cursor.execute(sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(sql.Identifier(table)))
-    return cursor.fetchone()[0]
+    return bool(fetch_value(cursor))
 
 
 def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only: bool = False) -> int:
@@ -263,6 +264,7 @@ def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only:
     """
     names = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
     key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+    action: sql.Composable
     if insert_only or not spec.value_names:
         action = sql.SQL("DO NOTHING")
     else:
@@ -368,7 +370,7 @@ def _stored_bar_columns(
         context=sql.Literal(CONTEXT_BARS),
     )
     cursor.execute(query, (symbols, since), binary=True)
-    values = [bytes(value or b"") for value in cursor.fetchone()]
+    values = [bytes(value or b"") for value in fetch_row(cursor)]
     return {
         "symbol": np.frombuffer(values[0], dtype=">i4").astype(np.int64),
         "trade_date": np.frombuffer(values[1], dtype=">i4").astype(np.int64),
@@ -389,7 +391,7 @@ def extend_date_dimension(cursor: psycopg.Cursor, dates: Sequence[dt.date]) -> i
     if not dates:
         return 0
     cursor.execute(f"SELECT min(date_id), max(date_id) FROM {DIM_DATE}")
-    first, last = cursor.fetchone()
+    first, last = fetch_row(cursor)
     first = min(d for d in (first, *dates) if d is not None)
     last = max(d for d in (last, *dates) if d is not None)
     spec = TABLES[DIM_DATE]

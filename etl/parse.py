@@ -167,7 +167,10 @@ def local_trade_days(stamps: np.ndarray, time_zone: object) -> np.ndarray:
 
 
 def select_bars(
-    days: np.ndarray, close: np.ndarray, window_end: np.ndarray, owner: np.ndarray | None = None
+    days: np.ndarray,
+    close: np.ndarray,
+    window_end: np.ndarray | np.datetime64,
+    owner: np.ndarray | None = None,
 ) -> np.ndarray:
     """Positions of the bars to load, by owner then date: close not null, day not after the window
     end (a scalar or one per row), and of several bars of an owner on one day the last one sent.

@@ -61,7 +61,7 @@ from pipeline.catalog import (
     STOCK_DAILY,
     YAHOO,
 )
-from pipeline.db import connect, database_url
+from pipeline.db import connect, database_url, fetch_value
 from pipeline.outcomes import (
     EXIT_FAILED,
     EXIT_OK,
@@ -174,7 +174,7 @@ def _take_lock(conn: psycopg.Connection) -> None:
         # Staging batches stay in memory; settable only before the session's first temporary table.
         cursor.execute("SET temp_buffers = '256MB'")
         cursor.execute("SELECT pg_try_advisory_lock(%s)", (ETL_LOCK_ID,))
-        if not cursor.fetchone()[0]:
+        if not fetch_value(cursor):
             print("etl: another ETL run is loading; waiting for it to finish", file=sys.stderr)
             cursor.execute("SELECT pg_advisory_lock(%s)", (ETL_LOCK_ID,))
     conn.commit()
@@ -501,6 +501,8 @@ class _ResultSink:
             else:
                 self.quality[item.source]["rows"] += outcome.rows
             self.bar.update(1)
+        if transformed.table is None:  # objects without rows (all quarantined, or empty windows)
+            return
         encoded = transformed.encoded
         if encoded is not None and encoded.rows:
             self.writers[transformed.table].write_tuples(encoded.copy_tuples, encoded.rows)

@@ -158,26 +158,26 @@ def transform_instruments(batch: InstrumentBatch) -> TransformResult:
     one-bar updates costs about what one symbol does.
     """
     outcomes: list[ObjectOutcome | None] = []
-    charts = []
+    charts: list[_Chart] = []
     for number, objects in enumerate(batch.objects):
         for item in sorted(objects, key=lambda item: item.fetched_at):
             digest = sha256_hex(item.body)
             outcomes.append(None)
             try:
                 window = item.window()
-                chart = read_yahoo_chart(item.body)
+                parsed = read_yahoo_chart(item.body)
             except _QUARANTINE_ERRORS as error:
                 outcomes[-1] = ObjectOutcome(item.key, digest, 0, str(error))
                 continue
-            charts.append(_Chart(number, item, digest, window, chart, len(outcomes) - 1))
+            charts.append(_Chart(number, item, digest, window, parsed, len(outcomes) - 1))
     charts = _with_trade_days(charts, outcomes)
     new_bars, owner = _selected_bars(charts)
     errors = bar_violations(new_bars, owner, [chart.window for chart in charts])
     counts = np.bincount(owner, minlength=len(charts))
     for number, chart in enumerate(charts):
-        error = errors.get(number)
+        violation = errors.get(number)
         outcomes[chart.slot] = ObjectOutcome(
-            chart.item.key, chart.digest, 0 if error else int(counts[number]), error
+            chart.item.key, chart.digest, 0 if violation else int(counts[number]), violation
         )
     valid = ~np.isin(owner, list(errors))
     symbol_of_chart = np.array([chart.symbol for chart in charts], dtype=np.int64)

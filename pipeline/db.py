@@ -15,8 +15,9 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -105,7 +106,10 @@ def _pg_ctl(data_dir: Path, arguments: list[str]) -> None:
     """Run pgserver's pg_ctl on `data_dir` as the user the server runs as (pgserver's own when root)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from pgserver import pg_ctl
+        import pgserver
+
+    # pgserver generates its command wrappers (pg_ctl, initdb...) at import time: look it up by name.
+    pg_ctl: Callable[..., object] = vars(pgserver)["pg_ctl"]
 
     user = "pgserver" if os.geteuid() == 0 else None
     # Without an explicit -o, restart reuses the options the server was started with (its socket).
@@ -172,7 +176,7 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{credentials}{at}{host}"))
 
 
-def connect(url: str | None = None, *, autocommit: bool = False, **options: object) -> psycopg.Connection:
+def connect(url: str | None = None, *, autocommit: bool = False, **options: Any) -> psycopg.Connection:
     """Open a connection (the pipeline's database unless `url` is given); one clear error if impossible."""
     url = url or database_url()
     try:
@@ -188,8 +192,21 @@ def connect(url: str | None = None, *, autocommit: bool = False, **options: obje
         raise DatabaseUnavailable(f"cannot connect to {redact(url)}: {reason}") from error
 
 
+def fetch_row(cursor: psycopg.Cursor) -> tuple[Any, ...]:
+    """The one row a query that always returns a row (an aggregate, a function call) returned."""
+    row = cursor.fetchone()
+    if row is None:
+        raise psycopg.ProgrammingError("the query returned no row where one was expected")
+    return row
+
+
+def fetch_value(cursor: psycopg.Cursor) -> Any:
+    """The first column of the one row `fetch_row` reads."""
+    return fetch_row(cursor)[0]
+
+
 @contextlib.contextmanager
-def connection(url: str | None = None, **options: object) -> Iterator[psycopg.Connection]:
+def connection(url: str | None = None, **options: Any) -> Iterator[psycopg.Connection]:
     """A connection as a context manager: committed on success, rolled back on error, always closed."""
     with connect(url, **options) as conn:
         yield conn

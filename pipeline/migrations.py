@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 
 from pipeline.catalog import DASHBOARD_ROLE
-from pipeline.db import connect, database_url, secret_url
+from pipeline.db import connect, database_url, fetch_value, secret_url
 from pipeline.settings import Settings, get_settings
 
 # An arbitrary constant that identifies "schema migration" among the pipeline's advisory locks.
@@ -70,7 +70,7 @@ def apply_migrations(conn: psycopg.Connection) -> list[Migration]:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
         cursor.execute(_CREATE_LEDGER)
         cursor.execute("SELECT version, checksum FROM schema_migrations")
-        applied = dict(cursor.fetchall())
+        applied: dict[str, str] = dict(cursor.fetchall())
         pending = []
         for migration in migrations:
             recorded = applied.get(migration.version)
@@ -110,7 +110,7 @@ def set_dashboard_password(conn: psycopg.Connection, settings: Settings) -> None
             "SELECT format('ALTER ROLE %%I LOGIN PASSWORD %%L', %s::text, %s::text)",
             (DASHBOARD_ROLE, password),
         )
-        cursor.execute(cursor.fetchone()[0])
+        cursor.execute(fetch_value(cursor))
 
 
 def migrate(settings: Settings | None = None) -> list[Migration]:

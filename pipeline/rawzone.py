@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -245,7 +245,7 @@ class LocalRawStore:
 class S3RawStore:
     """The raw zone as an S3 bucket; metadata travels as the object's user metadata."""
 
-    def __init__(self, bucket: str, client: object | None = None) -> None:
+    def __init__(self, bucket: str, client: Any = None) -> None:
         import boto3
 
         self.bucket = bucket

@@ -22,6 +22,8 @@ def drop_role_dependency(function: lambda_.Function) -> None:
     policy = role.node.try_find_child("DefaultPolicy")
     remaining = [logical_id(policy)] if policy is not None else []
     cfn_function = function.node.default_child
+    if not isinstance(cfn_function, CfnResource):
+        raise TypeError(f"{function.node.path} has no CloudFormation resource to override")
     if remaining:
         cfn_function.add_override("DependsOn", remaining)
     else:

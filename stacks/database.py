@@ -64,6 +64,8 @@ class DatabaseConstruct(Construct):
         )
         # Attaching fills in host, port and engine; the attached secret's ARN also orders deployment
         # after the database, so whoever reads it finds a database to connect to.
+        if self.instance.secret is None:  # set whenever the credentials come from a secret, as here
+            raise ValueError("the database instance has no attached admin secret")
         self.admin_secret: secretsmanager.ISecret = self.instance.secret
         generated_dashboard = rds.DatabaseSecret(
             self,

@@ -109,6 +109,8 @@ class IngestionConstruct(Construct):
 
     def _limit_to_raw_prefix(self, raw_bucket: s3.Bucket) -> None:
         role = self.function.role
+        if role is None:  # a Function always has one; the type says it may not
+            raise ValueError("the ingestion function has no execution role")
         raw_objects = f"{RAW_PREFIX}*"
         raw_bucket.grant_read(role, raw_objects)
         raw_bucket.grant_put(role, raw_objects)

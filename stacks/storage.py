@@ -9,6 +9,8 @@ with boto3 beforehand (stacks/teardown.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -29,28 +31,31 @@ class StorageConstruct(Construct):
         removal_policy = RemovalPolicy.DESTROY if config.destroys_data else RemovalPolicy.RETAIN
         # The role-creating auto-delete handler is exactly what lab accounts forbid.
         auto_delete = config.destroys_data and not config.lab
-        common = {
-            "encryption": s3.BucketEncryption.S3_MANAGED,
-            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
-            "enforce_ssl": True,
-            "minimum_tls_version": 1.2,
-            "removal_policy": removal_policy,
-            "auto_delete_objects": auto_delete,
-        }
-        self.log_bucket = s3.Bucket(
-            self,
+
+        def secure_bucket(bucket_id: str, **props: Any) -> s3.Bucket:
+            return s3.Bucket(
+                self,
+                bucket_id,
+                encryption=s3.BucketEncryption.S3_MANAGED,
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                enforce_ssl=True,
+                minimum_tls_version=1.2,
+                removal_policy=removal_policy,
+                auto_delete_objects=auto_delete,
+                **props,
+            )
+
+        self.log_bucket = secure_bucket(
             "LogBucket",
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(LOG_RETENTION_DAYS))],
-            **common,
         )
         acknowledge(
             self.log_bucket,
             "AwsSolutions-S1",
             "This bucket is the destination of the access logs; logging it to itself would loop.",
         )
-        self.raw_bucket = s3.Bucket(
-            self,
+        self.raw_bucket = secure_bucket(
             "RawBucket",
             versioned=True,
             server_access_logs_bucket=self.log_bucket,
@@ -61,5 +66,4 @@ class StorageConstruct(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
-            **common,
         )

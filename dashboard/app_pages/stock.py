@@ -23,6 +23,9 @@ first_day, last_day = queries.market_date_bounds()
 start, end = url_filters.date_range("Period", first_day, last_day, default_days=DEFAULT_PERIOD_DAYS)
 
 profile = queries.company_profile(ticker)
+if profile is None:
+    st.info(f"{ticker} is not in the universe.")
+    st.stop()
 st.header(f"{profile['name']} ({ticker})")
 st.caption(f"{profile['sector']} · {profile['industry']} · traded from {profile['first_trade_date']}")
 close_column, return_column, low_column, high_column = st.columns(4)

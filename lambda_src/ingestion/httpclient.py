@@ -309,16 +309,20 @@ class HttpClient:
                 raise problem
             return response
 
-        def no_time_for_another(state: tenacity.RetryCallState) -> bool:
-            if self.out_of_time(state.upcoming_sleep):
-                attempts[-1] += (
-                    f" (not retried: a retry in {state.upcoming_sleep:.0f} s could outlast the run's time limit)"
-                )
-                return True
-            return False
+        client = self
+
+        class NoTimeForAnother(tenacity.stop.stop_base):
+            def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+                if client.out_of_time(retry_state.upcoming_sleep):
+                    attempts[-1] += (
+                        f" (not retried: a retry in {retry_state.upcoming_sleep:.0f} s could outlast "
+                        "the run's time limit)"
+                    )
+                    return True
+                return False
 
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_any(tenacity.stop_after_attempt(self.policy.attempts), no_time_for_another),
+            stop=tenacity.stop_any(tenacity.stop_after_attempt(self.policy.attempts), NoTimeForAnother()),
             wait=self._wait,
             retry=tenacity.retry_if_exception(
                 lambda error: isinstance(error, InvalidResponse) and error.retryable

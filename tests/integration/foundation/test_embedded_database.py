@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-PIPELINE = [sys.executable, "-m", "pipeline"]
+PIPELINE = [sys.executable, "-m", "cli"]
 
 
 def run_pipeline(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
