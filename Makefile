@@ -16,18 +16,27 @@ CHROMIUM ?= /usr/bin/chromium
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: pyproject.toml
+# The exact versions (and hashes) of every Python dependency come from requirements.lock; the project
+# itself is then installed editable on top, without resolving anything again.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
+
+.PHONY: lock
+lock: $(VENV)/.installed ## Re-resolve requirements.lock from pyproject.toml (newest allowed versions), then reinstall
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 \
+	  --custom-compile-command "make lock" --quiet -o requirements.lock
+	$(MAKE) setup
 
 node_modules/.installed: package.json package-lock.json | $(VENV)/.installed
 	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 .PHONY: setup
-setup: $(VENV)/.installed node_modules/.installed ## Create .venv, install the project (editable, dev extras) and the pinned CDK CLI
+setup: $(VENV)/.installed node_modules/.installed ## Create .venv with the locked dependencies, the project (editable) and the pinned CDK CLI
 
 .PHONY: browser
 browser: ## Install Debian's headless Chromium for the real-browser test (needs root or sudo)
