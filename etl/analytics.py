@@ -38,6 +38,7 @@ _MARKET_COLUMNS = (
     "news_share",
     "vix",
     "treasury_10y",
+    "macro",
 )
 
 
@@ -110,11 +111,13 @@ def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
     """Recompute `market_daily`, one row per trading day of the primary index; return rows written.
 
     Weather is the mean precipitation over the states that day; news is the first topic's counts; the
-    macro values are each series' last observation on or before the day.
+    macro values are the last observation on or before the day of each series of
+    `PIPELINE_FRED_SERIES` (in `macro`; `vix` and `treasury_10y` when VIXCLS and DGS10 are configured).
     """
     parameters = {
         "symbol": settings.pipeline_indexes[0],
         "topic": settings.pipeline_news_topics[0],
+        "series": list(settings.pipeline_fred_series),
         "vix": VIX_SERIES,
         "treasury": TREASURY_10Y_SERIES,
     }
@@ -124,21 +127,32 @@ def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
             SELECT obs_date, {_exact_mean("precipitation_mm")} AS precipitation_mm
             FROM weather_daily GROUP BY obs_date
         ),
+        macro AS (
+            SELECT i.trade_date,
+                   jsonb_object_agg(s.series_id, last.value) FILTER (WHERE last.value IS NOT NULL) AS series,
+                   max(last.value) FILTER (WHERE s.series_id = %(vix)s) AS vix,
+                   max(last.value) FILTER (WHERE s.series_id = %(treasury)s) AS treasury_10y
+            FROM index_daily AS i
+            CROSS JOIN unnest(%(series)s::text[]) AS s(series_id)
+            LEFT JOIN LATERAL (
+                SELECT m.value FROM macro_daily AS m
+                WHERE m.series_id = s.series_id AND m.obs_date <= i.trade_date AND m.value IS NOT NULL
+                ORDER BY m.obs_date DESC LIMIT 1
+            ) AS last ON true
+            WHERE i.symbol = %(symbol)s
+            GROUP BY i.trade_date
+        ),
         fresh AS (
             SELECT i.trade_date, i.symbol AS index_symbol, i.close AS index_close,
                    i.daily_return AS index_return, i.volatility_7 AS index_volatility_7,
                    w.precipitation_mm, %(topic)s::text AS news_topic,
                    n.matching_articles AS news_matching, n.total_articles AS news_total,
                    n.matching_articles::double precision / nullif(n.total_articles, 0) AS news_share,
-                   (SELECT m.value FROM macro_daily AS m
-                    WHERE m.series_id = %(vix)s AND m.obs_date <= i.trade_date AND m.value IS NOT NULL
-                    ORDER BY m.obs_date DESC LIMIT 1) AS vix,
-                   (SELECT m.value FROM macro_daily AS m
-                    WHERE m.series_id = %(treasury)s AND m.obs_date <= i.trade_date AND m.value IS NOT NULL
-                    ORDER BY m.obs_date DESC LIMIT 1) AS treasury_10y
+                   x.vix, x.treasury_10y, coalesce(x.series, '{{}}'::jsonb) AS macro
             FROM index_daily AS i
             LEFT JOIN weather AS w ON w.obs_date = i.trade_date
             LEFT JOIN news_daily AS n ON n.topic = %(topic)s AND n.news_date = i.trade_date
+            LEFT JOIN macro AS x ON x.trade_date = i.trade_date
             WHERE i.symbol = %(symbol)s
         ),
         removed AS (

@@ -43,6 +43,28 @@ def test_first_run_loads_every_source_with_derived_values(migrated_database_url,
     assert count(url, "SELECT count(*) FROM dim_date") == (DAYS[-1] - DAYS[0]).days + 1
 
 
+def test_market_daily_follows_the_configured_fred_series(migrated_database_url, raw_zone, monkeypatch):
+    # Given PIPELINE_FRED_SERIES without VIXCLS, and a series the old code did not know
+    monkeypatch.setenv("PIPELINE_FRED_SERIES", "DGS10,UNRATE")
+    reset_settings_caches()
+    raw_zone.everything(DAYS)
+    raw_zone.fred("UNRATE", DAYS)
+    # When the ETL runs
+    assert run_etl(get_settings()).exit_code == 0
+    url = migrated_database_url
+    # Then every trading day carries each configured series' last value on or before it, and only those
+    assert count(url, "SELECT count(*) FROM market_daily WHERE macro ?& array['DGS10', 'UNRATE']") == 30
+    assert count(url, "SELECT count(*) FROM market_daily WHERE macro ? 'VIXCLS' OR vix IS NOT NULL") == 0
+    # the second observation is missing ('.'): that day keeps the first day's value
+    second = DAYS[1].isoformat()
+    assert count(
+        url,
+        "SELECT count(*) FROM market_daily WHERE (macro->>'UNRATE')::float8 = 15 "
+        f"AND treasury_10y = 15 AND trade_date = '{second}'",
+    ) == 1
+    assert count(url, "SELECT count(*) FROM market_daily WHERE treasury_10y = (macro->>'DGS10')::float8") == 30
+
+
 def test_freshness_is_the_last_day_of_data_each_object_covers(migrated_database_url, raw_zone):
     # Given windows over 30 days: their keys carry the first day, the manifest its own day.
     raw_zone.everything(DAYS)
