@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from etl.analytics import MARKET_DAILY, SECTOR_DAILY
-from pipeline.catalog import CORE_TABLES, PIPELINE_RUNS, RAW_OBJECTS
+from etl.schema import ANALYTICS_TABLES, CORE_TABLES, PIPELINE_RUNS, RAW_OBJECTS
 from pipeline.db import connect, database_url, fetch_value
 from pipeline.outcomes import OBJECT_LOADED, OBJECT_QUARANTINED
 from pipeline.settings import Settings
 
 LAST_RUNS = 5
 QUARANTINE_SHOWN = 10
-COUNTED_TABLES = (*CORE_TABLES, SECTOR_DAILY, MARKET_DAILY)
+COUNTED_TABLES = (*CORE_TABLES, *ANALYTICS_TABLES)
 
 
 def status_report(settings: Settings) -> str:

@@ -438,24 +438,13 @@ def company_profile(ticker: str) -> pd.Series | None:
 
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def stock_series(ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """A ticker's daily bars in the period with its return and 7-day volatility (CONTRACT definition).
-
-    The volatility is computed here over the ticker's own returns, reading a few weeks before `start`
-    so that the first days of the period have their seven returns.
-    """
+    """A ticker's daily bars in the period with its return and the 7-day volatility the ETL stored."""
     return _fetch(
         "stock_series",
         """
         SELECT trade_date, open, high, low, close, adj_close, volume, daily_return, volatility_7
-        FROM (
-            SELECT trade_date, open, high, low, close, adj_close, volume, daily_return,
-                   CASE WHEN count(daily_return) OVER last_seven = 7
-                        THEN stddev_samp(daily_return) OVER last_seven END AS volatility_7
-            FROM stock_daily
-            WHERE ticker = %(ticker)s AND trade_date BETWEEN %(start)s::date - 21 AND %(end)s
-            WINDOW last_seven AS (ORDER BY trade_date ROWS BETWEEN 6 PRECEDING AND CURRENT ROW)
-        ) AS bars
-        WHERE trade_date >= %(start)s
+        FROM stock_daily
+        WHERE ticker = %(ticker)s AND trade_date BETWEEN %(start)s AND %(end)s
         ORDER BY trade_date
         """,
         {"ticker": ticker, "start": start, "end": end},

@@ -15,31 +15,17 @@ from collections.abc import Collection
 import psycopg
 from psycopg import sql
 
+from etl.schema import MARKET_DAILY, SECTOR_DAILY, TABLES
 from pipeline.db import fetch_value
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SECTOR_DAILY = "sector_daily"
-MARKET_DAILY = "market_daily"
 VIX_SERIES = "VIXCLS"
 TREASURY_10Y_SERIES = "DGS10"
 
-_SECTOR_COLUMNS = ("tickers", "mean_return", "advancers", "decliners", "mean_volatility_7")
-_MARKET_COLUMNS = (
-    "index_symbol",
-    "index_close",
-    "index_return",
-    "index_volatility_7",
-    "precipitation_mm",
-    "news_topic",
-    "news_matching",
-    "news_total",
-    "news_share",
-    "vix",
-    "treasury_10y",
-    "macro",
-)
+_SECTOR = TABLES[SECTOR_DAILY]
+_MARKET = TABLES[MARKET_DAILY]
 
 
 # Values are summed as integers in units of 1 / MEAN_SCALE: exact, so independent of row order.
@@ -53,14 +39,8 @@ def _exact_mean(column: str) -> str:
     )
 
 
-def _upsert_action(table: str, key: str, columns: tuple[str, ...]) -> str:
-    assigned = ", ".join(columns)
-    excluded = ", ".join(f"EXCLUDED.{column}" for column in columns)
-    current = ", ".join(f"{table}.{column}" for column in columns)
-    return (
-        f"ON CONFLICT ({key}) DO UPDATE SET ({assigned}) = ROW({excluded}) "
-        f"WHERE ({current}) IS DISTINCT FROM ({excluded})"
-    )
+def _columns(names: list[str]) -> str:
+    return ", ".join(names)
 
 
 def refresh_sector_daily(cursor: psycopg.Cursor, days: Collection[dt.date] | None) -> int:
@@ -95,9 +75,9 @@ def refresh_sector_daily(cursor: psycopg.Cursor, days: Collection[dt.date] | Non
             RETURNING 1
         ),
         written AS (
-            INSERT INTO {SECTOR_DAILY} AS {SECTOR_DAILY} (sector, trade_date, {", ".join(_SECTOR_COLUMNS)})
-            SELECT sector, trade_date, {", ".join(_SECTOR_COLUMNS)} FROM fresh
-            {_upsert_action(SECTOR_DAILY, "sector, trade_date", _SECTOR_COLUMNS)}
+            INSERT INTO {SECTOR_DAILY} AS {SECTOR_DAILY} ({_columns(_SECTOR.column_names)})
+            SELECT {_columns(_SECTOR.column_names)} FROM fresh
+            {_SECTOR.on_conflict_update().as_string(cursor)}
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM written)
@@ -161,9 +141,9 @@ def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
             RETURNING 1
         ),
         written AS (
-            INSERT INTO {MARKET_DAILY} AS {MARKET_DAILY} (trade_date, {", ".join(_MARKET_COLUMNS)})
-            SELECT trade_date, {", ".join(_MARKET_COLUMNS)} FROM fresh
-            {_upsert_action(MARKET_DAILY, "trade_date", _MARKET_COLUMNS)}
+            INSERT INTO {MARKET_DAILY} AS {MARKET_DAILY} ({_columns(_MARKET.column_names)})
+            SELECT {_columns(_MARKET.column_names)} FROM fresh
+            {_MARKET.on_conflict_update().as_string(cursor)}
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM written)

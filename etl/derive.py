@@ -1,4 +1,4 @@
-"""Derived values (CONTRACT section 4), as pure functions on frames.
+"""Derived values (defined in docs/etl.md), as pure functions on frames.
 
 `daily_return` and `volatility_7` are computed so that each value depends only on the bars it is
 defined from: the volatility of a day is the sample standard deviation of exactly its seven returns,

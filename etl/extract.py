@@ -16,11 +16,9 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
-import psycopg
-
-from pipeline.catalog import RAW_OBJECTS
+from etl.ledger import LedgerEntry
 from pipeline.rawzone import (
     RAW_PREFIX,
     LocalRawStore,
@@ -71,11 +69,6 @@ class UnreadableKey:
     error: str
 
 
-class LedgerEntry(NamedTuple):
-    sha256: str
-    etag: str | None
-
-
 @dataclass
 class Scan:
     """What `find_pending` found: the objects to load, the keys that are not raw keys, the ETags to
@@ -85,13 +78,6 @@ class Scan:
     unreadable: list[UnreadableKey] = field(default_factory=list)
     new_etags: dict[str, str] = field(default_factory=dict)
     lookups: int = 0
-
-
-def read_ledger(conn: psycopg.Connection) -> dict[str, LedgerEntry]:
-    """The sha256 and listed ETag of every object the ledger records (loaded or quarantined), by key."""
-    with conn.cursor() as cursor:
-        cursor.execute(f"SELECT key, sha256, etag FROM {RAW_OBJECTS}")
-        return {key: LedgerEntry(sha256, etag) for key, sha256, etag in cursor}
 
 
 def find_pending(store: RawStore, ledger: Mapping[str, LedgerEntry], *, full: bool) -> Scan:

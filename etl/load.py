@@ -9,8 +9,7 @@ transaction, together with the ledger rows that record it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,118 +19,8 @@ from psycopg import sql
 from etl.copy_binary import ENCODABLE_TYPES, POSTGRES_EPOCH, SIGNATURE, TRAILER, encode_tuples
 from etl.derive import CONTEXT_BARS, date_dimension
 from etl.parse import BAR_COLUMNS
-from pipeline.catalog import (
-    COMPANIES,
-    DIM_DATE,
-    INDEX_DAILY,
-    MACRO_DAILY,
-    NEWS_DAILY,
-    PIPELINE_RUNS,
-    RAW_OBJECTS,
-    STOCK_DAILY,
-    WEATHER_DAILY,
-)
+from etl.schema import COMPANIES, DIM_DATE, TABLES, TableSpec
 from pipeline.db import fetch_row, fetch_value
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """A curated table as the loader writes it: name, key columns, and every column with its type."""
-
-    name: str
-    key: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]
-
-    @property
-    def column_names(self) -> list[str]:
-        return [name for name, _ in self.columns]
-
-    @property
-    def value_names(self) -> list[str]:
-        return [name for name in self.column_names if name not in self.key]
-
-    @property
-    def staging(self) -> str:
-        return f"staging_{self.name}"
-
-
-_BAR_TYPES = (
-    ("trade_date", "date"),
-    ("open", "float8"),
-    ("high", "float8"),
-    ("low", "float8"),
-    ("close", "float8"),
-    ("adj_close", "float8"),
-    ("volume", "int8"),
-    ("daily_return", "float8"),
-    ("volatility_7", "float8"),
-)
-
-TABLES: dict[str, TableSpec] = {
-    spec.name: spec
-    for spec in (
-        TableSpec(STOCK_DAILY, ("ticker", "trade_date"), (("ticker", "text"), *_BAR_TYPES)),
-        TableSpec(INDEX_DAILY, ("symbol", "trade_date"), (("symbol", "text"), *_BAR_TYPES)),
-        TableSpec(
-            WEATHER_DAILY,
-            ("state", "obs_date"),
-            (
-                ("state", "text"),
-                ("obs_date", "date"),
-                ("precipitation_mm", "float8"),
-                ("temp_max_c", "float8"),
-                ("temp_min_c", "float8"),
-            ),
-        ),
-        TableSpec(
-            NEWS_DAILY,
-            ("topic", "news_date"),
-            (
-                ("topic", "text"),
-                ("news_date", "date"),
-                ("matching_articles", "int8"),
-                ("total_articles", "int8"),
-            ),
-        ),
-        TableSpec(
-            MACRO_DAILY,
-            ("series_id", "obs_date"),
-            (("series_id", "text"), ("obs_date", "date"), ("value", "float8")),
-        ),
-        TableSpec(
-            PIPELINE_RUNS,
-            ("run_id",),
-            (
-                ("run_id", "text"),
-                ("kind", "text"),
-                ("started_at", "timestamptz"),
-                ("finished_at", "timestamptz"),
-                ("status", "text"),
-                ("details", "jsonb"),
-            ),
-        ),
-        TableSpec(
-            COMPANIES,
-            ("ticker",),
-            (("ticker", "text"), ("name", "text"), ("sector", "text"), ("industry", "text")),
-        ),
-        TableSpec(
-            DIM_DATE,
-            ("date_id",),
-            (
-                ("date_id", "date"),
-                ("year", "int2"),
-                ("quarter", "int2"),
-                ("month", "int2"),
-                ("day", "int2"),
-                ("dow", "int2"),
-                ("iso_week", "int2"),
-            ),
-        ),
-    )
-}
-
-LEDGER_COLUMNS = ("key", "source", "sha256", "status", "rows", "error", "data_date", "synthetic", "etag")
 
 
 def _column_values(values: np.ndarray | pd.Series, pg_type: str) -> list:
@@ -263,30 +152,12 @@ def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only:
     `insert_only` keeps existing rows as they are (``DO NOTHING``), for facts that never change.
     """
     names = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
-    key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
-    action: sql.Composable
-    if insert_only or not spec.value_names:
-        action = sql.SQL("DO NOTHING")
-    else:
-        values = [sql.Identifier(name) for name in spec.value_names]
-        action = sql.SQL(
-            "DO UPDATE SET ({values}) = ROW({excluded}) WHERE ({current}) IS DISTINCT FROM ({excluded})"
-        ).format(
-            values=sql.SQL(", ").join(values),
-            excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(value) for value in values),
-            current=sql.SQL(", ").join(
-                sql.SQL("{}.{}").format(sql.Identifier(spec.name), value) for value in values
-            ),
-        )
     cursor.execute(
-        sql.SQL(
-            "INSERT INTO {table} AS {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT ({key}) {action}"
-        ).format(
+        sql.SQL("INSERT INTO {table} AS {table} ({names}) SELECT {names} FROM {staging} {action}").format(
             table=sql.Identifier(spec.name),
             names=names,
             staging=sql.Identifier(spec.staging),
-            key=key,
-            action=action,
+            action=spec.on_conflict_update([] if insert_only else None),
         )
     )
     return cursor.rowcount
@@ -397,39 +268,3 @@ def extend_date_dimension(cursor: psycopg.Cursor, dates: Sequence[dt.date]) -> i
     spec = TABLES[DIM_DATE]
     stage_frame(cursor, spec, date_dimension(first, last))
     return upsert_from_staging(cursor, spec, insert_only=True)
-
-
-def record_objects(cursor: psycopg.Cursor, rows: Sequence[tuple]) -> int:
-    """Upsert ledger rows (`LEDGER_COLUMNS`); an unchanged row keeps its `loaded_at`."""
-    if not rows:
-        return 0
-    cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS staging_raw_objects "
-        f"(LIKE {RAW_OBJECTS} INCLUDING DEFAULTS) ON COMMIT DROP"
-    )
-    names = ", ".join(LEDGER_COLUMNS)
-    with cursor.copy(f"COPY staging_raw_objects ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    values = [name for name in LEDGER_COLUMNS if name != "key"]
-    cursor.execute(
-        f"INSERT INTO {RAW_OBJECTS} AS ledger ({names}, loaded_at) SELECT {names}, now() FROM staging_raw_objects "
-        f"ON CONFLICT (key) DO UPDATE SET ({', '.join(values)}, loaded_at) = "
-        f"ROW({', '.join('EXCLUDED.' + name for name in values)}, now()) "
-        f"WHERE ({', '.join('ledger.' + name for name in values)}) "
-        f"IS DISTINCT FROM ({', '.join('EXCLUDED.' + name for name in values)})"
-    )
-    return cursor.rowcount
-
-
-def record_etags(cursor: psycopg.Cursor, etags: Mapping[str, str]) -> int:
-    """Set the listed ETag of ledger rows whose bytes are unchanged (their `loaded_at` stays)."""
-    if not etags:
-        return 0
-    cursor.execute(
-        f"UPDATE {RAW_OBJECTS} AS ledger SET etag = listed.etag "
-        "FROM unnest(%s::text[], %s::text[]) AS listed (key, etag) "
-        "WHERE ledger.key = listed.key AND ledger.etag IS DISTINCT FROM listed.etag",
-        (list(etags), list(etags.values())),
-    )
-    return cursor.rowcount

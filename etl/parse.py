@@ -2,7 +2,7 @@
 
 No I/O here. Each parser raises `ParseError` with one line when the body is not what the API promises
 (an error object, HTML, truncated JSON, misaligned arrays); the caller quarantines that object. The
-formats are those of /work/shared/API-FORMATS.md.
+formats are those docs/ingestion.md describes.
 """
 
 from __future__ import annotations

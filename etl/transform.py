@@ -29,20 +29,9 @@ from etl.parse import (
     read_yahoo_chart,
     select_bars,
 )
+from etl.schema import INDEX_DAILY, MACRO_DAILY, NEWS_DAILY, PIPELINE_RUNS, STOCK_DAILY, WEATHER_DAILY
 from etl.validate import ValidationError, bar_violations, validate_macro, validate_news, validate_weather
-from pipeline.catalog import (
-    FRED,
-    GDELT,
-    INDEX_DAILY,
-    MACRO_DAILY,
-    MANIFEST,
-    NEWS_DAILY,
-    OPEN_METEO,
-    PIPELINE_RUNS,
-    STOCK_DAILY,
-    WEATHER_DAILY,
-    YAHOO,
-)
+from pipeline.catalog import FRED, GDELT, MANIFEST, OPEN_METEO, YAHOO
 from pipeline.rawzone import sha256_hex
 
 

@@ -1,4 +1,7 @@
-"""The names every part of the pipeline shares: sources and tables. Import them; never retype them."""
+"""The names every part of the pipeline shares: the raw-zone sources and the dashboard's role.
+
+Import them; never retype them. Table names, keys and columns are in `etl.schema`.
+"""
 
 from __future__ import annotations
 
@@ -14,29 +17,6 @@ MANIFEST = "manifest"
 DATA_SOURCES: tuple[str, ...] = (YAHOO, OPEN_METEO, GDELT, FRED)
 #: Every source `pipeline ingest --source` accepts.
 INGEST_SOURCES: tuple[str, ...] = (*DATA_SOURCES, CONSTITUENTS)
-
-# Curated tables (CONTRACT section 4).
-COMPANIES = "companies"
-STOCK_DAILY = "stock_daily"
-INDEX_DAILY = "index_daily"
-WEATHER_DAILY = "weather_daily"
-NEWS_DAILY = "news_daily"
-MACRO_DAILY = "macro_daily"
-DIM_DATE = "dim_date"
-PIPELINE_RUNS = "pipeline_runs"
-RAW_OBJECTS = "raw_objects"
-
-CORE_TABLES: tuple[str, ...] = (
-    COMPANIES,
-    STOCK_DAILY,
-    INDEX_DAILY,
-    WEATHER_DAILY,
-    NEWS_DAILY,
-    MACRO_DAILY,
-    DIM_DATE,
-    PIPELINE_RUNS,
-    RAW_OBJECTS,
-)
 
 #: The read-only role the dashboard connects as (created by a migration).
 DASHBOARD_ROLE = "dashboard_reader"

@@ -6,6 +6,9 @@ import them from here so that an exit status or a status string is spelled once.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 #: Exit statuses of the `pipeline` command.
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -30,3 +33,9 @@ OBJECT_QUARANTINED = "quarantined"
 def worst_exit_code(*codes: int) -> int:
     """The most severe of `codes`: failed, then quarantined, then success (unknown codes count as failed)."""
     return max(codes, key=lambda code: _SEVERITY.get(code, 2))
+
+
+def new_run_id(now: dt.datetime | None = None, *, kind: str = "") -> str:
+    """A sortable, unique run id: `kind-` (when given), the UTC time, a random suffix."""
+    stamp = f"{(now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    return f"{kind}-{stamp}" if kind else stamp

@@ -73,6 +73,13 @@ def parse_raw_key(key: str) -> RawKey:
     return RawKey(parts[1], day, parts[3])
 
 
+def source_of_key(key: str) -> str:
+    """The <source> segment of any key under the prefix, even one `parse_raw_key` rejects (the ledger
+    files a malformed key under the source it was written for); "unknown" when there is none."""
+    parts = key.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == RAW_PREFIX and parts[1] else "unknown"
+
+
 def sha256_hex(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 

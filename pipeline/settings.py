@@ -1,4 +1,4 @@
-"""One validated settings object, read once from the environment (CONTRACT section 2).
+"""One validated settings object, read once from the environment (the README's configuration table).
 
 Every other module asks `get_settings()`; nothing else reads `os.environ` for pipeline settings. An
 invalid value raises `SettingsError`, whose message is one line naming the variable.
@@ -29,7 +29,7 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    """The pipeline's configuration; see CONTRACT.md section 2 for the meaning of each variable."""
+    """The pipeline's configuration; the README's configuration table gives the meaning of each variable."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
 

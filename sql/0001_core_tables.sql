@@ -1,4 +1,4 @@
--- Core tables of CONTRACT section 4. Later migrations add columns, tables, views and indexes.
+-- Core tables (docs/etl.md defines their columns). Later migrations add columns, tables, views and indexes.
 
 CREATE TABLE companies (
     ticker      text PRIMARY KEY,

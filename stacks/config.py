@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aws_cdk import RemovalPolicy
 
-# The runtime settings (CONTRACT section 2) an operator may tune per environment; they are passed to the
+# The runtime settings (the README's configuration table) an operator may tune per environment; they are passed to the
 # ingestion Lambda and to the instance's services verbatim. The infrastructure sets the others itself.
 TUNABLE_PIPELINE_SETTINGS: tuple[str, ...] = (
     "PIPELINE_INDEXES",

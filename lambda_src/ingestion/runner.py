@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -39,11 +38,11 @@ from lambda_src.ingestion.manifest import (
     write_manifest,
 )
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window
-from lambda_src.ingestion.progress import Progress
 from lambda_src.ingestion.reference import refreshed_universe_path, save_universe
 from pipeline import catalog
 from pipeline.calendar import market_today
-from pipeline.outcomes import EXIT_FAILED, EXIT_OK
+from pipeline.outcomes import EXIT_FAILED, EXIT_OK, new_run_id
+from pipeline.progress import Progress
 from pipeline.rawzone import RawStore, make_metadata
 from pipeline.settings import Settings
 
@@ -120,11 +119,6 @@ def check_window(start: dt.date, end: dt.date, today: dt.date) -> Window:
     if end > today:
         raise IngestWindowError(f"the window ends {end}, after today ({today}, New York): no data exists yet")
     return Window(start, end)
-
-
-def new_run_id(now: dt.datetime) -> str:
-    """A sortable, unique run id: UTC time plus a random suffix."""
-    return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
 def run_ingest(

@@ -9,7 +9,7 @@ hash of (seed, entity, stream, date), never from a sequential generator, and the
 series (prices, VIX, the 10-year yield) always run from the same epoch, so a sample ending at D+1
 continues one ending at D with no jump.
 
-Shapes follow /work/shared/API-FORMATS.md: Yahoo's float32-looking prices, a null bar now and then,
+Shapes follow the APIs' real responses (docs/ingestion.md): Yahoo's float32-looking prices, a null bar now and then,
 no bars on holidays, the empty-window shape before a listing, and the live extra bar after the last
 window; Open-Meteo's array in request order with ``location_id`` from the second element and null
 days; GDELT's daily (or, for short windows, hourly) buckets; FRED's empty holiday values.
@@ -28,11 +28,11 @@ import numpy as np
 from lambda_src.ingestion import fred, gdelt, open_meteo, yahoo
 from lambda_src.ingestion.manifest import WrittenObject, write_manifest
 from lambda_src.ingestion.plan import PlannedRequest, Window
-from lambda_src.ingestion.progress import Progress
 from lambda_src.ingestion.reference import Company, StatePoint, load_states, load_universe
 from lambda_src.ingestion.trading_calendar import is_trading_day, trading_days
 from pipeline import catalog
 from pipeline.calendar import MARKET_TIME_ZONE
+from pipeline.progress import Progress
 from pipeline.rawzone import RawStore, make_metadata
 from pipeline.settings import Settings
 

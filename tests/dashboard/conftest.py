@@ -110,7 +110,7 @@ def _random_walk(generator: random.Random, start: float, scale: float) -> list[f
 
 
 def seed_core_tables(conn: psycopg.Connection) -> None:
-    """Insert the known market into the core tables, with returns and volatility per CONTRACT section 4."""
+    """Insert the known market into the core tables, with returns and volatility as docs/etl.md defines them."""
     generator = random.Random(20240102)
     days = trading_days()
     with conn.cursor() as cursor:

@@ -1,4 +1,4 @@
-"""Raw objects for the ETL's integration tests, byte-faithful to the APIs (shared/API-FORMATS.md).
+"""Raw objects for the ETL's integration tests, byte-faithful to the APIs (docs/ingestion.md).
 
 `RawZoneWriter` writes them through `pipeline.rawzone` with the metadata extras of docs/internals.md,
 the way ingestion does; the prices follow a deterministic random walk so every test can rebuild them.

@@ -57,12 +57,17 @@ def test_market_daily_follows_the_configured_fred_series(migrated_database_url, 
     assert count(url, "SELECT count(*) FROM market_daily WHERE macro ? 'VIXCLS' OR vix IS NOT NULL") == 0
     # the second observation is missing ('.'): that day keeps the first day's value
     second = DAYS[1].isoformat()
-    assert count(
-        url,
-        "SELECT count(*) FROM market_daily WHERE (macro->>'UNRATE')::float8 = 15 "
-        f"AND treasury_10y = 15 AND trade_date = '{second}'",
-    ) == 1
-    assert count(url, "SELECT count(*) FROM market_daily WHERE treasury_10y = (macro->>'DGS10')::float8") == 30
+    assert (
+        count(
+            url,
+            "SELECT count(*) FROM market_daily WHERE (macro->>'UNRATE')::float8 = 15 "
+            f"AND treasury_10y = 15 AND trade_date = '{second}'",
+        )
+        == 1
+    )
+    assert (
+        count(url, "SELECT count(*) FROM market_daily WHERE treasury_10y = (macro->>'DGS10')::float8") == 30
+    )
 
 
 def test_freshness_is_the_last_day_of_data_each_object_covers(migrated_database_url, raw_zone):

@@ -7,8 +7,9 @@ import threading
 import psycopg
 import pytest
 
+from etl.schema import CORE_TABLES
 from pipeline import migrations
-from pipeline.catalog import CORE_TABLES, DASHBOARD_ROLE
+from pipeline.catalog import DASHBOARD_ROLE
 from pipeline.migrations import Migration, MigrationError, apply_migrations, available_migrations, migrate
 
 

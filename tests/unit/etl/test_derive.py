@@ -1,4 +1,4 @@
-"""Derived values against hand-computed expectations (CONTRACT section 4)."""
+"""Derived values against hand-computed expectations (docs/etl.md)."""
 
 from __future__ import annotations
 

@@ -11,11 +11,10 @@ import pandas as pd
 import pytest
 
 from etl.derive import add_returns_and_volatility
-from etl.load import TABLES
 from etl.parse import BAR_COLUMNS, ParseError, parse_yahoo_chart
+from etl.schema import STOCK_DAILY, TABLES
 from etl.transform import InstrumentBatch, ObjectInput, transform_instruments
 from etl.validate import ValidationError, validate_bars
-from pipeline.catalog import STOCK_DAILY
 
 WINTER_OPEN = 1704205800  # 2024-01-02 09:30 New York
 DAY = 86400
