@@ -8,13 +8,15 @@ trailing window gives bit-for-bit the values of a full reload.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import astuple
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+
+from pipeline.reference import Company
 
 VOLATILITY_WINDOW = 7
 #: Bars before the first new one that an incremental load must re-read to recompute its window:
@@ -81,22 +83,8 @@ def date_dimension(first: dt.date, last: dt.date) -> pd.DataFrame:
     )
 
 
-class UniverseError(ValueError):
-    """The universe file is not a `ticker,name,sector,industry` CSV."""
-
-
-def read_universe(path: Path) -> pd.DataFrame:
-    """The `companies` rows of the universe CSV (`ticker,name,sector,industry`), one per ticker."""
-    with path.open(newline="", encoding="utf-8-sig") as stream:
-        reader = csv.DictReader(stream)
-        expected = ["ticker", "name", "sector", "industry"]
-        if [name.strip().lower() for name in reader.fieldnames or []][:4] != expected:
-            raise UniverseError(f"{path}: the header must be {','.join(expected)}")
-        rows = []
-        for number, row in enumerate(reader, start=2):
-            values = [(row.get(name) or "").strip() for name in expected]
-            if not all(values):
-                raise UniverseError(f"{path}: line {number} has an empty field")
-            rows.append(values)
-    companies = pd.DataFrame(rows, columns=expected)
-    return companies.drop_duplicates("ticker", keep="last").reset_index(drop=True)
+def companies_frame(companies: Sequence[Company]) -> pd.DataFrame:
+    """The `companies` rows of the universe (`pipeline.reference.load_universe`), in file order."""
+    return pd.DataFrame(
+        [astuple(company) for company in companies], columns=["ticker", "name", "sector", "industry"]
+    )

@@ -23,7 +23,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from etl.analytics import refresh_market_daily, refresh_materialized_views, refresh_sector_daily
-from etl.derive import read_universe
+from etl.derive import companies_frame
 from etl.extract import Scan, find_pending
 from etl.ledger import read_ledger, record_etags, record_objects
 from etl.load import extend_date_dimension, load_companies
@@ -41,6 +41,7 @@ from pipeline.outcomes import (
     new_run_id,
 )
 from pipeline.rawzone import RawStore, open_raw_store
+from pipeline.reference import load_universe
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,9 @@ def _load_reference_tables(
     cursor: psycopg.Cursor, settings: Settings, staged: StagedLoad, result: EtlResult
 ) -> None:
     """`companies` from the universe file, and `dim_date` over every day the run touched."""
-    result.rows_written[COMPANIES] = load_companies(cursor, read_universe(settings.pipeline_universe))
+    result.rows_written[COMPANIES] = load_companies(
+        cursor, companies_frame(load_universe(settings.pipeline_universe))
+    )
     result.rows_written[DIM_DATE] = extend_date_dimension(cursor, sorted(staged.dates))
 
 

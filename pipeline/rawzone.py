@@ -80,6 +80,30 @@ def source_of_key(key: str) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == RAW_PREFIX and parts[1] else "unknown"
 
 
+def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write `path` through a temporary file beside it and a rename: readers see the old bytes or the
+    new ones, never part of them, and a failed write leaves the old file and no temporary behind.
+
+    `mode` sets the new file's permissions (default: those of the file it replaces, else 0o644).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
 def sha256_hex(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -189,26 +213,11 @@ class LocalRawStore:
     def describe(self) -> str:
         return str(self.root / RAW_PREFIX)
 
-    @staticmethod
-    def _atomic_write(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
-
     def put(self, key: str, body: bytes, metadata: RawMetadata) -> None:
         _check_put(key, body, metadata)
         path = self._path(key)
-        self._atomic_write(
-            path.with_name(path.name + _META_SUFFIX), json.dumps(metadata.to_strings()).encode()
-        )
-        self._atomic_write(path, body)
+        write_atomically(path.with_name(path.name + _META_SUFFIX), json.dumps(metadata.to_strings()).encode())
+        write_atomically(path, body)
 
     def get(self, key: str) -> RawObject:
         path = self._path(key)

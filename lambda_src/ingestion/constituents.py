@@ -17,9 +17,9 @@ from html.parser import HTMLParser
 
 from lambda_src.ingestion.httpclient import HttpResponse, InvalidResponse, describe_body
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window
-from lambda_src.ingestion.reference import Company
 from pipeline import catalog
 from pipeline.rawzone import raw_key
+from pipeline.reference import Company
 from pipeline.settings import Settings
 
 SOURCE = catalog.CONSTITUENTS

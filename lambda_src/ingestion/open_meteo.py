@@ -12,9 +12,9 @@ import datetime as dt
 
 from lambda_src.ingestion.httpclient import HttpResponse, InvalidResponse, json_body
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window, split_by_calendar, window_extras
-from lambda_src.ingestion.reference import StatePoint, load_states
 from pipeline import catalog
 from pipeline.rawzone import raw_key
+from pipeline.reference import StatePoint, load_states
 from pipeline.settings import Settings
 
 SOURCE = catalog.OPEN_METEO

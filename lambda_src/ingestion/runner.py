@@ -38,12 +38,12 @@ from lambda_src.ingestion.manifest import (
     write_manifest,
 )
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window
-from lambda_src.ingestion.reference import refreshed_universe_path, save_universe
 from pipeline import catalog
 from pipeline.calendar import market_today
 from pipeline.outcomes import EXIT_FAILED, EXIT_OK, new_run_id
 from pipeline.progress import Progress
 from pipeline.rawzone import RawStore, make_metadata
+from pipeline.reference import refreshed_universe_path, save_universe
 from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)

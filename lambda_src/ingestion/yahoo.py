@@ -12,9 +12,9 @@ from urllib.parse import quote
 
 from lambda_src.ingestion.httpclient import HttpResponse, InvalidResponse, json_body
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window, window_extras
-from lambda_src.ingestion.reference import load_universe
 from pipeline import catalog
 from pipeline.rawzone import raw_key
+from pipeline.reference import load_universe
 from pipeline.settings import Settings
 
 SOURCE = catalog.YAHOO

@@ -155,6 +155,20 @@ def test_a_corrupt_object_is_quarantined_and_the_rest_loads(migrated_database_ur
     assert run_etl(get_settings()).exit_code == 0
 
 
+def test_a_universe_with_a_duplicate_ticker_fails_the_run_and_writes_nothing(
+    migrated_database_url, raw_zone, universe
+):
+    # Given the universe the ingestion rejects (the ETL reads it with the same rules)
+    universe.write_text(universe.read_text() + "MSFT,Microsoft again,Information Technology,Software\n")
+    raw_zone.everything(DAYS)
+    # When the ETL runs, then it fails with the file, line and ticker named, and loads nothing
+    result = run_etl(get_settings())
+    assert result.exit_code == 1
+    assert "universe.csv:5: invalid or duplicate ticker 'MSFT'" in (result.error or "")
+    assert count(migrated_database_url, "SELECT count(*) FROM stock_daily") == 0
+    assert count(migrated_database_url, "SELECT count(*) FROM raw_objects") == 0
+
+
 def test_a_killed_connection_leaves_nothing_and_the_next_run_loads_once(
     migrated_database_url, raw_zone, monkeypatch
 ):

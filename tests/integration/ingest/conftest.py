@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from lambda_src.ingestion import runner
-from lambda_src.ingestion.reference import Company
+from pipeline.reference import Company
 from tests.conftest import reset_settings_caches
 from tests.support.doubles import FakeClock
 from tests.support.fake_apis import FakeApis, fixture

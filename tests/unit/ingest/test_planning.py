@@ -9,9 +9,9 @@ import pytest
 
 from lambda_src.ingestion import fred, gdelt, open_meteo, yahoo
 from lambda_src.ingestion.plan import Window, split_by_calendar
-from lambda_src.ingestion.reference import ReferenceDataError, load_states, load_universe
 from lambda_src.ingestion.runner import IngestWindowError, check_window
 from pipeline.rawzone import parse_raw_key
+from pipeline.reference import ReferenceDataError, load_states, load_universe
 from pipeline.settings import DEFAULT_UNIVERSE, load_settings
 
 D = dt.date

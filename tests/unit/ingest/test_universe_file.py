@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lambda_src.ingestion import reference
-from lambda_src.ingestion.reference import (
+from pipeline import rawzone
+from pipeline.reference import (
     Company,
     load_universe,
     refreshed_universe_path,
@@ -84,7 +84,7 @@ def test_a_failed_save_leaves_the_old_file_untouched(tmp_path: Path, monkeypatch
     def disk_full(source: str, destination: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(reference.os, "replace", disk_full)
+    monkeypatch.setattr(rawzone.os, "replace", disk_full)
     with pytest.raises(OSError, match="No space left"):
         save_universe(target, COMPANIES)
 

@@ -1,16 +1,17 @@
-"""The reference files ingestion plans from: the ticker universe and the 50 states' weather points."""
+"""The reference files: the ticker universe and the 50 states' weather points.
+
+The one reader of the universe file, for the ingestion (what to fetch) and the ETL (`companies`).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
+from pipeline.rawzone import write_atomically
 from pipeline.settings import DEFAULT_UNIVERSE, US_STATES_FILE, Settings
 
 #: The installed `pipeline` package: the files shipped in it are never rewritten.
@@ -48,7 +49,8 @@ class StatePoint:
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     try:
-        with path.open(newline="", encoding="utf-8") as stream:
+        # utf-8-sig: a spreadsheet's export starts with a byte-order mark.
+        with path.open(newline="", encoding="utf-8-sig") as stream:
             reader = csv.DictReader(stream)
             if tuple(reader.fieldnames or ()) != columns:
                 raise ReferenceDataError(f"{path}: expected columns {','.join(columns)}")
@@ -102,21 +104,7 @@ def save_universe(path: Path, companies: Sequence[Company]) -> None:
 
     Readers see the old file or the new one, never half of one; an existing file keeps its mode.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(universe_csv(companies))
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    write_atomically(path, universe_csv(companies))
 
 
 def load_states(path: Path = US_STATES_FILE) -> list[StatePoint]:
