@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.calendar import default_ingest_day
+from pipeline.calendar import WindowOptionsError, default_ingest_day, requested_window
 from pipeline.catalog import DATA_SOURCES, INGEST_SOURCES
 from pipeline.outcomes import (
     EXIT_FAILED,
@@ -60,16 +60,10 @@ def resolve_window(
     day: dt.date | None, start: dt.date | None, end: dt.date | None
 ) -> tuple[dt.date, dt.date]:
     """The inclusive window a command covers, from ``--date`` or ``--start``/``--end``."""
-    if day and (start or end):
-        raise click.UsageError("give either --date or --start/--end, not both")
-    if (start is None) != (end is None):
-        raise click.UsageError("--start and --end go together")
-    if start and end:
-        if start > end:
-            raise click.UsageError(f"--start {start} is after --end {end}")
-        return start, end
-    day = day or default_ingest_day()
-    return day, day
+    try:
+        return requested_window(day, start, end)
+    except WindowOptionsError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def _settings() -> Settings:

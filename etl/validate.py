@@ -28,7 +28,7 @@ def _fail_if(mask: pd.Series, frame: pd.DataFrame, rule: str, date_column: str) 
         raise ValidationError(f"{rule}: {count} row(s), first on {pd.Timestamp(first).date()}")
 
 
-def check_window(frame: pd.DataFrame, date_column: str, start: dt.date, end: dt.date) -> None:
+def check_dates_in_window(frame: pd.DataFrame, date_column: str, start: dt.date, end: dt.date) -> None:
     """Every row's date lies inside the requested inclusive window."""
     dates = frame[date_column]
     outside = (dates < pd.Timestamp(start)) | (dates > pd.Timestamp(end))
@@ -77,7 +77,7 @@ def bar_violations(
 
 def validate_weather(weather: pd.DataFrame, start: dt.date, end: dt.date) -> None:
     """Precipitation not negative, temperatures plausible, max not below min, dates inside the window."""
-    check_window(weather, "obs_date", start, end)
+    check_dates_in_window(weather, "obs_date", start, end)
     _fail_if(weather["precipitation_mm"] < 0, weather, "negative precipitation", "obs_date")
     low, high = TEMPERATURE_RANGE_C
     for column in ("temp_max_c", "temp_min_c"):
@@ -90,7 +90,7 @@ def validate_weather(weather: pd.DataFrame, start: dt.date, end: dt.date) -> Non
 
 def validate_news(news: pd.DataFrame, start: dt.date, end: dt.date) -> None:
     """Counts not negative, matching articles not above the total, dates inside the window."""
-    check_window(news, "news_date", start, end)
+    check_dates_in_window(news, "news_date", start, end)
     _fail_if(news["matching_articles"] < 0, news, "negative matching_articles", "news_date")
     _fail_if(
         news["matching_articles"] > news["total_articles"], news, "matching above total articles", "news_date"
@@ -99,4 +99,4 @@ def validate_news(news: pd.DataFrame, start: dt.date, end: dt.date) -> None:
 
 def validate_macro(macro: pd.DataFrame, start: dt.date, end: dt.date) -> None:
     """Observation dates inside the window (values may be anything finite, or missing)."""
-    check_window(macro, "obs_date", start, end)
+    check_dates_in_window(macro, "obs_date", start, end)

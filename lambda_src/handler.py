@@ -21,7 +21,7 @@ from typing import Any
 
 from lambda_src.ingestion import run_ingest
 from pipeline import catalog
-from pipeline.calendar import default_ingest_day
+from pipeline.calendar import WindowOptionsError, requested_window
 from pipeline.rawzone import open_raw_store
 from pipeline.settings import get_settings
 
@@ -82,17 +82,13 @@ def parse_event(event: Mapping[str, Any] | None) -> IngestEvent:
     if unknown:
         raise InvalidEvent(f"unknown event key(s) {unknown}; allowed: {', '.join(sorted(EVENT_KEYS))}")
     day, start, end = _date(event, "date"), _date(event, "start"), _date(event, "end")
-    if day and (start or end):
-        raise InvalidEvent("give either 'date' or 'start'/'end', not both")
-    if (start is None) != (end is None):
-        raise InvalidEvent("'start' and 'end' go together")
-    if start and end and start > end:
-        raise InvalidEvent(f"'start' {start} is after 'end' {end}")
+    try:
+        first, last = requested_window(day, start, end, names=("'date'", "'start'", "'end'"))
+    except WindowOptionsError as error:
+        raise InvalidEvent(str(error)) from None
     force = event.get("force", False)
     if not isinstance(force, bool):
         raise InvalidEvent(f"event key 'force' must be true or false, got {force!r}")
-    first = start or day or default_ingest_day()
-    last = end or day or first
     return IngestEvent(_sources(event), first, last, force)
 
 

@@ -1,7 +1,7 @@
-"""Market-time facts shared by the CLI and the ingestion Lambda: the exchange's time zone and "today".
+"""Market-time facts shared by the CLI and the ingestion Lambda: the exchange's time zone, "today",
+and the one rule that turns a date or a start/end pair into the inclusive window a run covers.
 
-Kept apart from `pipeline.cli` so that the Lambda, which must not import click, can use the same
-default day as `pipeline ingest`.
+(The exchange's trading days are `lambda_src.ingestion.trading_calendar`.)
 """
 
 from __future__ import annotations
@@ -20,3 +20,32 @@ def market_today(now: dt.datetime | None = None) -> dt.date:
 def default_ingest_day(now: dt.datetime | None = None) -> dt.date:
     """Yesterday in New York: the last complete market day when a scheduled run starts in the morning."""
     return market_today(now) - dt.timedelta(days=1)
+
+
+class WindowOptionsError(ValueError):
+    """The date options contradict each other; the message names them as the caller spells them."""
+
+
+def requested_window(
+    day: dt.date | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    *,
+    names: tuple[str, str, str] = ("--date", "--start", "--end"),
+) -> tuple[dt.date, dt.date]:
+    """The inclusive window of a `day`, or of `start` and `end`, or by default yesterday in New York.
+
+    Both the command line and the Lambda's event take these options; `names` are how the caller
+    spells them in the error (e.g. ``("'date'", "'start'", "'end'")`` for an event).
+    """
+    day_name, start_name, end_name = names
+    if day and (start or end):
+        raise WindowOptionsError(f"give either {day_name} or {start_name}/{end_name}, not both")
+    if (start is None) != (end is None):
+        raise WindowOptionsError(f"{start_name} and {end_name} go together")
+    if start and end:
+        if start > end:
+            raise WindowOptionsError(f"{start_name} {start} is after {end_name} {end}")
+        return start, end
+    day = day or default_ingest_day()
+    return day, day

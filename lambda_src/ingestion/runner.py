@@ -112,7 +112,7 @@ class IngestResult:
         return "\n".join(lines)
 
 
-def check_window(start: dt.date, end: dt.date, today: dt.date) -> Window:
+def ingest_window(start: dt.date, end: dt.date, today: dt.date) -> Window:
     """The inclusive window to ingest; raise `IngestWindowError` if it is reversed or ends after today."""
     if start > end:
         raise IngestWindowError(f"the window start {start} is after its end {end}")
@@ -145,7 +145,7 @@ def run_ingest(
     clock = clock or SystemClock()
     started_at = clock.now()
     today = today or market_today(started_at)
-    window = check_window(start, end, today)
+    window = ingest_window(start, end, today)
     unknown = [source for source in sources if source not in catalog.INGEST_SOURCES]
     if unknown:
         raise IngestWindowError(

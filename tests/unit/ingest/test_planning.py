@@ -9,7 +9,7 @@ import pytest
 
 from lambda_src.ingestion import fred, gdelt, open_meteo, yahoo
 from lambda_src.ingestion.plan import Window, split_by_calendar
-from lambda_src.ingestion.runner import IngestWindowError, check_window
+from lambda_src.ingestion.runner import IngestWindowError, ingest_window
 from pipeline.rawzone import parse_raw_key
 from pipeline.reference import ReferenceDataError, load_states, load_universe
 from pipeline.settings import DEFAULT_UNIVERSE, load_settings
@@ -133,9 +133,9 @@ def test_same_window_always_maps_to_the_same_keys(tmp_path: Path) -> None:
 
 def test_windows_in_the_future_or_reversed_are_refused() -> None:
     with pytest.raises(IngestWindowError, match="after today"):
-        check_window(D(2024, 1, 1), D(2024, 1, 5), today=D(2024, 1, 4))
+        ingest_window(D(2024, 1, 1), D(2024, 1, 5), today=D(2024, 1, 4))
     with pytest.raises(IngestWindowError, match="after its end"):
-        check_window(D(2024, 1, 5), D(2024, 1, 1), today=D(2024, 2, 1))
+        ingest_window(D(2024, 1, 5), D(2024, 1, 1), today=D(2024, 2, 1))
 
 
 def test_shipped_universe_is_the_sp500_in_yahoo_form() -> None:
