@@ -17,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from pipeline.calendar import WindowOptionsError, default_ingest_day, requested_window
 from pipeline.catalog import DATA_SOURCES, INGEST_SOURCES
+from pipeline.market_time import WindowOptionsError, default_ingest_day, requested_window
 from pipeline.outcomes import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,

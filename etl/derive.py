@@ -42,18 +42,6 @@ def rolling_volatility(returns: np.ndarray, window: int = VOLATILITY_WINDOW) -> 
     return volatility
 
 
-def add_returns_and_volatility(bars: pd.DataFrame) -> pd.DataFrame:
-    """`bars` of one instrument (sorted by date) with `daily_return` and `volatility_7` added.
-
-    The price is the adjusted close, or the close where no adjusted close is given.
-    """
-    prices = bars["adj_close"].fillna(bars["close"]).to_numpy(dtype=float)
-    first = np.zeros(len(prices), dtype=bool)
-    first[:1] = True
-    returns, volatility = returns_and_volatility(prices, first)
-    return bars.assign(daily_return=returns, volatility_7=volatility)
-
-
 def returns_and_volatility(prices: np.ndarray, first_bar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`daily_return` and `volatility_7` of several instruments' prices laid end to end.
 

@@ -64,13 +64,6 @@ def _float_array(values: object, name: str, length: int) -> np.ndarray:
         raise ParseError(f"array {name!r} holds non-numeric values") from None
 
 
-def empty_bars() -> pd.DataFrame:
-    """A bar frame with no rows and the right column types."""
-    frame = pd.DataFrame({name: np.array([], dtype=float) for name in BAR_COLUMNS[1:]})
-    frame.insert(0, "trade_date", np.array([], dtype="datetime64[ns]"))
-    return frame
-
-
 @dataclass(frozen=True)
 class YahooChart:
     """One Yahoo chart response as arrays, before the trade dates are worked out.
@@ -89,7 +82,7 @@ class YahooChart:
 
 
 def read_yahoo_chart(body: bytes) -> YahooChart:
-    """The arrays of one Yahoo chart response, checked in the order `parse_yahoo_chart` checks them."""
+    """The arrays of one Yahoo chart response, checked in the order the one-response reader of the tests (`tests.support.oracles`) checks them."""
     document = _load_json(body)
     chart = document.get("chart") if isinstance(document, dict) else None
     if not isinstance(chart, dict):
@@ -185,27 +178,6 @@ def select_bars(
     last = np.ones(len(rows), dtype=bool)
     last[:-1] = (owner[rows][1:] != owner[rows][:-1]) | (days[rows][1:] != days[rows][:-1])
     return rows[last]
-
-
-def bars_frame(days: np.ndarray, prices: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:
-    """A frame of `BAR_COLUMNS` from dates, price arrays and the row positions to take."""
-    columns = {"trade_date": days[rows].astype("datetime64[ns]")}
-    columns.update({name: prices[name][rows] for name in BAR_COLUMNS[1:]})
-    return pd.DataFrame(columns)
-
-
-def parse_yahoo_chart(body: bytes, window_end: dt.date) -> pd.DataFrame:
-    """Daily bars of one Yahoo chart response, dated in the exchange's own time zone.
-
-    Bars with a null close and bars after `window_end` (the live partial bar Yahoo appends) are
-    dropped; a window without bars gives an empty frame. Columns: `BAR_COLUMNS`, sorted by date.
-    """
-    chart = read_yahoo_chart(body)
-    if not len(chart):
-        return empty_bars()
-    days = local_trade_days(chart.stamps, chart.time_zone)
-    rows = select_bars(days, chart.prices["close"], np.datetime64(window_end, "ns"))
-    return bars_frame(days, chart.prices, rows)
 
 
 def parse_open_meteo(body: bytes, states: Sequence[str]) -> pd.DataFrame:

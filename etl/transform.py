@@ -208,7 +208,7 @@ def _with_trade_days(charts: list[_Chart], outcomes: list[ObjectOutcome | None])
 
 
 def _selected_bars(charts: list[_Chart]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The bars each chart loads (`parse_yahoo_chart`'s rows, one chart after the other) and the
+    """The bars each chart loads (the rows `tests.support.oracles.parse_yahoo_chart` gives, one chart after the other) and the
     chart number of each row."""
     lengths = [len(chart.chart) for chart in charts]
     owner = np.repeat(np.arange(len(charts), dtype=np.int64), lengths)

@@ -35,18 +35,10 @@ def check_dates_in_window(frame: pd.DataFrame, date_column: str, start: dt.date,
     _fail_if(outside, frame, f"date outside the window {start}..{end}", date_column)
 
 
-def validate_bars(bars: pd.DataFrame, start: dt.date, end: dt.date) -> None:
-    """Prices positive, high not below low, volume not negative, dates inside the window."""
-    columns = {name: bars[name].to_numpy() for name in bars.columns}
-    errors = bar_violations(columns, np.zeros(len(bars), dtype=np.int64), [(start, end)])
-    if errors:
-        raise ValidationError(errors[0])
-
-
 def bar_violations(
     bars: Mapping[str, np.ndarray], owner: np.ndarray, windows: Sequence[tuple[dt.date, dt.date]]
 ) -> dict[int, str]:
-    """The first rule each object breaks, as `validate_bars` words it, for the bars of many objects.
+    """The first rule each object breaks, as `tests.support.oracles.validate_bars` words it, for the bars of many objects.
 
     `bars` holds the columns of the objects' bars one after the other (each object's sorted by
     date), `owner` the object (an index into `windows`) of each row. Objects breaking no rule are

@@ -21,7 +21,7 @@ from typing import Any
 
 from lambda_src.ingestion import run_ingest
 from pipeline import catalog
-from pipeline.calendar import WindowOptionsError, requested_window
+from pipeline.market_time import WindowOptionsError, requested_window
 from pipeline.rawzone import open_raw_store
 from pipeline.settings import get_settings
 

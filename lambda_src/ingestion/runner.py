@@ -39,7 +39,7 @@ from lambda_src.ingestion.manifest import (
 )
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window
 from pipeline import catalog
-from pipeline.calendar import market_today
+from pipeline.market_time import market_today
 from pipeline.outcomes import EXIT_FAILED, EXIT_OK, new_run_id
 from pipeline.progress import Progress
 from pipeline.rawzone import RawStore, make_metadata

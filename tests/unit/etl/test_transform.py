@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl.derive import add_returns_and_volatility
-from etl.parse import BAR_COLUMNS, ParseError, parse_yahoo_chart
+from etl.parse import BAR_COLUMNS, ParseError
 from etl.schema import STOCK_DAILY, TABLES
 from etl.transform import InstrumentBatch, ObjectInput, transform_instruments
-from etl.validate import ValidationError, validate_bars
+from etl.validate import ValidationError
+from tests.support.oracles import add_returns_and_volatility, parse_yahoo_chart, validate_bars
 
 WINTER_OPEN = 1704205800  # 2024-01-02 09:30 New York
 DAY = 86400

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from lambda_src.handler import InvalidEvent, parse_event
-from pipeline.calendar import default_ingest_day
 from pipeline.catalog import DATA_SOURCES
+from pipeline.market_time import default_ingest_day
 
 
 def test_empty_event_means_every_data_source_for_yesterday_in_new_york() -> None:

@@ -12,7 +12,7 @@ from lambda_src.ingestion import fred, gdelt, open_meteo, yahoo
 from lambda_src.ingestion.httpclient import HttpResponse
 from lambda_src.ingestion.sample import write_sample
 from lambda_src.ingestion.trading_calendar import is_trading_day
-from pipeline.calendar import MARKET_TIME_ZONE
+from pipeline.market_time import MARKET_TIME_ZONE
 from pipeline.rawzone import LocalRawStore, parse_raw_key
 from pipeline.settings import load_settings
 
