@@ -13,8 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-TRAILER = b"\xff\xff"
 POSTGRES_EPOCH = np.datetime64("2000-01-01", "D")
 _FIXED_TYPES = {"date": ">i4", "float8": ">f8", "int8": ">i8", "int2": ">i2"}
 #: The column types `encode_tuples` handles.

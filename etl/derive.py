@@ -9,14 +9,10 @@ trailing window gives bit-for-bit the values of a full reload.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import astuple
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
-
-from pipeline.reference import Company
 
 VOLATILITY_WINDOW = 7
 #: Bars before the first new one that an incremental load must re-read to recompute its window:
@@ -68,11 +64,4 @@ def date_dimension(first: dt.date, last: dt.date) -> pd.DataFrame:
             "dow": iso["day"].to_numpy(dtype=np.int64),
             "iso_week": iso["week"].to_numpy(dtype=np.int64),
         }
-    )
-
-
-def companies_frame(companies: Sequence[Company]) -> pd.DataFrame:
-    """The `companies` rows of the universe (`pipeline.reference.load_universe`), in file order."""
-    return pd.DataFrame(
-        [astuple(company) for company in companies], columns=["ticker", "name", "sector", "industry"]
     )

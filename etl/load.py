@@ -1,26 +1,25 @@
-"""Load: the one PostgreSQL writer of the ETL.
+"""Load: frames and stored bars between pandas and PostgreSQL.
 
-Rows go by binary COPY into temporary staging tables, then into the curated tables with
-``INSERT ... ON CONFLICT DO UPDATE ... WHERE (...) IS DISTINCT FROM (...)``, so a row whose values did
-not change is never rewritten and a re-run writes nothing. Everything happens inside the caller's
-transaction, together with the ledger rows that record it.
+Frames become binary COPY rows (`etl.staging` moves them into the curated tables); the stored bars an
+incremental load re-reads come back as numpy columns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
 
-from etl.copy_binary import ENCODABLE_TYPES, POSTGRES_EPOCH, SIGNATURE, TRAILER, encode_tuples
+from etl.copy_binary import ENCODABLE_TYPES, POSTGRES_EPOCH, encode_tuples
 from etl.derive import CONTEXT_BARS, date_dimension
 from etl.parse import BAR_COLUMNS
-from etl.schema import COMPANIES, DIM_DATE, TABLES, TableSpec
-from pipeline.db import fetch_row, fetch_value
+from etl.schema import DIM_DATE, TABLES, TableSpec
+from etl.staging import StagingWriter, upsert_from_staging
+from pipeline.db import fetch_row
 
 
 def _column_values(values: np.ndarray | pd.Series, pg_type: str) -> list:
@@ -47,120 +46,19 @@ def frame_rows(frame: pd.DataFrame, spec: TableSpec) -> Iterator[tuple]:
     return zip(*columns, strict=True)
 
 
-def create_staging(cursor: psycopg.Cursor, spec: TableSpec) -> None:
-    """An empty temporary (unlogged) copy of the table's columns, dropped at commit."""
-    staging = sql.Identifier(spec.staging)
-    cursor.execute(
-        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DROP").format(
-            staging, sql.Identifier(spec.name)
-        )
-    )
-    cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
-
-
-class StagingWriter:
-    """Binary COPY of rows into one staging table, moved into the curated table batch by batch.
-
-    Upserting every `batch_rows` staged rows lets PostgreSQL write one batch while the worker
-    processes parse the next, instead of idling until everything is parsed.
-
-    With `unique_keys` (the caller writes each key at most once) and a table empty when the writer
-    starts (a first load, or a backfill into a new database), nothing can conflict: the rows are
-    copied straight into the table, which spares PostgreSQL the staging table and the speculative
-    insertion of ``INSERT ... ON CONFLICT``. The run's lock keeps other ETL runs out meanwhile.
-    """
-
-    def __init__(
-        self,
-        cursor: psycopg.Cursor,
-        spec: TableSpec,
-        batch_rows: int | None = None,
-        *,
-        unique_keys: bool = False,
-    ) -> None:
-        self.cursor = cursor
-        self.spec = spec
-        self.batch_rows = batch_rows
-        self.rows = 0
-        self.pending = 0
-        self.written = 0
-        self.into_empty = unique_keys and table_is_empty(cursor, spec.name)
-        if not self.into_empty:
-            create_staging(cursor, spec)
-        self.copy_statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(spec.name if self.into_empty else spec.staging),
-            sql.SQL(", ").join(map(sql.Identifier, spec.column_names)),
-        )
-
-    def write(self, rows: Iterable[tuple]) -> None:
-        with self.cursor.copy(self.copy_statement) as copy:
-            copy.set_types([pg_type for _, pg_type in self.spec.columns])
-            for row in rows:
-                copy.write_row(row)
-                self.pending += 1
-        self._flush_when_full()
-
-    def write_tuples(self, tuples: bytes, rows: int) -> None:
-        """COPY rows already encoded as binary tuples (`etl.copy_binary.encode_tuples`)."""
-        with self.cursor.copy(self.copy_statement) as copy:
-            copy.write(SIGNATURE)
-            copy.write(tuples)
-            copy.write(TRAILER)
-        self.pending += rows
-        self._flush_when_full()
-
-    def write_frame(self, frame: pd.DataFrame) -> None:
-        """COPY the rows of `frame` (columns named as the table's)."""
-        if all(pg_type in ENCODABLE_TYPES for _, pg_type in self.spec.columns):
-            self.write_tuples(encode_tuples(frame, self.spec.columns), len(frame))
-        else:
-            self.write(frame_rows(frame, self.spec))
-
-    def _flush_when_full(self) -> None:
-        if self.batch_rows and self.pending >= self.batch_rows:
-            self.flush()
-
-    def flush(self) -> int:
-        """Upsert the staged rows and empty the staging table; return the rows written so far."""
-        if self.pending:
-            if self.into_empty:
-                self.written += self.pending
-            else:
-                self.written += upsert_from_staging(self.cursor, self.spec)
-                self.cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(self.spec.staging)))
-            self.rows += self.pending
-            self.pending = 0
-        return self.written
+def write_frame(writer: StagingWriter, frame: pd.DataFrame) -> None:
+    """COPY the rows of `frame` (columns named as the table's) through `writer`."""
+    if all(pg_type in ENCODABLE_TYPES for _, pg_type in writer.spec.columns):
+        writer.write_tuples(encode_tuples(frame, writer.spec.columns), len(frame))
+    else:
+        writer.write(frame_rows(frame, writer.spec))
 
 
 def stage_frame(cursor: psycopg.Cursor, spec: TableSpec, frame: pd.DataFrame) -> int:
     """COPY `frame` into the staging table of `spec`; return the rows staged."""
     writer = StagingWriter(cursor, spec)
-    writer.write_frame(frame)
+    write_frame(writer, frame)
     return writer.pending
-
-
-def table_is_empty(cursor: psycopg.Cursor, table: str) -> bool:
-    """Whether `table` has no row (as this transaction sees it)."""
-    cursor.execute(sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(sql.Identifier(table)))
-    return bool(fetch_value(cursor))
-
-
-def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only: bool = False) -> int:
-    """Move staged rows into the table; return the rows inserted or changed (unchanged rows are skipped).
-
-    `insert_only` keeps existing rows as they are (``DO NOTHING``), for facts that never change.
-    """
-    names = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
-    cursor.execute(
-        sql.SQL("INSERT INTO {table} AS {table} ({names}) SELECT {names} FROM {staging} {action}").format(
-            table=sql.Identifier(spec.name),
-            names=names,
-            staging=sql.Identifier(spec.staging),
-            action=spec.on_conflict_update([] if insert_only else None),
-        )
-    )
-    return cursor.rowcount
 
 
 def load_frame(cursor: psycopg.Cursor, table: str, frame: pd.DataFrame, *, unique_keys: bool = False) -> int:
@@ -171,7 +69,7 @@ def load_frame(cursor: psycopg.Cursor, table: str, frame: pd.DataFrame, *, uniqu
     if frame.empty:
         return 0
     writer = StagingWriter(cursor, TABLES[table], unique_keys=unique_keys)
-    writer.write_frame(frame)
+    write_frame(writer, frame)
     return writer.flush()
 
 
@@ -250,11 +148,6 @@ def _stored_bar_columns(
             for name, value in zip(BAR_COLUMNS[1:], values[2:], strict=True)
         },
     }
-
-
-def load_companies(cursor: psycopg.Cursor, companies: pd.DataFrame) -> int:
-    """Upsert the universe into `companies`; return the rows inserted or changed."""
-    return load_frame(cursor, COMPANIES, companies)
 
 
 def extend_date_dimension(cursor: psycopg.Cursor, dates: Sequence[dt.date]) -> int:

@@ -1,4 +1,4 @@
-"""Plan: the pending objects sorted into work, and the instrument batches the transform runs on.
+"""Plan: the pending objects sorted into work (imports no pandas: a run with nothing new stops here).
 
 Yahoo objects are grouped by symbol (a symbol's pending objects are merged over its stored bars in
 one pass), reference snapshots need no load, keys that are not raw keys are quarantined at once, and
@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import psycopg
 
 from etl.extract import PendingObject, Scan, UnreadableKey
 from etl.ledger import LedgerRow
-from etl.load import stored_bars
-from etl.schema import TABLES
-from etl.transform import InstrumentBatch, ObjectInput, instrument_table
+from etl.schema import INDEX_DAILY, STOCK_DAILY
 from pipeline.catalog import CONSTITUENTS, YAHOO
 from pipeline.rawzone import source_of_key
 from pipeline.settings import Settings
@@ -34,12 +30,43 @@ class LoadPlan:
     settled: list[LedgerRow] = field(default_factory=list)
 
     @property
+    def instrument_window_days(self) -> int:
+        """The days the instrument objects' windows span, together: a measure of their bytes known
+        before any is read (a daily run spans one day per symbol; a ten-year backfill 3,650)."""
+        return sum(
+            _window_days(item)
+            for groups in self.instruments.values()
+            for group in groups.values()
+            for item in group
+        )
+
+    @property
     def to_transform(self) -> list[PendingObject]:
         """Every object the transform reads, instruments first."""
         grouped = [
             item for groups in self.instruments.values() for group in groups.values() for item in group
         ]
         return grouped + self.objects
+
+
+@dataclass
+class StagedLoad:
+    """What the transform-and-stage step did: ledger rows, dates touched, rows per table, quality."""
+
+    ledger_rows: list[LedgerRow] = field(default_factory=list)
+    dates: set[dt.date] = field(default_factory=set)
+    stock_days: set[dt.date] = field(default_factory=set)
+    rows_written: dict[str, int] = field(default_factory=dict)
+    rows_staged: int = 0
+    quality: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+
+    def quality_summary(self) -> dict[str, dict[str, int]]:
+        return {name: dict(counts) for name, counts in self.quality.items()}
+
+
+def instrument_table(symbol: str, indexes: Sequence[str]) -> str:
+    """`index_daily` for the configured indexes (and any ``^`` symbol), else `stock_daily`."""
+    return INDEX_DAILY if symbol in indexes or symbol.startswith("^") else STOCK_DAILY
 
 
 def plan_load(scan: Scan, settings: Settings) -> LoadPlan:
@@ -87,46 +114,16 @@ def _unreadable_row(unreadable: UnreadableKey) -> LedgerRow:
     )
 
 
-def instrument_batches(
-    cursor: psycopg.Cursor,
-    plan: LoadPlan,
-    inputs: Mapping[str, ObjectInput],
-    batch_bytes: int | None,
-) -> list[InstrumentBatch]:
-    """The instruments in batches per table, each with the stored bars it must re-read: one batch
-    per table, or batches of about `batch_bytes` of objects each."""
-    batches = []
-    for table, groups in plan.instruments.items():
-        since = {symbol: _earliest_window_start(group) for symbol, group in groups.items()}
-        context = stored_bars(cursor, table, since)
-        chunks: list[list[tuple[str, list[ObjectInput]]]] = [[]]
-        size = 0
-        for symbol, group in groups.items():
-            objects = [inputs[item.key] for item in group if item.key in inputs]
-            if not objects:
-                continue
-            if batch_bytes and size >= batch_bytes:
-                chunks.append([])
-                size = 0
-            chunks[-1].append((symbol, objects))
-            size += sum(len(item.body) for item in objects)
-        for chunk in filter(None, chunks):
-            symbols = [symbol for symbol, _ in chunk]
-            batch_context = context if len(chunks) == 1 else context[context["symbol"].isin(symbols)]
-            batches.append(
-                InstrumentBatch(
-                    table,
-                    symbols,
-                    [objects for _, objects in chunk],
-                    [since[symbol] for symbol in symbols],
-                    batch_context.reset_index(drop=True),
-                    TABLES[table].columns,
-                )
-            )
-    return batches
+def _window_days(item: PendingObject) -> int:
+    try:
+        start = dt.date.fromisoformat(item.extra.get("window_start", ""))
+        end = dt.date.fromisoformat(item.extra.get("window_end", ""))
+    except ValueError:
+        return 1
+    return max(1, (end - start).days + 1)
 
 
-def _earliest_window_start(group: list[PendingObject]) -> dt.date:
+def earliest_window_start(group: list[PendingObject]) -> dt.date:
     starts = []
     for item in group:
         try:

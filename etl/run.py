@@ -23,13 +23,11 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from etl.analytics import refresh_market_daily, refresh_materialized_views, refresh_sector_daily
-from etl.derive import companies_frame
 from etl.extract import Scan, find_pending
 from etl.ledger import read_ledger, record_etags, record_objects
-from etl.load import extend_date_dimension, load_companies
-from etl.plan import plan_load
+from etl.plan import LoadPlan, StagedLoad, plan_load
 from etl.schema import COMPANIES, DIM_DATE, MARKET_DAILY, PIPELINE_RUNS, SECTOR_DAILY
-from etl.stage import StagedLoad, transform_and_stage
+from etl.staging import load_companies
 from pipeline.db import connect, database_url, fetch_value
 from pipeline.outcomes import (
     EXIT_FAILED,
@@ -161,7 +159,7 @@ def _load(
     with conn.transaction(), conn.cursor() as cursor:
         # Room for the hash joins and aggregates of a full load; LOCAL: this transaction only.
         cursor.execute("SET LOCAL work_mem = '256MB'")
-        staged = transform_and_stage(cursor, plan, store, progress=progress, on_phase=phase.done)
+        staged = _transform_and_stage(cursor, plan, store, progress=progress, phase=phase)
         result.take(staged)
         _load_reference_tables(cursor, settings, staged, result)
         phase.done("companies_and_dates")
@@ -180,14 +178,28 @@ def _scan(conn: psycopg.Connection, store: RawStore, *, full: bool) -> Scan:
     return scan
 
 
+def _transform_and_stage(
+    cursor: psycopg.Cursor, plan: LoadPlan, store: RawStore, *, progress: bool, phase: PhaseTimer
+) -> StagedLoad:
+    if not plan.to_transform:
+        # Nothing to parse: the transform's modules (pandas, numpy) are never imported, so a run with
+        # nothing new costs what its queries cost.
+        return StagedLoad(ledger_rows=list(plan.settled))
+    from etl.stage import transform_and_stage
+
+    return transform_and_stage(cursor, plan, store, progress=progress, on_phase=phase.done)
+
+
 def _load_reference_tables(
     cursor: psycopg.Cursor, settings: Settings, staged: StagedLoad, result: EtlResult
 ) -> None:
     """`companies` from the universe file, and `dim_date` over every day the run touched."""
-    result.rows_written[COMPANIES] = load_companies(
-        cursor, companies_frame(load_universe(settings.pipeline_universe))
-    )
-    result.rows_written[DIM_DATE] = extend_date_dimension(cursor, sorted(staged.dates))
+    result.rows_written[COMPANIES] = load_companies(cursor, load_universe(settings.pipeline_universe))
+    result.rows_written[DIM_DATE] = 0
+    if staged.dates:
+        from etl.load import extend_date_dimension  # builds the days with pandas: only with new rows
+
+        result.rows_written[DIM_DATE] = extend_date_dimension(cursor, sorted(staged.dates))
 
 
 def _refresh_analytics(

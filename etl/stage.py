@@ -10,23 +10,21 @@ touched, the rows written per table and the data-quality counts.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import multiprocessing
 import os
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import psycopg
 
 from etl.extract import PendingObject, read_bodies
-from etl.ledger import LedgerRow
-from etl.load import StagingWriter, load_frame
-from etl.plan import LoadPlan, instrument_batches, ledger_row
+from etl.load import load_frame, stored_bars
+from etl.plan import LoadPlan, StagedLoad, earliest_window_start, ledger_row
 from etl.schema import INDEX_DAILY, STOCK_DAILY, TABLES
+from etl.staging import StagingWriter
 from etl.transform import (
     InstrumentBatch,
     ObjectInput,
@@ -34,36 +32,27 @@ from etl.transform import (
     transform_instruments,
     transform_object,
 )
-from pipeline.catalog import YAHOO
 from pipeline.progress import Progress
 from pipeline.rawzone import RawStore
 
-# Below this many bytes of instrument objects, starting worker processes costs more than it saves:
-# the vectorised transform handles a day of updates for the whole universe in a fraction of a second.
-PARALLEL_THRESHOLD_BYTES = 16 * 1024 * 1024
+# Below this many days of instrument windows (about 16 MB of responses; a daily run of 500 symbols
+# spans 500), starting worker processes costs more than it saves: the vectorised transform handles a
+# day of updates for the whole universe in a fraction of a second.
+PARALLEL_THRESHOLD_WINDOW_DAYS = 250_000
+WORKERS = os.cpu_count() or 2
+# Batches submitted ahead per worker: enough to keep every worker busy, few enough that memory stays
+# flat (each batch holds about WORKER_BATCH_BYTES of bodies, and its result about as much).
+IN_FLIGHT_PER_WORKER = 2
 # Bytes of objects per batch handed to a worker: small enough that the first rows reach the
 # database within a fraction of a second, large enough that per-batch costs vanish.
 WORKER_BATCH_BYTES = 2 * 1024 * 1024
 # Stock rows staged before they are upserted (see `StagingWriter`).
 UPSERT_BATCH_ROWS = 100_000
+# Instrument objects whose bodies are read together in a backfill (S3 reads them on several threads).
+READ_CHUNK_OBJECTS = 128
 # A daily run's few objects load in a blink: a bar would only flicker.
 PROGRESS_THRESHOLD_OBJECTS = 50
 _DATE_COLUMNS = ("trade_date", "obs_date", "news_date")
-
-
-@dataclass
-class StagedLoad:
-    """What the transform-and-stage step did: ledger rows, dates touched, rows per table, quality."""
-
-    ledger_rows: list[LedgerRow] = field(default_factory=list)
-    dates: set[dt.date] = field(default_factory=set)
-    stock_days: set[dt.date] = field(default_factory=set)
-    rows_written: dict[str, int] = field(default_factory=dict)
-    rows_staged: int = 0
-    quality: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
-
-    def quality_summary(self) -> dict[str, dict[str, int]]:
-        return {name: dict(counts) for name, counts in self.quality.items()}
 
 
 def transform_and_stage(
@@ -74,36 +63,33 @@ def transform_and_stage(
     progress: bool,
     on_phase: Callable[[str], None],
 ) -> StagedLoad:
-    """Read, transform and load every object of `plan`; return what was staged and written."""
+    """Read, transform and load every object of `plan`; return what was staged and written.
+
+    Instrument objects are read a batch at a time and at most `IN_FLIGHT_PER_WORKER` batches per
+    worker are in flight, so memory stays flat however many objects a backfill holds.
+    """
     staged = StagedLoad(ledger_rows=list(plan.settled))
-    to_read = plan.to_transform
-    inputs = {
-        item.key: ObjectInput(item.key, item.source, dict(item.extra), item.metadata.fetched_at, body)
-        for item, body in read_bodies(store, to_read)
-    }
-    instrument_bytes = sum(len(item.body) for item in inputs.values() if item.source == YAHOO)
-    parallel = instrument_bytes >= PARALLEL_THRESHOLD_BYTES
-    batches = instrument_batches(cursor, plan, inputs, WORKER_BATCH_BYTES if parallel else None)
-    object_inputs = [inputs[item.key] for item in plan.objects if item.key in inputs]
-    on_phase("read_and_context")
+    to_transform = plan.to_transform
     bar = Progress(
-        len(to_read),
-        enabled=progress and len(to_read) >= PROGRESS_THRESHOLD_OBJECTS,
+        len(to_transform),
+        enabled=progress and len(to_transform) >= PROGRESS_THRESHOLD_OBJECTS,
         label="etl",
         unit="object",
         every=0,
     )
-    sink = _ResultSink(staged, cursor, {item.key: item for item in to_read}, bar)
-    with _transformed(batches, parallel=parallel) as instrument_results:
-        # The small objects are parsed and loaded here while the worker processes start and parse the
-        # instruments.
-        for transformed in map(transform_object, object_inputs):
-            sink.absorb(transformed)
+    sink = _ResultSink(staged, cursor, {item.key: item for item in to_transform}, bar)
+    parallel = plan.instrument_window_days >= PARALLEL_THRESHOLD_WINDOW_DAYS
+    with _instrument_pool(parallel) as pool:
+        # The small objects are parsed and loaded here while the worker processes start.
+        for item, body in read_bodies(store, plan.objects):
+            sink.absorb(transform_object(_input(item, body)))
         for table, parts in sink.frames.items():
             staged.rows_written[table] = _load_objects(cursor, table, parts, staged)
-        for transformed in instrument_results:
+        on_phase("objects")
+        batches = instrument_batches(cursor, plan, store, WORKER_BATCH_BYTES if parallel else None)
+        for transformed in _transform_all(pool, batches):
             sink.absorb(transformed)
-    sink.bar.close()
+    bar.close()
     for table, arrays in sink.day_arrays.items():
         days = np.unique(np.concatenate(arrays)).tolist()
         staged.dates.update({days[0], days[-1]})
@@ -115,6 +101,63 @@ def transform_and_stage(
         staged.rows_staged += writer.rows
     on_phase("upsert")
     return staged
+
+
+def instrument_batches(
+    cursor: psycopg.Cursor, plan: LoadPlan, store: RawStore, batch_bytes: int | None
+) -> Iterator[InstrumentBatch]:
+    """The instruments in batches, each with the stored bars it must re-read, made as they are asked
+    for: without `batch_bytes` one batch per table (a small run); with it, batches of about
+    `batch_bytes` of objects, whose bodies are read `READ_CHUNK_OBJECTS` objects at a time."""
+    for table, groups in plan.instruments.items():
+        symbols = list(groups)
+        step = len(symbols) if batch_bytes is None else max(1, READ_CHUNK_OBJECTS)
+        for first in range(0, len(symbols), step):
+            chunk = _read_chunk(store, {symbol: groups[symbol] for symbol in symbols[first : first + step]})
+            batch: list[tuple[str, list[ObjectInput]]] = []
+            size = 0
+            for symbol, objects in chunk:
+                batch.append((symbol, objects))
+                size += sum(len(item.body) for item in objects)
+                if batch_bytes is not None and size >= batch_bytes:
+                    yield _batch(cursor, table, groups, batch)
+                    batch, size = [], 0
+            if batch:
+                yield _batch(cursor, table, groups, batch)
+
+
+def _read_chunk(
+    store: RawStore, groups: Mapping[str, list[PendingObject]]
+) -> list[tuple[str, list[ObjectInput]]]:
+    """The bodies of the objects of `groups`, read together (in threads on S3), by symbol."""
+    by_symbol: dict[str, list[ObjectInput]] = defaultdict(list)
+    owners = {item.key: symbol for symbol, group in groups.items() for item in group}
+    for item, body in read_bodies(store, [item for group in groups.values() for item in group]):
+        by_symbol[owners[item.key]].append(
+            ObjectInput(item.key, item.source, dict(item.extra), item.metadata.fetched_at, body)
+        )
+    return [(symbol, by_symbol[symbol]) for symbol in groups if by_symbol[symbol]]
+
+
+def _batch(
+    cursor: psycopg.Cursor,
+    table: str,
+    groups: Mapping[str, list[PendingObject]],
+    batch: list[tuple[str, list[ObjectInput]]],
+) -> InstrumentBatch:
+    since = {symbol: earliest_window_start(groups[symbol]) for symbol, _ in batch}
+    return InstrumentBatch(
+        table,
+        list(since),
+        [objects for _, objects in batch],
+        list(since.values()),
+        stored_bars(cursor, table, since),
+        TABLES[table].columns,
+    )
+
+
+def _input(item: PendingObject, body: bytes) -> ObjectInput:
+    return ObjectInput(item.key, item.source, dict(item.extra), item.metadata.fetched_at, body)
 
 
 def _load_objects(cursor: psycopg.Cursor, table: str, parts: list[pd.DataFrame], staged: StagedLoad) -> int:
@@ -131,26 +174,39 @@ def _load_objects(cursor: psycopg.Cursor, table: str, parts: list[pd.DataFrame],
 
 
 @contextlib.contextmanager
-def _transformed(batches: list[InstrumentBatch], *, parallel: bool) -> Iterator[Iterator[TransformResult]]:
-    """Transform results in batch order; with `parallel`, every batch is handed to worker processes
-    at once, so they parse ahead while the caller loads what is already done."""
+def _instrument_pool(parallel: bool) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for a big load (None for a small one), started in the background."""
     if not parallel:
-        yield map(transform_instruments, batches)
+        yield None
         return
     # forkserver: a worker forked from this process would inherit its open database connection.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["etl.transform"])
     with (
-        ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=context) as pool,
+        ProcessPoolExecutor(max_workers=WORKERS, mp_context=context) as pool,
         ThreadPoolExecutor(1) as starter,
     ):
-        # Launching the workers waits for the fork server to import the transform (about a second);
-        # a helper thread does the waiting, and the caller loads the small objects meanwhile.
-        yield _results_of(starter.submit(pool.map, transform_instruments, batches))
+        # Starting the workers waits for the fork server to import the transform (about a second): a
+        # helper thread does the waiting while the caller loads the small objects.
+        starter.submit(lambda: [pool.submit(int) for _ in range(WORKERS)])
+        yield pool
 
 
-def _results_of(launched: Future[Iterator[TransformResult]]) -> Iterator[TransformResult]:
-    yield from launched.result()
+def _transform_all(
+    pool: ProcessPoolExecutor | None, batches: Iterable[InstrumentBatch]
+) -> Iterator[TransformResult]:
+    """Transform results in batch order, with at most `IN_FLIGHT_PER_WORKER` batches per worker
+    submitted ahead: the workers parse the next batches while the caller loads the done ones."""
+    if pool is None:
+        yield from map(transform_instruments, batches)
+        return
+    in_flight: deque[Future[TransformResult]] = deque()
+    for batch in batches:
+        in_flight.append(pool.submit(transform_instruments, batch))
+        if len(in_flight) >= WORKERS * IN_FLIGHT_PER_WORKER:
+            yield in_flight.popleft().result()
+    while in_flight:
+        yield in_flight.popleft().result()
 
 
 class _ResultSink:

@@ -29,7 +29,7 @@ from etl.parse import (
     read_yahoo_chart,
     select_bars,
 )
-from etl.schema import INDEX_DAILY, MACRO_DAILY, NEWS_DAILY, PIPELINE_RUNS, STOCK_DAILY, WEATHER_DAILY
+from etl.schema import MACRO_DAILY, NEWS_DAILY, PIPELINE_RUNS, STOCK_DAILY, WEATHER_DAILY
 from etl.validate import ValidationError, bar_violations, validate_macro, validate_news, validate_weather
 from pipeline.catalog import FRED, GDELT, MANIFEST, OPEN_METEO, YAHOO
 from pipeline.rawzone import sha256_hex
@@ -287,8 +287,3 @@ def _parse_object(item: ObjectInput) -> tuple[str, pd.DataFrame]:
     if item.source == YAHOO:
         raise MetadataError("metadata extra 'symbol' is missing")
     raise MetadataError(f"no parser for source {item.source!r}")
-
-
-def instrument_table(symbol: str, indexes: Sequence[str]) -> str:
-    """`index_daily` for the configured indexes (and any ``^`` symbol), else `stock_daily`."""
-    return INDEX_DAILY if symbol in indexes or symbol.startswith("^") else STOCK_DAILY

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from concurrent.futures import ProcessPoolExecutor
 
 import boto3
 import psycopg
 import pytest
 from moto import mock_aws
 
-import etl.load
+import etl.stage
+import etl.staging
 from cli.status import status_report
 from etl import run_etl
 from pipeline.settings import get_settings
@@ -140,6 +144,59 @@ def test_incremental_load_equals_full_reload(migrated_database_url, raw_zone, pg
         drop_database(pg_server, fresh_url)
 
 
+def test_worker_processes_in_small_bounded_batches_load_what_one_pass_loads(
+    migrated_database_url, raw_zone, pg_server, monkeypatch
+):
+    # Given the same raw zone loaded in process (one batch per table) ...
+    raw_zone.everything(DAYS, tickers=("AAPL", "MSFT", "XOM", "JNJ", "PG"))
+    assert run_etl(get_settings()).exit_code == 0
+    in_process = table_checksums(migrated_database_url)
+    # ... and by worker processes, two objects read at a time, a batch per symbol, bounded in flight
+    monkeypatch.setattr(etl.stage, "PARALLEL_THRESHOLD_WINDOW_DAYS", 1)
+    monkeypatch.setattr(etl.stage, "READ_CHUNK_OBJECTS", 2)
+    monkeypatch.setattr(etl.stage, "WORKER_BATCH_BYTES", 1)
+    monkeypatch.setattr(etl.stage, "IN_FLIGHT_PER_WORKER", 1)
+    pools = []
+
+    class RecordedPool(ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            pools.append(fn.__name__)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(etl.stage, "ProcessPoolExecutor", RecordedPool)
+    fresh_url = create_database(pg_server)
+    try:
+        monkeypatch.setenv("DATABASE_URL", fresh_url)
+        reset_settings_caches()
+        from pipeline.migrations import migrate
+
+        migrate()
+        result = run_etl(get_settings())
+        assert result.exit_code == 0, result.summary()
+        # Then the tables are identical, bit for bit, and the six instruments went one batch each
+        assert table_checksums(fresh_url) == in_process
+        assert pools.count("transform_instruments") == 6
+    finally:
+        drop_database(pg_server, fresh_url)
+
+
+def test_a_run_with_nothing_new_records_itself_without_importing_the_transform(
+    migrated_database_url, raw_zone
+):
+    raw_zone.everything(DAYS)
+    assert run_etl(get_settings()).exit_code == 0
+    # When a second run, in a process of its own, finds nothing new
+    probe = (
+        "import sys; from etl import run_etl; from pipeline.settings import get_settings;"
+        "result = run_etl(get_settings());"
+        "print(result.exit_code, result.curated_rows, sorted({'pandas', 'numpy', 'etl.transform'} & set(sys.modules)))"
+    )
+    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    # Then it succeeds, writes nothing, and never loaded pandas, numpy or the transform
+    assert output.split() == ["0", "0", "[]"]
+    assert count(migrated_database_url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl'") == 2
+
+
 def test_a_corrupt_object_is_quarantined_and_the_rest_loads(migrated_database_url, raw_zone):
     raw_zone.everything(DAYS)
     bad = raw_zone.yahoo("MSFT", DAYS[:5], body=b'{"chart":{"result":[{"meta":')
@@ -173,14 +230,14 @@ def test_a_killed_connection_leaves_nothing_and_the_next_run_loads_once(
     migrated_database_url, raw_zone, monkeypatch
 ):
     raw_zone.everything(DAYS)
-    original = etl.load.upsert_from_staging
+    original = etl.staging.upsert_from_staging
 
     def killed_mid_load(cursor, spec, **options):
         with psycopg.connect(migrated_database_url, autocommit=True) as other:
             other.execute("SELECT pg_terminate_backend(%s)", (cursor.connection.info.backend_pid,))
         return original(cursor, spec, **options)
 
-    monkeypatch.setattr(etl.load, "upsert_from_staging", killed_mid_load)
+    monkeypatch.setattr(etl.staging, "upsert_from_staging", killed_mid_load)
     failed = run_etl(get_settings())
     assert failed.exit_code == 1 and failed.error
     url = migrated_database_url
@@ -188,7 +245,7 @@ def test_a_killed_connection_leaves_nothing_and_the_next_run_loads_once(
         assert count(url, f"SELECT count(*) FROM {table}") == 0
     assert count(url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl' AND status = 'failed'") == 1
 
-    monkeypatch.setattr(etl.load, "upsert_from_staging", original)
+    monkeypatch.setattr(etl.staging, "upsert_from_staging", original)
     assert run_etl(get_settings()).exit_code == 0
     assert count(url, "SELECT count(*) FROM stock_daily") == 90
     assert count(url, "SELECT count(*) FROM raw_objects") == 9

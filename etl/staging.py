@@ -1,0 +1,134 @@
+"""Staging: the one PostgreSQL writer of the ETL.
+
+Rows go by binary COPY into temporary staging tables, then into the curated tables with the schema's
+``ON CONFLICT ... WHERE (...) IS DISTINCT FROM (...)`` clause, so a row whose values did not change is
+never rewritten and a re-run writes nothing. Everything happens inside the caller's transaction,
+together with the ledger rows that record it. Only psycopg here: a run with nothing new loads the
+universe into `companies` without importing pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple
+
+import psycopg
+from psycopg import sql
+
+from etl.schema import COMPANIES, TABLES, TableSpec
+from pipeline.db import fetch_value
+from pipeline.reference import Company
+
+# The framing of a binary COPY stream around the tuples `etl.copy_binary.encode_tuples` makes: the
+# signature, flags and header extension length, then the end-of-data marker.
+SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+TRAILER = b"\xff\xff"
+
+
+def create_staging(cursor: psycopg.Cursor, spec: TableSpec) -> None:
+    """An empty temporary (unlogged) copy of the table's columns, dropped at commit."""
+    staging = sql.Identifier(spec.staging)
+    cursor.execute(
+        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DROP").format(
+            staging, sql.Identifier(spec.name)
+        )
+    )
+    cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
+
+
+class StagingWriter:
+    """Binary COPY of rows into one staging table, moved into the curated table batch by batch.
+
+    Upserting every `batch_rows` staged rows lets PostgreSQL write one batch while the worker
+    processes parse the next, instead of idling until everything is parsed.
+
+    With `unique_keys` (the caller writes each key at most once) and a table empty when the writer
+    starts (a first load, or a backfill into a new database), nothing can conflict: the rows are
+    copied straight into the table, which spares PostgreSQL the staging table and the speculative
+    insertion of ``INSERT ... ON CONFLICT``. The run's lock keeps other ETL runs out meanwhile.
+    """
+
+    def __init__(
+        self,
+        cursor: psycopg.Cursor,
+        spec: TableSpec,
+        batch_rows: int | None = None,
+        *,
+        unique_keys: bool = False,
+    ) -> None:
+        self.cursor = cursor
+        self.spec = spec
+        self.batch_rows = batch_rows
+        self.rows = 0
+        self.pending = 0
+        self.written = 0
+        self.into_empty = unique_keys and table_is_empty(cursor, spec.name)
+        if not self.into_empty:
+            create_staging(cursor, spec)
+        self.copy_statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(spec.name if self.into_empty else spec.staging),
+            sql.SQL(", ").join(map(sql.Identifier, spec.column_names)),
+        )
+
+    def write(self, rows: Iterable[tuple]) -> None:
+        with self.cursor.copy(self.copy_statement) as copy:
+            copy.set_types([pg_type for _, pg_type in self.spec.columns])
+            for row in rows:
+                copy.write_row(row)
+                self.pending += 1
+        self._flush_when_full()
+
+    def write_tuples(self, tuples: bytes, rows: int) -> None:
+        """COPY rows already encoded as binary tuples (`etl.copy_binary.encode_tuples`)."""
+        with self.cursor.copy(self.copy_statement) as copy:
+            copy.write(SIGNATURE)
+            copy.write(tuples)
+            copy.write(TRAILER)
+        self.pending += rows
+        self._flush_when_full()
+
+    def _flush_when_full(self) -> None:
+        if self.batch_rows and self.pending >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> int:
+        """Upsert the staged rows and empty the staging table; return the rows written so far."""
+        if self.pending:
+            if self.into_empty:
+                self.written += self.pending
+            else:
+                self.written += upsert_from_staging(self.cursor, self.spec)
+                self.cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(self.spec.staging)))
+            self.rows += self.pending
+            self.pending = 0
+        return self.written
+
+
+def table_is_empty(cursor: psycopg.Cursor, table: str) -> bool:
+    """Whether `table` has no row (as this transaction sees it)."""
+    cursor.execute(sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(sql.Identifier(table)))
+    return bool(fetch_value(cursor))
+
+
+def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only: bool = False) -> int:
+    """Move staged rows into the table; return the rows inserted or changed (unchanged rows are skipped).
+
+    `insert_only` keeps existing rows as they are (``DO NOTHING``), for facts that never change.
+    """
+    names = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
+    cursor.execute(
+        sql.SQL("INSERT INTO {table} AS {table} ({names}) SELECT {names} FROM {staging} {action}").format(
+            table=sql.Identifier(spec.name),
+            names=names,
+            staging=sql.Identifier(spec.staging),
+            action=spec.on_conflict_update([] if insert_only else None),
+        )
+    )
+    return cursor.rowcount
+
+
+def load_companies(cursor: psycopg.Cursor, companies: Sequence[Company]) -> int:
+    """Upsert the universe into `companies`; return the rows inserted or changed."""
+    writer = StagingWriter(cursor, TABLES[COMPANIES])
+    writer.write(astuple(company) for company in companies)
+    return writer.flush()
