@@ -1,53 +1,102 @@
-"""The ETL benchmark: 500 tickers x 10 years of sample data, loaded from empty, then two incremental runs.
+"""The ETL benchmark: sample data of 60, 500 and 2,000 tickers x 10 years, each loaded from empty by
+`pipeline etl` in a process of its own, then a run with nothing new and a run adding one day.
 
-Prints, measured in the same run on the same database: the end-to-end rate of the full ETL in curated
-rows per second, the rate of a raw COPY of the same stock rows and of `pandas.DataFrame.to_sql(
-method="multi")` on a subset (both into scratch tables, dropped afterwards), the time of a run with
-nothing new and of a run adding one day, and peak memory. The loaded database is left in place for
-the dashboard benchmark.
+Prints, measured in the same run: the full load's rate in curated rows per second and its share of a
+raw COPY of the same stock rows into the same server, `pandas.DataFrame.to_sql(method="multi")` on a
+subset, the no-op and one-day times as whole processes (start-up and imports included), the peak
+memory of the largest ETL process (workers included) and how the full load scales with the tickers.
+The 500-ticker database is left in `home` for the dashboard benchmark.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import resource
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from etl import EtlResult, run_etl
-from lambda_src.ingestion.sample import write_sample
-from pipeline.db import connect, database_url, fetch_value
-from pipeline.migrations import migrate
-from pipeline.rawzone import open_raw_store
-from pipeline.settings import Settings, load_settings
+from pipeline.db import connect, database_url, fetch_value, stop_embedded
+from pipeline.settings import DEFAULT_UNIVERSE, load_settings
 
-TICKERS = 500
+TICKER_COUNTS = (60, 500, 2000)
+MAIN_TICKERS = 500
 DAYS = 2520
 # A Thursday, so that the extra day of the incremental run is a Friday session.
 LAST_DAY = dt.date(2025, 12, 18)
 TO_SQL_ROWS = 50_000
+NO_OP_ROUNDS = 3
 SCRATCH_COPY = "bench_scratch_copy"
 SCRATCH_TO_SQL = "bench_scratch_to_sql"
 STOCK_COLUMNS = "ticker, trade_date, open, high, low, close, adj_close, volume, daily_return, volatility_7"
+_WRITTEN = re.compile(r"([\d,]+) row\(s\) written")
 
 
-def _timed(label: str, action):
-    started = time.perf_counter()
-    value = action()
-    seconds = time.perf_counter() - started
-    print(f"{label}: {seconds:.2f} s")
-    return value, seconds
+@dataclass(frozen=True)
+class Process:
+    """One `pipeline` command run to completion: wall seconds, peak memory, what it printed."""
+
+    seconds: float
+    peak_mb: float
+    output: str
+
+    @property
+    def rows_written(self) -> int:
+        match = _WRITTEN.search(self.output)
+        return int(match.group(1).replace(",", "")) if match else 0
 
 
-def _etl_run(settings: Settings, label: str) -> tuple[EtlResult, float]:
-    result, seconds = _timed(label, lambda: run_etl(settings, full=False, progress=False))
-    if result.exit_code != 0:
-        raise SystemExit(f"{label} failed: {result.summary()}")
-    print("  " + result.summary().replace("\n", "\n  "))
-    print(f"  phases: {result.phase_seconds}")
-    return result, seconds
+def pipeline(home: Path, *arguments: str) -> Process:
+    """Run `pipeline ARGUMENTS` with PIPELINE_HOME=`home` and its universe; raise if it fails."""
+    environment = {**os.environ, "PIPELINE_HOME": str(home), "PIPELINE_UNIVERSE": str(home / "universe.csv")}
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "cli", *arguments], env=environment, stdout=stdout, stderr=stderr
+        )
+        # wait4 reports the child's peak memory, and its reaped children's (the ETL's workers): the largest.
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        output, errors = stdout.read().decode(), stderr.read().decode()
+    if child.returncode not in (0, 3):
+        raise SystemExit(f"pipeline {' '.join(arguments)} failed: {errors[-2000:]}")
+    return Process(seconds, usage.ru_maxrss / 1024, output)
+
+
+@dataclass(frozen=True)
+class FullLoad:
+    tickers: int
+    seconds: float
+    rows: int
+    peak_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def full_load(home: Path, tickers: int) -> FullLoad:
+    """Sample `tickers` x 10 years into an empty `home`, then time `pipeline etl` loading it."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(DEFAULT_UNIVERSE, home / "universe.csv")
+    sample = pipeline(home, "sample", "--tickers", str(tickers), "--days", str(DAYS), "--end", str(LAST_DAY))
+    print(f"  {tickers:>5} tickers: sample written in {sample.seconds:.1f} s")
+    pipeline(home, "db", "migrate")
+    load = pipeline(home, "etl")
+    print(
+        f"  {tickers:>5} tickers: full load {load.seconds:.1f} s, {load.rows_written:,} rows, peak {load.peak_mb:,.0f} MB"
+    )
+    return FullLoad(tickers, load.seconds, load.rows_written, load.peak_mb)
 
 
 def _raw_copy_rate(url: str) -> float:
@@ -93,49 +142,50 @@ def _to_sql_rate(url: str) -> float:
     return len(frame) / seconds
 
 
-def _peak_memory_mb() -> tuple[float, float]:
-    # ru_maxrss is in kilobytes on Linux.
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return own, children
-
-
 def main(home: Path) -> None:
-    """Run the ETL benchmark in `home` (an empty PIPELINE_HOME) and print the figures."""
-    settings = load_settings(pipeline_home=home)
-    store = open_raw_store(settings)
-    print(f"== ETL benchmark: {TICKERS} tickers x {DAYS} trading days, PIPELINE_HOME={home}")
-    _timed(
-        "write_sample (10 years)",
-        lambda: write_sample(
-            settings, store, tickers=TICKERS, days=DAYS, seed=7, end=LAST_DAY, progress=False
-        ),
-    )
-    url = database_url(settings)
-    migrate(settings)
-
-    full, full_seconds = _etl_run(settings, "full ETL from empty")
-    curated_rate = full.curated_rows / full_seconds
+    """Run the ETL benchmark under `home` (empty); print the figures."""
+    print(f"== ETL benchmark: {', '.join(map(str, TICKER_COUNTS))} tickers x {DAYS} trading days")
+    loads = {}
+    for tickers in TICKER_COUNTS:
+        target = home if tickers == MAIN_TICKERS else home / f"tickers-{tickers}"
+        loads[tickers] = full_load(target, tickers)
+        if target != home:
+            stop_embedded(load_settings(pipeline_home=target))
+            shutil.rmtree(target)
+    url = database_url(load_settings(pipeline_home=home))
     copy_rate = _raw_copy_rate(url)
     to_sql_rate = _to_sql_rate(url)
-
-    _etl_run(settings, "ETL with nothing new")
-    _timed(
-        "write_sample (one more day)",
-        lambda: write_sample(
-            settings,
-            store,
-            tickers=TICKERS,
-            days=1,
-            seed=7,
-            end=LAST_DAY + dt.timedelta(days=1),
-            progress=False,
-        ),
+    no_op = min(pipeline(home, "etl").seconds for _ in range(NO_OP_ROUNDS))
+    pipeline(
+        home,
+        "sample",
+        "--tickers",
+        str(MAIN_TICKERS),
+        "--days",
+        "1",
+        "--end",
+        str(LAST_DAY + dt.timedelta(days=1)),
     )
-    _etl_run(settings, "ETL of one new day")
+    one_day = pipeline(home, "etl")
 
-    own, children = _peak_memory_mb()
-    print(f"full load, end to end:        {curated_rate:>10,.0f} curated rows/s ({full.curated_rows:,} rows)")
-    print(f"raw COPY, same stock rows:    {copy_rate:>10,.0f} rows/s")
+    main_load = loads[MAIN_TICKERS]
+    print(
+        f"full load, {MAIN_TICKERS} tickers:       {main_load.rate:>10,.0f} curated rows/s ({main_load.rows:,} rows)"
+    )
+    print(
+        f"raw COPY, same stock rows:    {copy_rate:>10,.0f} rows/s (full load at {main_load.rate / copy_rate:.0%} of it)"
+    )
     print(f"to_sql(method='multi'), {TO_SQL_ROWS:,}: {to_sql_rate:>8,.0f} rows/s")
-    print(f"peak memory: {own:,.0f} MB (this process), {children:,.0f} MB (largest child)")
+    print(f"no-op run, whole process:     {no_op:>10.2f} s (best of {NO_OP_ROUNDS})")
+    print(f"one new day, whole process:   {one_day.seconds:>10.2f} s ({one_day.rows_written:,} rows)")
+    for tickers, load in loads.items():
+        print(
+            f"full load, {tickers:>5} tickers:     {load.seconds:>7.1f} s, {load.rate:>10,.0f} rows/s, "
+            f"peak memory {load.peak_mb:>6,.0f} MB"
+        )
+    smallest, largest = loads[TICKER_COUNTS[0]], loads[TICKER_COUNTS[-1]]
+    print(
+        f"scaling {smallest.tickers} -> {largest.tickers} tickers: {largest.seconds / smallest.seconds:.1f}x the time "
+        f"for {largest.rows / smallest.rows:.1f}x the rows; peak memory {largest.peak_mb / loads[MAIN_TICKERS].peak_mb:.2f}x "
+        f"the {MAIN_TICKERS}-ticker peak"
+    )

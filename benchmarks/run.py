@@ -1,5 +1,6 @@
-"""`make bench`: the ETL benchmark on 500 tickers x 10 years, then the dashboard's timings on that data,
-then the ETL's requests against an S3 raw zone (moto).
+"""`make bench`: the ETL benchmark on 60, 500 and 2,000 tickers x 10 years, the JSON decoders on its
+objects, then the dashboard's timings on the 500-ticker data, then the ETL's requests against an S3 raw
+zone (moto).
 
 Runs in its own PIPELINE_HOME (``.pipeline-bench`` unless BENCH_HOME is set), which it empties first.
 """
@@ -10,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from benchmarks import dashboard_bench, etl_bench, s3_bench
+from benchmarks import dashboard_bench, decoders, etl_bench, s3_bench
 
 
 def main() -> None:
@@ -26,6 +27,7 @@ def main() -> None:
     for name in ("DATABASE_URL", "DB_SECRET_ARN", "RAW_BUCKET"):
         os.environ.pop(name, None)
     etl_bench.main(home)
+    decoders.main(home)
     dashboard_bench.main(home)
     s3_bench.main(home / "s3")
 

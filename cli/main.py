@@ -167,7 +167,13 @@ def run(sources, day, start, end, force) -> int:
 
 
 @cli.command()
-@click.option("--tickers", type=click.IntRange(1, 600), default=60, show_default=True, help="Tickers.")
+@click.option(
+    "--tickers",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Tickers (beyond the universe: synthetic ones, added to a universe file).",
+)
 @click.option("--days", type=click.IntRange(1, 10_000), default=260, show_default=True, help="Trading days.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same bytes).")
 @click.option("--end", type=ISO_DATE, help="Last day of the sample (default: yesterday, New York time).")

@@ -22,6 +22,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,11 +34,20 @@ from pipeline import catalog
 from pipeline.market_time import MARKET_TIME_ZONE
 from pipeline.progress import Progress
 from pipeline.rawzone import RawStore, make_metadata
-from pipeline.reference import Company, StatePoint, load_states, load_universe
+from pipeline.reference import (
+    Company,
+    StatePoint,
+    load_states,
+    load_universe,
+    refreshed_universe_path,
+    save_universe,
+)
 from pipeline.settings import Settings
 
 #: Every path-dependent series starts here, whatever the sample's window.
 EPOCH = dt.date(2000, 1, 3)
+#: The most tickers a sample holds (beyond the universe, synthetic ones).
+MAX_TICKERS = 10_000
 #: Dividends are spread over the years before this day: adjclose == close from it on.
 ADJUSTMENT_ANCHOR = dt.date(2026, 1, 1)
 _SESSION_OPEN = dt.time(9, 30)
@@ -53,12 +63,21 @@ class SampleResult:
     tickers: tuple[str, ...]
     objects: int
     manifest_key: str
+    #: Where the universe with the synthetic tickers went (None when the universe was big enough), and
+    #: whether PIPELINE_UNIVERSE already points there.
+    universe: Path | None = None
+    universe_in_use: bool = True
 
     def summary(self) -> str:
-        return (
+        lines = [
             f"sample {self.window}: {len(self.tickers)} tickers, {self.objects} synthetic objects written; "
             f"manifest: {self.manifest_key}"
-        )
+        ]
+        if self.universe is not None:
+            lines.append(f"  universe with synthetic tickers written to {self.universe}")
+            if not self.universe_in_use:
+                lines.append(f"  set PIPELINE_UNIVERSE={self.universe} so that the ETL loads their companies")
+        return "\n".join(lines)
 
 
 # --- deterministic randomness -------------------------------------------------------------------
@@ -123,6 +142,29 @@ def select_companies(companies: Sequence[Company], count: int) -> list[Company]:
         chosen += [queue[depth] for queue in queues if depth < len(queue)][: count - len(chosen)]
         depth += 1
     return chosen
+
+
+def synthetic_companies(companies: Sequence[Company], count: int) -> list[Company]:
+    """`companies` followed by synthetic ones up to `count` in all: tickers ``SYN0001``, ..., each in a
+    sector (and an industry of it) of the universe, taken in turn, so that every sector grows alike."""
+    if count <= len(companies):
+        return list(companies)
+    by_sector: dict[str, list[Company]] = {}
+    for company in companies:
+        by_sector.setdefault(company.sector, []).append(company)
+    sectors = list(by_sector.items())
+    taken = {company.ticker for company in companies}
+    extended = list(companies)
+    number = 0
+    while len(extended) < count:
+        number += 1
+        ticker = f"SYN{number:04d}"
+        if ticker in taken:
+            continue
+        sector, members = sectors[number % len(sectors)]
+        industry = members[(number // len(sectors)) % len(members)].industry
+        extended.append(Company(ticker, f"Synthetic Company {number:04d}", sector, industry))
+    return extended
 
 
 def sample_window(days: int, end: dt.date) -> tuple[Window, list[dt.date]]:
@@ -482,14 +524,19 @@ def write_sample(
 ) -> SampleResult:
     """Write a synthetic backfill of the last `days` trading days up to `end` (see the module docstring).
 
-    Raises `ValueError` with one line when `tickers` exceeds the universe or `days` reaches before
-    the epoch (2000-01-03).
+    More `tickers` than the universe holds adds synthetic companies (`synthetic_companies`), saved
+    with the real ones as a universe file (PIPELINE_UNIVERSE itself when it is not the shipped file,
+    else ``$PIPELINE_HOME/universe.csv``) for the ETL. Raises `ValueError` with one line when
+    `tickers` or `days` is out of range.
     """
-    companies = load_universe(settings.pipeline_universe)
-    if tickers < 1 or tickers > len(companies):
-        raise ValueError(
-            f"--tickers {tickers} is out of range: the universe {settings.pipeline_universe} has {len(companies)} tickers"
-        )
+    if not 1 <= tickers <= MAX_TICKERS:
+        raise ValueError(f"--tickers {tickers} is out of range: 1 to {MAX_TICKERS}")
+    universe = load_universe(settings.pipeline_universe)
+    companies = synthetic_companies(universe, tickers)
+    universe_file, universe_in_use = None, True
+    if len(companies) > len(universe):
+        universe_file, universe_in_use = refreshed_universe_path(settings)
+        save_universe(universe_file, companies)
     if days < 1:
         raise ValueError(f"--days {days} must be at least 1")
     window, sessions = sample_window(days, end)
@@ -549,4 +596,6 @@ def write_sample(
         failed=[],
         synthetic=True,
     )
-    return SampleResult(window, tuple(c.ticker for c in chosen), len(written), manifest_key)
+    return SampleResult(
+        window, tuple(c.ticker for c in chosen), len(written), manifest_key, universe_file, universe_in_use
+    )

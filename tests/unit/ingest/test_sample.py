@@ -14,6 +14,7 @@ from lambda_src.ingestion.sample import write_sample
 from lambda_src.ingestion.trading_calendar import is_trading_day
 from pipeline.market_time import MARKET_TIME_ZONE
 from pipeline.rawzone import LocalRawStore, parse_raw_key
+from pipeline.reference import load_universe
 from pipeline.settings import load_settings
 
 D = dt.date
@@ -170,10 +171,48 @@ def test_gdelt_short_windows_are_hourly_long_ones_daily(settings, tmp_path: Path
     assert all(100_000 <= norm <= 400_000 for norm in norms)
 
 
-def test_more_tickers_than_the_universe_is_one_clear_error(settings, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"--tickers 6 is out of range: the universe .* has 5 tickers"):
-        sample(settings, tmp_path, tickers=6, days=5, end=D(2024, 3, 28))
-    assert not list(LocalRawStore(tmp_path).list())
+def test_more_tickers_than_the_sample_can_hold_is_one_clear_error(settings, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"--tickers 10001 is out of range: 1 to 10000"):
+        sample(settings, tmp_path / "raw", tickers=10_001, days=5, end=D(2024, 3, 28))
+    assert not list(LocalRawStore(tmp_path / "raw").list())
+    assert settings.pipeline_universe.read_text() == UNIVERSE
+
+
+def test_tickers_beyond_the_universe_are_synthetic_and_join_the_universe_file(
+    settings, tmp_path: Path
+) -> None:
+    # Given a universe of 5 tickers in 3 sectors, when 12 are sampled
+    store = LocalRawStore(tmp_path / "raw")
+    result = write_sample(settings, store, tickers=12, days=5, seed=7, end=D(2024, 3, 28), progress=False)
+    # Then the universe file (PIPELINE_UNIVERSE, outside the package) holds the 5 and 7 synthetic ones,
+    companies = load_universe(settings.pipeline_universe)
+    assert [company.ticker for company in companies[:5]] == ["AAPL", "MSFT", "JPM", "XOM", "BRK-B"]
+    assert [company.ticker for company in companies[5:]] == [f"SYN{number:04d}" for number in range(1, 8)]
+    # each in a sector of the universe, the sectors taken in turn
+    assert {company.sector for company in companies[5:]} == {"Information Technology", "Financials", "Energy"}
+    assert result.universe == settings.pipeline_universe.resolve() and result.universe_in_use
+    # and every ticker, synthetic or not, has its Yahoo object
+    symbols = {store.head(key).extra.get("symbol") for key in store.list() if "/yahoo/" in key}
+    assert {company.ticker for company in companies} <= symbols
+
+
+def test_a_sample_past_the_shipped_universe_writes_its_own_universe_file(tmp_path: Path) -> None:
+    settings = load_settings(pipeline_home=tmp_path / "home")
+    shipped = len(load_universe(settings.pipeline_universe))
+    result = write_sample(
+        settings,
+        LocalRawStore(tmp_path / "raw"),
+        tickers=shipped + 2,
+        days=2,
+        seed=7,
+        end=D(2024, 3, 28),
+        progress=False,
+    )
+    # The shipped file is never rewritten: the universe goes to $PIPELINE_HOME, and the summary says so
+    assert len(load_universe(settings.pipeline_universe)) == shipped
+    assert result.universe == (tmp_path / "home" / "universe.csv").resolve() and not result.universe_in_use
+    assert len(load_universe(result.universe)) == shipped + 2
+    assert f"set PIPELINE_UNIVERSE={result.universe}" in result.summary()
 
 
 def test_manifest_lists_every_object_and_is_synthetic(settings, tmp_path: Path) -> None:
