@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.calendar import window_period_bounds
+
 BAR_COLUMNS = ("trade_date", "open", "high", "low", "close", "adj_close", "volume")
 WEATHER_COLUMNS = ("state", "obs_date", "precipitation_mm", "temp_max_c", "temp_min_c")
 NEWS_COLUMNS = ("topic", "news_date", "matching_articles", "total_articles")
@@ -166,16 +168,26 @@ def local_trade_days(stamps: np.ndarray, time_zone: object) -> np.ndarray:
 
 
 def select_bars(
-    days: np.ndarray, close: np.ndarray, window_end: np.ndarray, owner: np.ndarray | None = None
+    days: np.ndarray,
+    close: np.ndarray,
+    stamps: np.ndarray,
+    window_end: np.ndarray,
+    period_end: np.ndarray,
+    owner: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Positions of the bars to load, by owner then date: close not null, day not after the window
-    end (a scalar or one per row), and of several bars of an owner on one day the last one sent.
+    """Positions of the bars to load, by owner then date: close not null, stamped before the
+    requested end (``period2``) and dated no later than the window end (each a scalar or one per row),
+    and of several bars of an owner on one day the last one sent.
+
+    Both limits are needed: Yahoo's live bar can be stamped after ``period2`` yet fall on the window's
+    last trade date, where it would replace that day's real bar; a stamp before ``period2`` can still
+    fall on a later local date on exchanges east of UTC.
 
     `owner` (default: all one object) numbers the object each row comes from, so that the bars of
     many responses laid end to end are selected in one pass.
     """
     owner = np.zeros(len(days), dtype=np.int64) if owner is None else owner
-    kept = np.flatnonzero(~np.isnan(close) & (days <= window_end))
+    kept = np.flatnonzero(~np.isnan(close) & (stamps < period_end) & (days <= window_end))
     # Sorted by owner, day, then position: the last row of each (owner, day) run is the last sent.
     rows = kept[np.lexsort((kept, days[kept], owner[kept]))]
     last = np.ones(len(rows), dtype=bool)
@@ -193,14 +205,17 @@ def bars_frame(days: np.ndarray, prices: dict[str, np.ndarray], rows: np.ndarray
 def parse_yahoo_chart(body: bytes, window_end: dt.date) -> pd.DataFrame:
     """Daily bars of one Yahoo chart response, dated in the exchange's own time zone.
 
-    Bars with a null close and bars after `window_end` (the live partial bar Yahoo appends) are
-    dropped; a window without bars gives an empty frame. Columns: `BAR_COLUMNS`, sorted by date.
+    Bars with a null close and bars at or after the requested end (the live partial bar Yahoo
+    appends, even when it falls on `window_end` itself) are dropped; a window without bars gives an empty frame. Columns: `BAR_COLUMNS`, sorted by date.
     """
     chart = read_yahoo_chart(body)
     if not len(chart):
         return empty_bars()
     days = local_trade_days(chart.stamps, chart.time_zone)
-    rows = select_bars(days, chart.prices["close"], np.datetime64(window_end, "ns"))
+    _, period_end = window_period_bounds(window_end, window_end)
+    rows = select_bars(
+        days, chart.prices["close"], chart.stamps, np.datetime64(window_end, "ns"), np.int64(period_end)
+    )
     return bars_frame(days, chart.prices, rows)
 
 
