@@ -23,7 +23,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import PipelineConfig
-from stacks.lambda_bundling import ingestion_code
+from stacks.lambda_bundling import RUNTIME, ingestion_code
 from stacks.nag import acknowledge, logical_id
 from stacks.storage import RAW_PREFIX
 
@@ -65,7 +65,7 @@ class IngestionConstruct(Construct):
             self,
             "Function",
             description="Fetches the day's market, weather, news and macro data into the raw zone",
-            runtime=lambda_.Runtime.PYTHON_3_12,
+            runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=ingestion_code(),
@@ -104,7 +104,8 @@ class IngestionConstruct(Construct):
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            "Python 3.12 on purpose: the bundle's wheels are built for cp312 (stacks/lambda_bundling.py).",
+            f"{RUNTIME.name} on purpose: the bundle's wheels are built for it and its import is tested on an "
+            "aarch64 build of the same CPython (stacks/lambda_bundling.py).",
         )
 
     def _limit_to_raw_prefix(self, raw_bucket: s3.Bucket) -> None:

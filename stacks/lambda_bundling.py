@@ -2,7 +2,7 @@
 
 `LocalPythonBundler` is a CDK ``ILocalBundling``: CDK calls `try_bundle` with the asset's output folder
 and never falls back to Docker. The third-party packages are installed by pip for the Lambda's platform
-(manylinux2014_aarch64, CPython 3.12, wheels only) into ``.build/lambda-deps/<hash>/``, keyed by a hash of
+(manylinux2014_aarch64, the runtime's CPython, wheels only) into ``.build/lambda-deps/<hash>/``, keyed by a hash of
 the requirement list and the pip flags, so a second synth copies them instead of reaching PyPI.
 """
 
@@ -25,7 +25,9 @@ from aws_cdk import aws_lambda as lambda_
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The packages the Lambda imports: the handler and the shared core it builds on (docs/internals.md).
 LAMBDA_PACKAGES: tuple[str, ...] = ("lambda_src", "pipeline")
-PYTHON_VERSION = "3.12"
+#: The Lambda runtime; the bundle's wheels are built for exactly this CPython.
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+PYTHON_VERSION = RUNTIME.name.removeprefix("python")
 PIP_PLATFORM_FLAGS: tuple[str, ...] = (
     "--platform",
     "manylinux2014_aarch64",
@@ -122,7 +124,7 @@ class LocalPythonBundler:
     def try_bundle(self, output_dir: str, *_options: object, **_keywords: object) -> bool:
         """Fill `output_dir` with the bundle; returns True so that CDK never tries Docker."""
         output = Path(output_dir)
-        # Bytecode compiled by this machine's Python is useless to the Lambda's 3.12: leave it out.
+        # Bytecode compiled by this machine's Python is useless to the Lambda's: leave it out.
         shutil.copytree(
             installed_dependencies(self._root),
             output,
@@ -144,7 +146,7 @@ def ingestion_code(root: Path = REPO_ROOT) -> lambda_.Code:
         asset_hash_type=AssetHashType.CUSTOM,
         bundling=BundlingOptions(
             # Never pulled: the local bundler always succeeds, the image is only a required placeholder.
-            image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
+            image=DockerImage.from_registry(f"public.ecr.aws/sam/build-{RUNTIME.name}"),
             local=LocalPythonBundler(root),
         ),
     )

@@ -193,10 +193,10 @@ def test_ingestion_grants_in_dev_are_scoped_to_raw(dev: Synthesized) -> None:
     assert s3_writes[0]["Resource"]["Fn::Join"][1][1] == "/raw/*"
 
 
-def test_lambda_is_arm64_python312_outside_the_vpc(any_mode: Synthesized) -> None:
+def test_lambda_is_arm64_python313_outside_the_vpc(any_mode: Synthesized) -> None:
     _, function = _ingestion_function(any_mode)
     properties = function["Properties"]
-    assert properties["Runtime"] == "python3.12"
+    assert properties["Runtime"] == "python3.13"
     assert properties["Architectures"] == ["arm64"]
     assert properties["Handler"] == "lambda_src.handler.handler"
     assert "VpcConfig" not in properties

@@ -42,6 +42,7 @@ class RecordedRequest:
     path: str
     query: dict[str, list[str]]
     at: float
+    user_agent: str = ""
 
 
 @dataclass
@@ -113,7 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
-        self.state.requests.append(RecordedRequest(unquote(parts.path), query, time.monotonic()))
+        self.state.requests.append(
+            RecordedRequest(unquote(parts.path), query, time.monotonic(), self.headers.get("User-Agent", ""))
+        )
         path = parts.path
         if path.startswith("/yahoo/chart/"):
             self._yahoo(unquote(path.removeprefix("/yahoo/chart/")))
