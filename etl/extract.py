@@ -87,10 +87,14 @@ class Scan:
     lookups: int = 0
 
 
-def read_ledger(conn: psycopg.Connection) -> dict[str, LedgerEntry]:
-    """The sha256 and listed ETag of every object the ledger records (loaded or quarantined), by key."""
+def read_ledger(conn: psycopg.Connection, keys: Sequence[str] | None = None) -> dict[str, LedgerEntry]:
+    """The sha256 and listed ETag of every object the ledger records (loaded or quarantined), by key;
+    only those of `keys` when given (a run of named keys reads no more of the ledger than it needs)."""
     with conn.cursor() as cursor:
-        cursor.execute(f"SELECT key, sha256, etag FROM {RAW_OBJECTS}")
+        if keys is None:
+            cursor.execute(f"SELECT key, sha256, etag FROM {RAW_OBJECTS}")
+        else:
+            cursor.execute(f"SELECT key, sha256, etag FROM {RAW_OBJECTS} WHERE key = ANY(%s)", (list(keys),))
         return {key: LedgerEntry(sha256, etag) for key, sha256, etag in cursor}
 
 
@@ -122,6 +126,31 @@ def find_pending(store: RawStore, ledger: Mapping[str, LedgerEntry], *, full: bo
         elif etag is not None:
             # Same bytes, rewritten (or recorded before ETags were): remember the ETag, skip the look-up.
             scan.new_etags[key] = etag
+    return scan
+
+
+def find_pending_keys(store: RawStore, ledger: Mapping[str, LedgerEntry], keys: Sequence[str]) -> Scan:
+    """The objects among `keys` (new objects named by S3 events) to load: no listing at all, one
+    metadata look-up per key. A key that is not a raw key is quarantined once; one that has vanished
+    is skipped (the event of its next write brings it back)."""
+    scan = Scan()
+    to_look_up = []
+    for key in dict.fromkeys(keys):
+        try:
+            parsed = parse_raw_key(key)
+        except RawKeyError as error:
+            if key not in ledger:
+                scan.unreadable.append(UnreadableKey(key, str(error)))
+            continue
+        to_look_up.append((key, parsed))
+    scan.lookups = len(to_look_up)
+    heads = _in_threads(lambda item: _head(store, item[0]), to_look_up, _threads_for(store))
+    for (key, parsed), metadata in zip(to_look_up, heads, strict=True):
+        recorded = ledger.get(key)
+        if metadata is not None and (recorded is None or recorded.sha256 != metadata.sha256):
+            scan.pending.append(
+                PendingObject(key, parsed.source, data_date_of(parsed.day, metadata.extra), metadata)
+            )
     return scan
 
 

@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -28,7 +28,14 @@ from psycopg.types.json import Jsonb
 
 from etl.analytics import refresh_market_daily, refresh_materialized_views, refresh_sector_daily
 from etl.derive import read_universe
-from etl.extract import PendingObject, UnreadableKey, find_pending, read_bodies, read_ledger
+from etl.extract import (
+    PendingObject,
+    UnreadableKey,
+    find_pending,
+    find_pending_keys,
+    read_bodies,
+    read_ledger,
+)
 from etl.load import (
     TABLES,
     StagingWriter,
@@ -50,7 +57,6 @@ from etl.transform import (
 )
 from pipeline.catalog import (
     COMPANIES,
-    CONSTITUENTS,
     DIM_DATE,
     FRED,
     GDELT,
@@ -59,6 +65,7 @@ from pipeline.catalog import (
     OPEN_METEO,
     PIPELINE_RUNS,
     STOCK_DAILY,
+    UNLOADED_SOURCES,
     YAHOO,
 )
 from pipeline.db import connect, database_url
@@ -129,8 +136,13 @@ class EtlResult:
         return "\n".join(lines)
 
 
-def run_etl(settings: Settings, *, full: bool = False, progress: bool = False) -> EtlResult:
+def run_etl(
+    settings: Settings, *, full: bool = False, progress: bool = False, keys: Sequence[str] | None = None
+) -> EtlResult:
     """Load every raw object not yet loaded (every object when `full`) and refresh the derived tables.
+
+    With `keys` (new objects named by the ETL queue, see `etl.follow`) only those are considered: no
+    listing of the raw zone, so a run costs what is new, not what the bucket holds.
 
     Raises `DatabaseUnavailable` when the database cannot be reached at all; any later failure rolls
     the load back and comes back as an `EtlResult` with exit code 1.
@@ -147,7 +159,7 @@ def run_etl(settings: Settings, *, full: bool = False, progress: bool = False) -
     with connect(database_url(settings)) as conn:
         try:
             _take_lock(conn)
-            _load(conn, settings, result, full=full, progress=progress, started_at=started_at)
+            _load(conn, settings, result, full=full, progress=progress, started_at=started_at, keys=keys)
             if result.curated_rows or full:
                 result.views_refreshed = refresh_materialized_views(conn)
         except Exception as error:  # any failure: the transaction is rolled back; say why, exit 1
@@ -179,10 +191,14 @@ def _load(
     full: bool,
     progress: bool,
     started_at: dt.datetime,
+    keys: Sequence[str] | None = None,
 ) -> None:
     store = open_raw_store(settings)
     phase = PhaseTimer(result.phase_seconds)
-    scan = find_pending(store, read_ledger(conn), full=full)
+    if keys is None:
+        scan = find_pending(store, read_ledger(conn), full=full)
+    else:
+        scan = find_pending_keys(store, read_ledger(conn, keys), keys)
     conn.commit()
     result.metadata_lookups = scan.lookups
     plan = LoadPlan.build(scan.pending, scan.unreadable, settings)
@@ -291,8 +307,9 @@ class LoadPlan:
         for item in pending:
             if item.source == YAHOO and item.extra.get("symbol"):
                 plan.yahoo_by_symbol[item.extra["symbol"]].append(item)
-            elif item.source == CONSTITUENTS:
-                # Reference snapshots: `companies` comes from the universe file, so nothing to load.
+            elif item.source in UNLOADED_SOURCES:
+                # Reference snapshots (`companies` comes from the universe file) and shard reports
+                # (the run's manifest carries them): recorded, nothing to load.
                 plan.record(item, ObjectOutcome(item.key, item.sha256, 0))
             else:
                 plan.objects.append(item)

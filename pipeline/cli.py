@@ -161,9 +161,34 @@ def ingest(sources, day, start, end, force) -> int:
 
 @cli.command()
 @click.option("--full", is_flag=True, help="Reload every raw object, not only the new ones.")
-def etl(full: bool) -> int:
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep draining ETL_QUEUE_URL (new raw objects' events): load each burst of new objects as it comes.",
+)
+def etl(full: bool, follow: bool) -> int:
     """Load every raw object not yet loaded and refresh the derived tables."""
+    if follow:
+        return _follow_queue(full)
     return _etl(full)
+
+
+def _follow_queue(full: bool) -> int:
+    settings = _settings()
+    if full:
+        raise click.UsageError("--follow loads what the queue names; it cannot be combined with --full")
+    if settings.etl_queue_url is None:
+        raise click.UsageError("--follow needs ETL_QUEUE_URL (the SQS queue of new raw objects' events)")
+    import boto3
+
+    from etl.follow import follow
+
+    _migrate_quietly(settings)
+    client = boto3.client("sqs", region_name=settings.aws_region)
+    click.echo(f"etl: following {settings.etl_queue_url}", err=True)
+    for result in follow(settings, client):
+        click.echo(result.summary())
+    return EXIT_OK
 
 
 @cli.command()

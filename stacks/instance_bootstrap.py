@@ -6,8 +6,11 @@ from Secrets Manager themselves, through DB_SECRET_ARN and DASHBOARD_DB_SECRET_A
 
 - ``pipeline-migrate``: ``pipeline db migrate`` at each boot, retried until the database answers;
 - ``pipeline-dashboard``: ``pipeline dashboard`` as the unprivileged ``pipeline`` user, restarted on failure;
-- ``pipeline-etl`` + its timer: ``pipeline etl`` after each scheduled ingestion, and on demand
-  (``systemctl start pipeline-etl``, which the stack's RunEtlCommand output sends through SSM).
+- ``pipeline-etl-follow``: ``pipeline etl --follow``, which drains the ETL queue of new raw objects'
+  events and loads each burst within a minute or two of its writing (restarted if it stops);
+- ``pipeline-etl`` + its timer: the safety net, a full ``pipeline etl`` after each scheduled ingestion
+  (it finds anything the queue missed), and on demand (``systemctl start pipeline-etl``, which the
+  stack's RunEtlCommand output sends through SSM). Both load under the same database lock.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ SERVICE_USER = "pipeline"
 ENVIRONMENT_FILE = "/etc/pipeline/pipeline.env"
 PIPELINE_BIN = f"{APP_ROOT}/venv/bin/pipeline"
 ETL_SERVICE = "pipeline-etl.service"
+ETL_FOLLOW_SERVICE = "pipeline-etl-follow.service"
 # The `pipeline` commands the units run; tests check each one exists in pipeline.cli.
 PIPELINE_COMMANDS: tuple[tuple[str, ...], ...] = (("db", "migrate"), ("dashboard",), ("etl",))
 # `pipeline etl` exits 3 when it finished but quarantined objects: the run still succeeded as a service.
@@ -95,6 +99,11 @@ def systemd_units(settings: BootstrapSettings) -> dict[str, str]:
             ),
             wanted_by="",
         ),
+        ETL_FOLLOW_SERVICE: _unit(
+            "Pipeline ETL on new raw objects (drains the ETL queue)",
+            "Wants=pipeline-migrate.service\nAfter=pipeline-migrate.service\n"
+            + _service_section("etl --follow", "Restart=always\nRestartSec=30\n"),
+        ),
         "pipeline-etl.timer": _unit(
             "Run the pipeline ETL after each scheduled ingestion",
             f"[Timer]\n{calendars}Persistent=true\nUnit={ETL_SERVICE}\n",
@@ -131,5 +140,6 @@ python3.11 -m venv {APP_ROOT}/venv
 systemctl enable pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer
 # --no-block: the migration retries until the database accepts connections; the boot need not wait.
 systemctl start --no-block pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer
+systemctl enable --now --no-block {ETL_FOLLOW_SERVICE}
 echo "pipeline bootstrap: done $(date --iso-8601=seconds)"
 """
