@@ -13,14 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
 import psycopg
 
-from pipeline.catalog import RAW_OBJECTS
+from pipeline.catalog import INGEST_SHARDS, INGEST_SOURCES, MANIFEST, RAW_OBJECTS
 from pipeline.rawzone import (
     RAW_PREFIX,
     LocalRawStore,
@@ -29,6 +29,7 @@ from pipeline.rawzone import (
     RawObjectNotFound,
     RawStore,
     parse_raw_key,
+    source_prefix,
 )
 
 log = logging.getLogger(__name__)
@@ -98,14 +99,21 @@ def read_ledger(conn: psycopg.Connection, keys: Sequence[str] | None = None) -> 
         return {key: LedgerEntry(sha256, etag) for key, sha256, etag in cursor}
 
 
-def find_pending(store: RawStore, ledger: Mapping[str, LedgerEntry], *, full: bool) -> Scan:
+def find_pending(
+    store: RawStore,
+    ledger: Mapping[str, LedgerEntry],
+    *,
+    full: bool,
+    listing: Iterable[tuple[str, str | None]] | None = None,
+) -> Scan:
     """The objects of `store` to load (all of them when `full`), and the keys that are not raw keys.
 
     An object listed with the ETag its ledger row records is unchanged; the others' metadata is read.
+    `listing` replaces the listing of the whole raw zone (`recent_listing`: a few date partitions).
     """
     scan = Scan()
     to_look_up = []
-    for key, etag in store.list_versions(RAW_PREFIX + "/"):
+    for key, etag in store.list_versions(RAW_PREFIX + "/") if listing is None else listing:
         try:
             parsed = parse_raw_key(key)
         except RawKeyError as error:
@@ -127,6 +135,21 @@ def find_pending(store: RawStore, ledger: Mapping[str, LedgerEntry], *, full: bo
             # Same bytes, rewritten (or recorded before ETags were): remember the ETag, skip the look-up.
             scan.new_etags[key] = etag
     return scan
+
+
+def recent_prefixes(today: dt.date, days: int) -> list[str]:
+    """The date partitions of the last `days` days (today included) of every raw-zone source: a run
+    that lists only these sends the same few list requests however many years the bucket holds."""
+    return [
+        source_prefix(source, today - dt.timedelta(days=offset))
+        for source in (*INGEST_SOURCES, MANIFEST, INGEST_SHARDS)
+        for offset in range(days)
+    ]
+
+
+def recent_listing(store: RawStore, today: dt.date, days: int) -> list[tuple[str, str | None]]:
+    """Keys and ETags under `recent_prefixes` (one listing request each, more only past 1,000 keys)."""
+    return [item for prefix in recent_prefixes(today, days) for item in store.list_versions(prefix)]
 
 
 def find_pending_keys(store: RawStore, ledger: Mapping[str, LedgerEntry], keys: Sequence[str]) -> Scan:

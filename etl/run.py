@@ -35,6 +35,7 @@ from etl.extract import (
     find_pending_keys,
     read_bodies,
     read_ledger,
+    recent_listing,
 )
 from etl.load import (
     TABLES,
@@ -55,6 +56,7 @@ from etl.transform import (
     transform_instruments,
     transform_object,
 )
+from pipeline.calendar import market_today
 from pipeline.catalog import (
     COMPANIES,
     DIM_DATE,
@@ -137,12 +139,18 @@ class EtlResult:
 
 
 def run_etl(
-    settings: Settings, *, full: bool = False, progress: bool = False, keys: Sequence[str] | None = None
+    settings: Settings,
+    *,
+    full: bool = False,
+    progress: bool = False,
+    keys: Sequence[str] | None = None,
+    recent_days: int | None = None,
 ) -> EtlResult:
     """Load every raw object not yet loaded (every object when `full`) and refresh the derived tables.
 
     With `keys` (new objects named by the ETL queue, see `etl.follow`) only those are considered: no
-    listing of the raw zone, so a run costs what is new, not what the bucket holds.
+    listing of the raw zone; with `recent_days` only the date partitions of those last days are
+    listed. Either way a run costs what is new, not what the bucket holds.
 
     Raises `DatabaseUnavailable` when the database cannot be reached at all; any later failure rolls
     the load back and comes back as an `EtlResult` with exit code 1.
@@ -159,7 +167,16 @@ def run_etl(
     with connect(database_url(settings)) as conn:
         try:
             _take_lock(conn)
-            _load(conn, settings, result, full=full, progress=progress, started_at=started_at, keys=keys)
+            _load(
+                conn,
+                settings,
+                result,
+                full=full,
+                progress=progress,
+                started_at=started_at,
+                keys=keys,
+                recent_days=recent_days,
+            )
             if result.curated_rows or full:
                 result.views_refreshed = refresh_materialized_views(conn)
         except Exception as error:  # any failure: the transaction is rolled back; say why, exit 1
@@ -192,13 +209,18 @@ def _load(
     progress: bool,
     started_at: dt.datetime,
     keys: Sequence[str] | None = None,
+    recent_days: int | None = None,
 ) -> None:
     store = open_raw_store(settings)
     phase = PhaseTimer(result.phase_seconds)
-    if keys is None:
-        scan = find_pending(store, read_ledger(conn), full=full)
-    else:
+    if keys is not None:
         scan = find_pending_keys(store, read_ledger(conn, keys), keys)
+    elif recent_days is not None:
+        listing = recent_listing(store, market_today(), recent_days)
+        ledger = read_ledger(conn, [key for key, _ in listing])
+        scan = find_pending(store, ledger, full=full, listing=listing)
+    else:
+        scan = find_pending(store, read_ledger(conn), full=full)
     conn.commit()
     result.metadata_lookups = scan.lookups
     plan = LoadPlan.build(scan.pending, scan.unreadable, settings)

@@ -136,12 +136,12 @@ def _ingest(sources: Sequence[str], day, start, end, force: bool) -> int:
     return result.exit_code
 
 
-def _etl(full: bool) -> int:
+def _etl(full: bool, recent_days: int | None = None) -> int:
     from etl import run_etl
 
     settings = _settings()
     _migrate_quietly(settings)
-    result = run_etl(settings, full=full, progress=_stderr_is_terminal())
+    result = run_etl(settings, full=full, progress=_stderr_is_terminal(), recent_days=recent_days)
     click.echo(result.summary())
     return result.exit_code
 
@@ -166,11 +166,16 @@ def ingest(sources, day, start, end, force) -> int:
     is_flag=True,
     help="Keep draining ETL_QUEUE_URL (new raw objects' events): load each burst of new objects as it comes.",
 )
-def etl(full: bool, follow: bool) -> int:
+@click.option(
+    "--recent-days",
+    type=click.IntRange(1, 366),
+    help="List only the raw zone's date partitions of the last N days (cost independent of history).",
+)
+def etl(full: bool, follow: bool, recent_days: int | None) -> int:
     """Load every raw object not yet loaded and refresh the derived tables."""
     if follow:
         return _follow_queue(full)
-    return _etl(full)
+    return _etl(full, recent_days)
 
 
 def _follow_queue(full: bool) -> int:

@@ -8,8 +8,8 @@ from Secrets Manager themselves, through DB_SECRET_ARN and DASHBOARD_DB_SECRET_A
 - ``pipeline-dashboard``: ``pipeline dashboard`` as the unprivileged ``pipeline`` user, restarted on failure;
 - ``pipeline-etl-follow``: ``pipeline etl --follow``, which drains the ETL queue of new raw objects'
   events and loads each burst within a minute or two of its writing (restarted if it stops);
-- ``pipeline-etl`` + its timer: the safety net, a full ``pipeline etl`` after each scheduled ingestion
-  (it finds anything the queue missed), and on demand (``systemctl start pipeline-etl``, which the
+- ``pipeline-etl`` + its timer: the safety net, ``pipeline etl --recent-days 7`` after each scheduled
+  ingestion (it finds anything of the last week the queue missed), and on demand (``systemctl start pipeline-etl``, which the
   stack's RunEtlCommand output sends through SSM). Both load under the same database lock.
 """
 
@@ -30,6 +30,9 @@ ETL_FOLLOW_SERVICE = "pipeline-etl-follow.service"
 PIPELINE_COMMANDS: tuple[tuple[str, ...], ...] = (("db", "migrate"), ("dashboard",), ("etl",))
 # `pipeline etl` exits 3 when it finished but quarantined objects: the run still succeeded as a service.
 ETL_SUCCESS_STATUSES = "0 3"
+# The timer's safety-net run lists only this many days of date partitions, whatever the bucket holds;
+# older objects (a backfill) arrive through the queue, or `pipeline etl` without the option lists all.
+SAFETY_NET_DAYS = 7
 PRIVILEGED_PORT_LIMIT = 1024
 
 
@@ -95,7 +98,8 @@ def systemd_units(settings: BootstrapSettings) -> dict[str, str]:
             "Pipeline ETL: load new raw objects into PostgreSQL",
             "After=pipeline-migrate.service\n"
             + _service_section(
-                "etl", f"Type=oneshot\nSuccessExitStatus={ETL_SUCCESS_STATUSES}\nTimeoutStartSec=2h\n"
+                f"etl --recent-days {SAFETY_NET_DAYS}",
+                f"Type=oneshot\nSuccessExitStatus={ETL_SUCCESS_STATUSES}\nTimeoutStartSec=2h\n",
             ),
             wanted_by="",
         ),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipeline.cli import cli
 from stacks.etl_events import ETL_RECEIVES
 from stacks.ingestion import SHARD_RECEIVES, SHARD_VISIBILITY, TIMEOUT
-from stacks.instance_bootstrap import ETL_FOLLOW_SERVICE
+from stacks.instance_bootstrap import ETL_FOLLOW_SERVICE, SAFETY_NET_DAYS
 from tests.infra.conftest import Synthesized, resolve_user_data
 
 
@@ -125,8 +126,11 @@ def test_the_instance_drains_the_etl_queue_with_a_follow_service(any_mode: Synth
     assert f"/etc/systemd/system/{ETL_FOLLOW_SERVICE}" in user_data
     assert "ExecStart=/opt/pipeline/venv/bin/pipeline etl --follow" in user_data
     assert f"systemctl enable --now --no-block {ETL_FOLLOW_SERVICE}" in user_data
-    # The safety net stays: the timer's full run.
+    # The safety net stays: the timer's run, over the last week's date partitions only.
     assert "OnCalendar=" in user_data and "Unit=pipeline-etl.service" in user_data
+    assert f"ExecStart=/opt/pipeline/venv/bin/pipeline etl --recent-days {SAFETY_NET_DAYS}" in user_data
+    options = {option for parameter in cli.commands["etl"].params for option in parameter.opts}
+    assert {"--follow", "--recent-days"} <= options
 
 
 def test_lab_mode_still_creates_no_iam_with_the_queues_and_the_event_path(lab: Synthesized) -> None:
