@@ -137,19 +137,17 @@ def find_pending(
     return scan
 
 
-def recent_prefixes(today: dt.date, days: int) -> list[str]:
-    """The date partitions of the last `days` days (today included) of every raw-zone source: a run
-    that lists only these sends the same few list requests however many years the bucket holds."""
-    return [
-        source_prefix(source, today - dt.timedelta(days=offset))
-        for source in (*INGEST_SOURCES, MANIFEST, INGEST_SHARDS)
-        for offset in range(days)
-    ]
-
-
 def recent_listing(store: RawStore, today: dt.date, days: int) -> list[tuple[str, str | None]]:
-    """Keys and ETags under `recent_prefixes` (one listing request each, more only past 1,000 keys)."""
-    return [item for prefix in recent_prefixes(today, days) for item in store.list_versions(prefix)]
+    """Keys and ETags of the date partitions of the last `days` days (today included) of every
+    raw-zone source: one listing request per source (more only past 1,000 recent keys), however many
+    years the bucket holds, since keys sort by date within a source."""
+    first = today - dt.timedelta(days=days - 1)
+    listing: list[tuple[str, str | None]] = []
+    for source in (*INGEST_SOURCES, MANIFEST, INGEST_SHARDS):
+        # Every key of day `first` or later sorts after "raw/<source>/<first>" without its slash.
+        after = source_prefix(source, first).rstrip("/")
+        listing += store.list_versions(source_prefix(source), start_after=after)
+    return listing
 
 
 def find_pending_keys(store: RawStore, ledger: Mapping[str, LedgerEntry], keys: Sequence[str]) -> Scan:
