@@ -73,7 +73,7 @@ def test_database_settings_switch_off_the_embedded_server(monkeypatch: pytest.Mo
 
 def test_ingest_concurrency_and_queue_urls_are_validated_with_one_line() -> None:
     assert load_settings(ingest_concurrency="3").ingest_concurrency == 3
-    with pytest.raises(SettingsError, match="^invalid setting INGEST_CONCURRENCY: "):
+    with pytest.raises(SettingsError, match=r"^invalid setting INGEST_CONCURRENCY: "):
         load_settings(ingest_concurrency="0")
-    with pytest.raises(SettingsError, match="^invalid setting ETL_QUEUE_URL: "):
+    with pytest.raises(SettingsError, match=r"^invalid setting ETL_QUEUE_URL: "):
         load_settings(etl_queue_url="not a url")
