@@ -24,7 +24,7 @@ from moto import mock_aws
 from etl.follow import drain_once
 from lambda_src import handler as lambda_handler
 from lambda_src.ingestion import runner, shards
-from pipeline.rawzone import S3RawStore
+from pipeline.rawzone import S3RawStore, make_metadata
 from pipeline.settings import get_settings
 from tests.conftest import reset_settings_caches
 from tests.integration.ingest.conftest import write_universe
@@ -185,3 +185,23 @@ def test_dispatch_without_a_queue_is_one_clear_error(monkeypatch: pytest.MonkeyP
     reset_settings_caches()
     with pytest.raises(lambda_handler.InvalidEvent, match="SHARD_QUEUE_URL is not set"):
         lambda_handler.dispatch({"date": DAY.isoformat()}, None)
+
+
+def test_a_failed_etl_run_keeps_its_messages_for_the_next_try(aws: dict[str, Any], database_url: str) -> None:
+    # Given an object's event in the ETL queue and a database the ETL cannot load into (no schema).
+    bucket = S3RawStore(BUCKET, aws["s3"])
+    body = b"observation_date,DGS10\n2024-01-05,4.0\n"
+    extra = {"series_id": "DGS10", "window_start": "2024-01-05", "window_end": "2024-01-05"}
+    key = "raw/fred/2024-01-05/DGS10_2024-01-05.csv"
+    bucket.put(
+        key,
+        body,
+        make_metadata(body, source_url="test", http_status=200, content_type="text/csv", extra=extra),
+    )
+    reset_settings_caches()
+    # When the drain loads the burst, the run fails and rolls back ...
+    result = drain_once(get_settings(), aws["sqs"], aws["etl"], wait_seconds=1, quiet_seconds=1.0)
+    assert result is not None and result.exit_code == 1
+    # ... and the message is not deleted: it is in flight, back after the visibility timeout.
+    attributes = aws["sqs"].get_queue_attributes(QueueUrl=aws["etl"], AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
