@@ -171,8 +171,8 @@ def select_bars(
     days: np.ndarray,
     close: np.ndarray,
     stamps: np.ndarray,
-    window_end: np.ndarray,
-    period_end: np.ndarray,
+    window_end: np.ndarray | np.datetime64,
+    period_end: np.ndarray | np.int64,
     owner: np.ndarray | None = None,
 ) -> np.ndarray:
     """Positions of the bars to load, by owner then date: close not null, stamped before the

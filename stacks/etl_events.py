@@ -32,9 +32,12 @@ class EtlEventsConstruct(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, raw_bucket: s3.IBucket) -> None:
         super().__init__(scope, construct_id)
-        common = {"encryption": sqs.QueueEncryption.SQS_MANAGED, "enforce_ssl": True}
         self.dead_letter_queue = sqs.Queue(
-            self, "DeadLetterQueue", retention_period=Duration.days(14), **common
+            self,
+            "DeadLetterQueue",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
         )
         acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue.")
         self.queue = sqs.Queue(
@@ -45,7 +48,8 @@ class EtlEventsConstruct(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(
                 max_receive_count=ETL_RECEIVES, queue=self.dead_letter_queue
             ),
-            **common,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
         )
         self.rule = events.Rule(
             self,
