@@ -61,7 +61,7 @@ test: setup browser lambda-platform lint ## Run every test (lint, unit, integrat
 	$(BIN)/pytest
 
 .PHONY: bench
-bench: setup ## Benchmarks: sample 500 tickers x 10 years, ETL and dashboard timings
+bench: setup ## Benchmarks: sample 500 tickers x 10 years, ETL and dashboard timings, ETL request counts on S3
 	$(BIN)/python -m benchmarks.run
 
 # Extra CDK context for synth/deploy/destroy, e.g. CDK_CONTEXT="-c allowed_cidr=203.0.113.7/32";
