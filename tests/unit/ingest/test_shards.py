@@ -73,3 +73,31 @@ def test_keys_the_worker_no_longer_plans_are_failures_not_silently_dropped() -> 
     assert [(failure.entity, failure.reason) for failure in missing] == [
         (gone, "planned by the dispatcher but no longer in the plan")
     ]
+
+
+class RefusingQueue:
+    """An SQS client whose SendMessageBatch refuses the second entry of every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def send_message_batch(self, **kwargs: object) -> dict[str, object]:
+        entries = kwargs["Entries"]
+        assert isinstance(entries, list)
+        self.calls.append(len(entries))
+        failed = (
+            [{"Id": entries[1]["Id"], "Code": "Throttled", "Message": "try later"}]
+            if len(entries) > 1
+            else []
+        )
+        return {"Successful": [], "Failed": failed}
+
+
+def test_a_refused_shard_message_fails_the_dispatch_instead_of_losing_the_shard() -> None:
+    plan = runner.dispatch_run(
+        load_settings(), sources=(catalog.YAHOO,), start=DAY.start, end=DAY.end, force=False, today=TODAY
+    )
+    queue = RefusingQueue()
+    with pytest.raises(RuntimeError, match="SQS refused 1 shard message"):
+        shards.send_shards(queue, "https://sqs.example/queue", plan.shards)
+    assert queue.calls == [min(10, len(plan.shards))]
