@@ -152,9 +152,12 @@ def run_shard_records(records: Any, context: object) -> dict[str, Any]:
     """Run each SQS record's shard; the partial batch response names the shards that failed."""
     settings = get_settings()
     store = open_raw_store(settings)
-    failures = []
+    failures: list[dict[str, str]] = []
     for record in records if isinstance(records, list) else []:
-        message_id = record.get("messageId", "") if isinstance(record, Mapping) else ""
+        if not isinstance(record, Mapping):
+            logger.error("not an SQS record: %.200r", record)
+            continue
+        message_id = str(record.get("messageId", ""))
         try:
             shard = Shard.from_message(str(record.get("body", "")))
         except InvalidShard as error:
