@@ -44,6 +44,13 @@ browser: ## Install Debian's headless Chromium for the real-browser test (needs 
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+.PHONY: lambda-platform
+lambda-platform: setup ## The Lambda's platform for the bundle test: qemu-user and Debian's aarch64 CPython (needs root or sudo)
+	@command -v qemu-aarch64-static >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null; }
+	$(BIN)/python -m tests.support.lambda_platform
+
 .PHONY: demo
 demo: setup ## Sample data, ETL, then the dashboard on http://localhost:8501
 	$(BIN)/pipeline demo
@@ -60,11 +67,11 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: setup browser lint ## Run every test (lint, unit, integration, infra, dashboard, browser)
+test: setup browser lambda-platform lint ## Run every test (lint, unit, integration, infra, dashboard, browser)
 	$(BIN)/pytest
 
 .PHONY: bench
-bench: setup ## Benchmarks: sample 500 tickers x 10 years, ETL and dashboard timings
+bench: setup ## Benchmarks: sample 500 tickers x 10 years, ETL and dashboard timings, ETL request counts on S3
 	$(BIN)/python -m benchmarks.run
 
 # Extra CDK context for synth/deploy/destroy, e.g. CDK_CONTEXT="-c allowed_cidr=203.0.113.7/32";

@@ -1,6 +1,7 @@
 """`make bench`: the ETL benchmark on 60, 500 and 2,000 tickers x 10 years, the JSON decoders on its
 objects, then the dashboard's timings on the 500-ticker data, then the ETL's requests against an S3 raw
-zone (moto).
+zone (moto), then the ETL against ten years of daily objects in S3 by each way of finding what is new,
+and the event path's latency.
 
 Runs in its own PIPELINE_HOME (``.pipeline-bench`` unless BENCH_HOME is set), which it empties first.
 """
@@ -11,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from benchmarks import dashboard_bench, decoders, etl_bench, s3_bench
+from benchmarks import dashboard_bench, decoders, etl_bench, history_bench, s3_bench
 
 
 def main() -> None:
@@ -30,6 +31,7 @@ def main() -> None:
     decoders.main(home)
     dashboard_bench.main(home)
     s3_bench.main(home / "s3")
+    history_bench.main(home / "history")
 
 
 if __name__ == "__main__":

@@ -128,12 +128,12 @@ def _ingest(sources: Sequence[str], day, start, end, force: bool) -> int:
     return result.exit_code
 
 
-def _etl(full: bool) -> int:
+def _etl(full: bool, recent_days: int | None = None) -> int:
     from etl import run_etl
 
     settings = _settings()
     _apply_migrations(settings)
-    result = run_etl(settings, full=full, progress=_stderr_is_terminal())
+    result = run_etl(settings, full=full, progress=_stderr_is_terminal(), recent_days=recent_days)
     click.echo(result.summary())
     return result.exit_code
 
@@ -153,9 +153,39 @@ def ingest(sources, day, start, end, force) -> int:
 
 @cli.command()
 @click.option("--full", is_flag=True, help="Reload every raw object, not only the new ones.")
-def etl(full: bool) -> int:
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep draining ETL_QUEUE_URL (new raw objects' events): load each burst of new objects as it comes.",
+)
+@click.option(
+    "--recent-days",
+    type=click.IntRange(1, 366),
+    help="List only the raw zone's date partitions of the last N days (cost independent of history).",
+)
+def etl(full: bool, follow: bool, recent_days: int | None) -> int:
     """Load every raw object not yet loaded and refresh the derived tables."""
-    return _etl(full)
+    if follow:
+        return _follow_queue(full)
+    return _etl(full, recent_days)
+
+
+def _follow_queue(full: bool) -> int:
+    settings = _settings()
+    if full:
+        raise click.UsageError("--follow loads what the queue names; it cannot be combined with --full")
+    if settings.etl_queue_url is None:
+        raise click.UsageError("--follow needs ETL_QUEUE_URL (the SQS queue of new raw objects' events)")
+    import boto3
+
+    from etl.follow import follow
+
+    _apply_migrations(settings)
+    client = boto3.client("sqs", region_name=settings.aws_region)
+    click.echo(f"etl: following {settings.etl_queue_url}", err=True)
+    for result in follow(settings, client):
+        click.echo(result.summary())
+    return EXIT_OK
 
 
 @cli.command()

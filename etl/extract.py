@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from etl.ledger import LedgerEntry
+from pipeline.catalog import INGEST_SHARDS, INGEST_SOURCES, MANIFEST
 from pipeline.rawzone import (
     RAW_PREFIX,
     LocalRawStore,
@@ -27,6 +28,7 @@ from pipeline.rawzone import (
     RawObjectNotFound,
     RawStore,
     parse_raw_key,
+    source_prefix,
 )
 
 log = logging.getLogger(__name__)
@@ -80,14 +82,21 @@ class Scan:
     lookups: int = 0
 
 
-def find_pending(store: RawStore, ledger: Mapping[str, LedgerEntry], *, full: bool) -> Scan:
+def find_pending(
+    store: RawStore,
+    ledger: Mapping[str, LedgerEntry],
+    *,
+    full: bool,
+    listing: Iterable[tuple[str, str | None]] | None = None,
+) -> Scan:
     """The objects of `store` to load (all of them when `full`), and the keys that are not raw keys.
 
     An object listed with the ETag its ledger row records is unchanged; the others' metadata is read.
+    `listing` replaces the listing of the whole raw zone (`recent_listing`: a few date partitions).
     """
     scan = Scan()
     to_look_up = []
-    for key, etag in store.list_versions(RAW_PREFIX + "/"):
+    for key, etag in store.list_versions(RAW_PREFIX + "/") if listing is None else listing:
         try:
             parsed = parse_raw_key(key)
         except RawKeyError as error:
@@ -108,6 +117,44 @@ def find_pending(store: RawStore, ledger: Mapping[str, LedgerEntry], *, full: bo
         elif etag is not None:
             # Same bytes, rewritten (or recorded before ETags were): remember the ETag, skip the look-up.
             scan.new_etags[key] = etag
+    return scan
+
+
+def recent_listing(store: RawStore, today: dt.date, days: int) -> list[tuple[str, str | None]]:
+    """Keys and ETags of the date partitions of the last `days` days (today included) of every
+    raw-zone source: one listing request per source (more only past 1,000 recent keys), however many
+    years the bucket holds, since keys sort by date within a source."""
+    first = today - dt.timedelta(days=days - 1)
+    listing: list[tuple[str, str | None]] = []
+    for source in (*INGEST_SOURCES, MANIFEST, INGEST_SHARDS):
+        # Every key of day `first` or later sorts after "raw/<source>/<first>" without its slash.
+        after = source_prefix(source, first).rstrip("/")
+        listing += store.list_versions(source_prefix(source), start_after=after)
+    return listing
+
+
+def find_pending_keys(store: RawStore, ledger: Mapping[str, LedgerEntry], keys: Sequence[str]) -> Scan:
+    """The objects among `keys` (new objects named by S3 events) to load: no listing at all, one
+    metadata look-up per key. A key that is not a raw key is quarantined once; one that has vanished
+    is skipped (the event of its next write brings it back)."""
+    scan = Scan()
+    to_look_up = []
+    for key in dict.fromkeys(keys):
+        try:
+            parsed = parse_raw_key(key)
+        except RawKeyError as error:
+            if key not in ledger:
+                scan.unreadable.append(UnreadableKey(key, str(error)))
+            continue
+        to_look_up.append((key, parsed))
+    scan.lookups = len(to_look_up)
+    heads = _in_threads(lambda item: _head(store, item[0]), to_look_up, _threads_for(store))
+    for (key, parsed), metadata in zip(to_look_up, heads, strict=True):
+        recorded = ledger.get(key)
+        if metadata is not None and (recorded is None or recorded.sha256 != metadata.sha256):
+            scan.pending.append(
+                PendingObject(key, parsed.source, data_date_of(parsed.day, metadata.extra), metadata)
+            )
     return scan
 
 

@@ -71,10 +71,14 @@ class LedgerRow:
 LEDGER_COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(LedgerRow))
 
 
-def read_ledger(conn: psycopg.Connection) -> dict[str, LedgerEntry]:
-    """The sha256 and listed ETag of every object the ledger records (loaded or quarantined), by key."""
+def read_ledger(conn: psycopg.Connection, keys: Sequence[str] | None = None) -> dict[str, LedgerEntry]:
+    """The sha256 and listed ETag of every object the ledger records (loaded or quarantined), by key;
+    only those of `keys` when given (a run of named keys reads no more of the ledger than it needs)."""
     with conn.cursor() as cursor:
-        cursor.execute(f"SELECT key, sha256, etag FROM {RAW_OBJECTS}")
+        if keys is None:
+            cursor.execute(f"SELECT key, sha256, etag FROM {RAW_OBJECTS}")
+        else:
+            cursor.execute(f"SELECT key, sha256, etag FROM {RAW_OBJECTS} WHERE key = ANY(%s)", (list(keys),))
         return {key: LedgerEntry(sha256, etag) for key, sha256, etag in cursor}
 
 

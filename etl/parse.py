@@ -164,17 +164,24 @@ def local_trade_days(stamps: np.ndarray, time_zone: object) -> np.ndarray:
 def select_bars(
     days: np.ndarray,
     close: np.ndarray,
+    stamps: np.ndarray,
     window_end: np.ndarray | np.datetime64,
+    period_end: np.ndarray | np.int64,
     owner: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Positions of the bars to load, by owner then date: close not null, day not after the window
-    end (a scalar or one per row), and of several bars of an owner on one day the last one sent.
+    """Positions of the bars to load, by owner then date: close not null, stamped before the
+    requested end (``period2``) and dated no later than the window end (each a scalar or one per row),
+    and of several bars of an owner on one day the last one sent.
+
+    Both limits are needed: Yahoo's live bar can be stamped after ``period2`` yet fall on the window's
+    last trade date, where it would replace that day's real bar; a stamp before ``period2`` can still
+    fall on a later local date on exchanges east of UTC.
 
     `owner` (default: all one object) numbers the object each row comes from, so that the bars of
     many responses laid end to end are selected in one pass.
     """
     owner = np.zeros(len(days), dtype=np.int64) if owner is None else owner
-    kept = np.flatnonzero(~np.isnan(close) & (days <= window_end))
+    kept = np.flatnonzero(~np.isnan(close) & (stamps < period_end) & (days <= window_end))
     # Sorted by owner, day, then position: the last row of each (owner, day) run is the last sent.
     rows = kept[np.lexsort((kept, days[kept], owner[kept]))]
     last = np.ones(len(rows), dtype=bool)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from etl.extract import PendingObject, Scan, UnreadableKey
 from etl.ledger import LedgerRow
 from etl.schema import INDEX_DAILY, STOCK_DAILY
-from pipeline.catalog import CONSTITUENTS, YAHOO
+from pipeline.catalog import UNLOADED_SOURCES, YAHOO
 from pipeline.rawzone import source_of_key
 from pipeline.settings import Settings
 
@@ -78,8 +78,9 @@ def plan_load(scan: Scan, settings: Settings) -> LoadPlan:
         symbol = item.extra.get("symbol")
         if item.source == YAHOO and symbol:
             by_table[instrument_table(symbol, settings.pipeline_indexes)][symbol].append(item)
-        elif item.source == CONSTITUENTS:
-            # Reference snapshots: `companies` comes from the universe file, so nothing to load.
+        elif item.source in UNLOADED_SOURCES:
+            # Reference snapshots (`companies` comes from the universe file) and shard reports
+            # (the run's manifest carries them): recorded, nothing to load.
             plan.settled.append(ledger_row(item, item.sha256, rows=0, error=None))
         else:
             plan.objects.append(item)

@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +24,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from etl.analytics import refresh_market_daily, refresh_materialized_views, refresh_sector_daily
-from etl.extract import Scan, find_pending
+from etl.extract import Scan, find_pending, find_pending_keys, recent_listing
 from etl.ledger import read_ledger, record_etags, record_objects
 from etl.plan import LoadPlan, StagedLoad, plan_load
 from etl.schema import COMPANIES, DIM_DATE, MARKET_DAILY, PIPELINE_RUNS, SECTOR_DAILY
 from etl.staging import load_companies
 from pipeline.db import connect, database_url, fetch_value
+from pipeline.market_time import market_today
 from pipeline.outcomes import (
     EXIT_FAILED,
     EXIT_OK,
@@ -99,8 +101,19 @@ class EtlResult:
         return "\n".join(lines)
 
 
-def run_etl(settings: Settings, *, full: bool = False, progress: bool = False) -> EtlResult:
+def run_etl(
+    settings: Settings,
+    *,
+    full: bool = False,
+    progress: bool = False,
+    keys: Sequence[str] | None = None,
+    recent_days: int | None = None,
+) -> EtlResult:
     """Load every raw object not yet loaded (every object when `full`) and refresh the derived tables.
+
+    With `keys` (new objects named by the ETL queue, see `etl.follow`) only those are considered: no
+    listing of the raw zone; with `recent_days` only the date partitions of those last days are
+    listed. Either way a run costs what is new, not what the bucket holds.
 
     Raises `DatabaseUnavailable` when the database cannot be reached at all; any later failure rolls
     the load back and comes back as an `EtlResult` with exit code 1.
@@ -117,7 +130,16 @@ def run_etl(settings: Settings, *, full: bool = False, progress: bool = False) -
     with connect(database_url(settings)) as conn:
         try:
             _take_lock(conn)
-            _load(conn, settings, result, full=full, progress=progress, started_at=started_at)
+            _load(
+                conn,
+                settings,
+                result,
+                full=full,
+                progress=progress,
+                started_at=started_at,
+                keys=keys,
+                recent_days=recent_days,
+            )
             if result.curated_rows or full:
                 result.views_refreshed = refresh_materialized_views(conn)
         except Exception as error:  # any failure: the transaction is rolled back; say why, exit 1
@@ -149,10 +171,12 @@ def _load(
     full: bool,
     progress: bool,
     started_at: dt.datetime,
+    keys: Sequence[str] | None = None,
+    recent_days: int | None = None,
 ) -> None:
     store = open_raw_store(settings)
     phase = PhaseTimer(result.phase_seconds)
-    scan = _scan(conn, store, full=full)
+    scan = _scan(conn, store, full=full, keys=keys, recent_days=recent_days)
     result.metadata_lookups = scan.lookups
     plan = plan_load(scan, settings)
     phase.done("extract")
@@ -171,9 +195,23 @@ def _load(
         _record_run(cursor, result, started_at, full, staged.quality_summary())
 
 
-def _scan(conn: psycopg.Connection, store: RawStore, *, full: bool) -> Scan:
-    """The raw objects to load, compared with the ledger (read outside the load's transaction)."""
-    scan = find_pending(store, read_ledger(conn), full=full)
+def _scan(
+    conn: psycopg.Connection,
+    store: RawStore,
+    *,
+    full: bool,
+    keys: Sequence[str] | None,
+    recent_days: int | None,
+) -> Scan:
+    """The raw objects to load, compared with the ledger (read outside the load's transaction): the
+    named `keys`, the last `recent_days` days' partitions, or else the whole raw zone."""
+    if keys is not None:
+        scan = find_pending_keys(store, read_ledger(conn, keys), keys)
+    elif recent_days is not None:
+        listing = recent_listing(store, market_today(), recent_days)
+        scan = find_pending(store, read_ledger(conn, [key for key, _ in listing]), full=full, listing=listing)
+    else:
+        scan = find_pending(store, read_ledger(conn), full=full)
     conn.commit()
     return scan
 

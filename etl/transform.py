@@ -32,6 +32,7 @@ from etl.parse import (
 from etl.schema import MACRO_DAILY, NEWS_DAILY, PIPELINE_RUNS, STOCK_DAILY, WEATHER_DAILY
 from etl.validate import ValidationError, bar_violations, validate_macro, validate_news, validate_weather
 from pipeline.catalog import FRED, GDELT, MANIFEST, OPEN_METEO, YAHOO
+from pipeline.market_time import window_period_bounds
 from pipeline.rawzone import sha256_hex
 
 
@@ -217,8 +218,10 @@ def _selected_bars(charts: list[_Chart]) -> tuple[dict[str, np.ndarray], np.ndar
         name: np.concatenate([chart.chart.prices[name] for chart in charts] or [np.array([], float)])
         for name in _PRICE_COLUMNS
     }
+    stamps = np.concatenate([chart.chart.stamps for chart in charts] or [np.array([], np.int64)])
     ends = np.array([chart.window[1] for chart in charts], dtype="datetime64[ns]")
-    rows = select_bars(days, prices["close"], ends[owner], owner)
+    period_ends = np.array([window_period_bounds(*chart.window)[1] for chart in charts], dtype=np.int64)
+    rows = select_bars(days, prices["close"], stamps, ends[owner], period_ends[owner], owner)
     bars = {"trade_date": days[rows], **{name: values[rows] for name, values in prices.items()}}
     return bars, owner[rows]
 

@@ -1,6 +1,14 @@
-"""The ingestion Lambda: parse the event, run `run_ingest`, raise on any failure.
+"""The ingestion Lambdas: `dispatch` plans a run into shards and queues them; `handler` runs them.
 
-Event keys (all optional): ``sources`` (list of source names), ``date`` or ``start``/``end``
+`dispatch` (the daily schedule, and backfills started by hand) takes the run event below, plans the
+run into shards (`lambda_src.ingestion.shards`), stores the dispatch report and sends one SQS message
+per shard to SHARD_QUEUE_URL. `handler` consumes that queue: each record is one shard, fetched,
+reported and, when it is the run's last, followed by the run's manifest; a shard with any failure is
+returned in ``batchItemFailures``, so SQS retries that shard alone and, after its last receive, moves
+it to the dead-letter queue. Invoked directly with a run event instead, `handler` runs the whole run
+in-process as `pipeline ingest` does.
+
+Run event keys (all optional): ``sources`` (list of source names), ``date`` or ``start``/``end``
 (``YYYY-MM-DD``), ``force`` (bool). Without a date the day is yesterday in New York, as for
 `pipeline ingest`. A run with a failure raises `IngestionFailed` after writing everything else and
 the manifest, so Lambda's retries, the dead-letter queue and the error alarm all see it.
@@ -20,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_src.ingestion import run_ingest
+from lambda_src.ingestion.runner import dispatch_run, run_shard, shard_requests
+from lambda_src.ingestion.shards import InvalidShard, Shard, complete_run, send_shards, store_report
 from pipeline import catalog
 from pipeline.market_time import WindowOptionsError, requested_window
 from pipeline.rawzone import open_raw_store
@@ -100,8 +110,77 @@ def run_deadline(context: object) -> float | None:
     return time.monotonic() + remaining_millis() / 1000 - FINISH_SECONDS
 
 
+def dispatch(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
+    """The dispatcher's entry point: plan the run, store its dispatch report, queue one message per shard."""
+    request = parse_event(event)
+    settings = get_settings()
+    if settings.shard_queue_url is None:
+        raise InvalidEvent("SHARD_QUEUE_URL is not set: the dispatcher has no queue to send shards to")
+    plan = dispatch_run(
+        settings, sources=request.sources, start=request.start, end=request.end, force=request.force
+    )
+    store = open_raw_store(settings)
+    store_report(store, plan.dispatch_report(dt.datetime.now(dt.UTC)), plan.today)
+    import boto3
+
+    sent = send_shards(boto3.client("sqs"), str(settings.shard_queue_url), plan.shards)
+    # A run with nothing to fetch (every source failed planning) is complete at once.
+    manifest = complete_run(store, plan.run_id, plan.today, len(plan.shards))
+    logger.info("run %s: %d shard(s) queued for %d request(s)", plan.run_id, sent, plan.request_count)
+    return {
+        "run_id": plan.run_id,
+        "window": {"start": request.start.isoformat(), "end": request.end.isoformat()},
+        "shards": sent,
+        "requests": plan.request_count,
+        "planning_failures": len(plan.failed),
+        "manifest": manifest,
+    }
+
+
 def handler(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
-    """The Lambda entry point: returns the run's counts and manifest key, or raises on any failure."""
+    """The worker's entry point: shards from SQS (``Records``), or a whole run from a direct invocation."""
+    if isinstance(event, Mapping) and "Records" in event:
+        return run_shard_records(event["Records"], context)
+    return run_whole(event, context)
+
+
+def run_shard_records(records: Any, context: object) -> dict[str, Any]:
+    """Run each SQS record's shard; the partial batch response names the shards that failed."""
+    settings = get_settings()
+    store = open_raw_store(settings)
+    failures: list[dict[str, str]] = []
+    for record in records if isinstance(records, list) else []:
+        if not isinstance(record, Mapping):
+            logger.error("not an SQS record: %.200r", record)
+            continue
+        message_id = str(record.get("messageId", ""))
+        try:
+            shard = Shard.from_message(str(record.get("body", "")))
+        except InvalidShard as error:
+            logger.error("message %s: %s", message_id, error)
+            failures.append({"itemIdentifier": message_id})
+            continue
+        requests, missing = shard_requests(settings, shard)
+        report = run_shard(settings, store, shard, requests, deadline=run_deadline(context), failed=missing)
+        store_report(store, report, shard.today)
+        manifest = complete_run(store, shard.run_id, shard.today, shard.count)
+        logger.info(
+            "%s of run %s: %s, %d written, %d skipped, %d failed%s",
+            shard.label,
+            shard.run_id,
+            report.status,
+            len(report.written),
+            len(report.skipped),
+            len(report.failed),
+            f"; manifest {manifest}" if manifest else "",
+        )
+        if report.failed:
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}
+
+
+def run_whole(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
+    """A whole run in this invocation: returns the run's counts and manifest key, or raises on any failure."""
     request = parse_event(event)
     settings = get_settings()
     result = run_ingest(

@@ -12,6 +12,10 @@ GDELT = "gdelt"
 FRED = "fred"
 CONSTITUENTS = "constituents"
 MANIFEST = "manifest"
+#: Each shard's report of a sharded run in AWS; the run's manifest is made from them.
+INGEST_SHARDS = "ingest_shards"
+#: Sources the ETL records in its ledger without loading rows from them.
+UNLOADED_SOURCES: tuple[str, ...] = (CONSTITUENTS, INGEST_SHARDS)
 
 #: The sources `pipeline ingest` fetches when none is named.
 DATA_SOURCES: tuple[str, ...] = (YAHOO, OPEN_METEO, GDELT, FRED)

@@ -183,9 +183,13 @@ class RawStore(Protocol):
 
     def list(self, prefix: str = RAW_PREFIX + "/") -> Iterator[str]: ...
 
-    def list_versions(self, prefix: str = RAW_PREFIX + "/") -> Iterator[tuple[str, str | None]]:
-        """Keys under `prefix`, each with a token that changes whenever the object is rewritten with
-        other bytes (S3's ETag), or None where the listing has no such token (the local folder)."""
+    def list_versions(
+        self, prefix: str = RAW_PREFIX + "/", start_after: str | None = None
+    ) -> Iterator[tuple[str, str | None]]:
+        """Keys under `prefix` (and after `start_after`, in key order), each with a token that changes
+        whenever the object is rewritten with other bytes (S3's ETag), or None where the listing has
+        no such token (the local folder). Keys sort by date within a source, so `start_after` lists
+        recent partitions without paging through older ones."""
         ...
 
     def describe(self) -> str: ...
@@ -253,9 +257,11 @@ class LocalRawStore:
                 if key.startswith(prefix):
                     yield key
 
-    def list_versions(self, prefix: str = RAW_PREFIX + "/") -> Iterator[tuple[str, str | None]]:
+    def list_versions(
+        self, prefix: str = RAW_PREFIX + "/", start_after: str | None = None
+    ) -> Iterator[tuple[str, str | None]]:
         # Reading a sidecar costs about what a stat would: no token, the caller reads the metadata.
-        return ((key, None) for key in self.list(prefix))
+        return ((key, None) for key in self.list(prefix) if start_after is None or key > start_after)
 
 
 class S3RawStore:
@@ -319,9 +325,12 @@ class S3RawStore:
     def list(self, prefix: str = RAW_PREFIX + "/") -> Iterator[str]:
         return (key for key, _ in self.list_versions(prefix))
 
-    def list_versions(self, prefix: str = RAW_PREFIX + "/") -> Iterator[tuple[str, str | None]]:
+    def list_versions(
+        self, prefix: str = RAW_PREFIX + "/", start_after: str | None = None
+    ) -> Iterator[tuple[str, str | None]]:
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        after = {"StartAfter": start_after} if start_after else {}
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **after):
             for item in page.get("Contents", []):
                 yield item["Key"], item.get("ETag")
 

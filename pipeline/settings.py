@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     wikipedia_constituents_url: AnyHttpUrl = AnyHttpUrl(
         "https://en.wikipedia.org/wiki/List_of_S%26P_500_companies"
     )
+    # How many ingestion shards may run at once (the shard queue's concurrency cap in AWS); each
+    # shard's pacing is multiplied by it so every API's rate holds across them. 1: one at a time.
+    ingest_concurrency: int = Field(default=1, ge=1, le=10)
+    # The SQS queue the dispatcher sends shards to (AWS); unset: the dispatcher runs them in-process.
+    shard_queue_url: AnyHttpUrl | None = None
+    # The SQS queue of new raw objects (S3 events) that `pipeline etl --follow` drains.
+    etl_queue_url: AnyHttpUrl | None = None
 
     @field_validator("pipeline_indexes", "pipeline_fred_series", "pipeline_news_topics", mode="before")
     @classmethod

@@ -59,6 +59,9 @@ class PipelineConfig:
     schedule_time: str = "08:00"
     schedule_time_zone: str = "America/New_York"
     etl_delay_minutes: int = 30
+    # Ingestion shards that may run at once: SQS event sources accept 2 at least; a lab account has 10
+    # concurrent executions in all, which the dispatcher and the instance's tools share.
+    ingest_concurrency: int = 2
     dashboard_port: int = 8501
     removal_policy: str = "destroy"
     alarm_email: str | None = None
@@ -206,6 +209,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "schedule_time": ("schedule_time", _matching(_CLOCK_TIME, "a 24-hour time HH:MM")),
     "schedule_time_zone": ("schedule_time_zone", _time_zone),
     "etl_delay_minutes": ("etl_delay_minutes", _integer("etl_delay_minutes", 16, 720)),
+    "ingest_concurrency": ("ingest_concurrency", _integer("ingest_concurrency", 2, 5)),
     "dashboard_port": ("dashboard_port", _integer("dashboard_port", 1, 65535)),
     "removal_policy": ("removal_policy", _removal_policy),
     "alarm_email": ("alarm_email", _email),

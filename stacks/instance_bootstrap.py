@@ -6,8 +6,11 @@ from Secrets Manager themselves, through DB_SECRET_ARN and DASHBOARD_DB_SECRET_A
 
 - ``pipeline-migrate``: ``pipeline db migrate`` at each boot, retried until the database answers;
 - ``pipeline-dashboard``: ``pipeline dashboard`` as the unprivileged ``pipeline`` user, restarted on failure;
-- ``pipeline-etl`` + its timer: ``pipeline etl`` after each scheduled ingestion, and on demand
-  (``systemctl start pipeline-etl``, which the stack's RunEtlCommand output sends through SSM).
+- ``pipeline-etl-follow``: ``pipeline etl --follow``, which drains the ETL queue of new raw objects'
+  events and loads each burst within a minute or two of its writing (restarted if it stops);
+- ``pipeline-etl`` + its timer: the safety net, ``pipeline etl --recent-days 7`` after each scheduled
+  ingestion (it finds anything of the last week the queue missed), and on demand (``systemctl start pipeline-etl``, which the
+  stack's RunEtlCommand output sends through SSM). Both load under the same database lock.
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ SERVICE_USER = "pipeline"
 ENVIRONMENT_FILE = "/etc/pipeline/pipeline.env"
 PIPELINE_BIN = f"{APP_ROOT}/venv/bin/pipeline"
 ETL_SERVICE = "pipeline-etl.service"
+ETL_FOLLOW_SERVICE = "pipeline-etl-follow.service"
 # The `pipeline` commands the units run; tests check each one exists in cli.main.
 PIPELINE_COMMANDS: tuple[tuple[str, ...], ...] = (("db", "migrate"), ("dashboard",), ("etl",))
 # `pipeline etl` exits 3 when it finished but quarantined objects: the run still succeeded as a service.
 ETL_SUCCESS_STATUSES = "0 3"
+# The timer's safety-net run lists only this many days of date partitions, whatever the bucket holds;
+# older objects (a backfill) arrive through the queue, or `pipeline etl` without the option lists all.
+SAFETY_NET_DAYS = 7
 PRIVILEGED_PORT_LIMIT = 1024
 
 
@@ -91,9 +98,15 @@ def systemd_units(settings: BootstrapSettings) -> dict[str, str]:
             "Pipeline ETL: load new raw objects into PostgreSQL",
             "After=pipeline-migrate.service\n"
             + _service_section(
-                "etl", f"Type=oneshot\nSuccessExitStatus={ETL_SUCCESS_STATUSES}\nTimeoutStartSec=2h\n"
+                f"etl --recent-days {SAFETY_NET_DAYS}",
+                f"Type=oneshot\nSuccessExitStatus={ETL_SUCCESS_STATUSES}\nTimeoutStartSec=2h\n",
             ),
             wanted_by="",
+        ),
+        ETL_FOLLOW_SERVICE: _unit(
+            "Pipeline ETL on new raw objects (drains the ETL queue)",
+            "Wants=pipeline-migrate.service\nAfter=pipeline-migrate.service\n"
+            + _service_section("etl --follow", "Restart=always\nRestartSec=30\n"),
         ),
         "pipeline-etl.timer": _unit(
             "Run the pipeline ETL after each scheduled ingestion",
@@ -131,5 +144,6 @@ python3.11 -m venv {APP_ROOT}/venv
 systemctl enable pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer
 # --no-block: the migration retries until the database accepts connections; the boot need not wait.
 systemctl start --no-block pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer
+systemctl enable --now --no-block {ETL_FOLLOW_SERVICE}
 echo "pipeline bootstrap: done $(date --iso-8601=seconds)"
 """

@@ -6,7 +6,7 @@ declares for the packages it reaches; nothing else of the repository ships.
 
 `LocalPythonBundler` is a CDK ``ILocalBundling``: CDK calls `try_bundle` with the asset's output folder
 and never falls back to Docker. The third-party packages are installed by pip for the Lambda's platform
-(manylinux2014_aarch64, CPython 3.12, wheels only) into ``.build/lambda-deps/<hash>/``, keyed by a hash of
+(manylinux2014_aarch64, the runtime's CPython, wheels only) into ``.build/lambda-deps/<hash>/``, keyed by a hash of
 the requirement list and the pip flags, so a second synth copies them instead of reaching PyPI.
 """
 
@@ -29,7 +29,9 @@ from aws_cdk import aws_lambda as lambda_
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The module the Lambda's handler string names; the bundle is what it imports.
 HANDLER_MODULE = "lambda_src.handler"
-PYTHON_VERSION = "3.12"
+#: The Lambda runtime; the bundle's wheels are built for exactly this CPython.
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+PYTHON_VERSION = RUNTIME.name.removeprefix("python")
 PIP_PLATFORM_FLAGS: tuple[str, ...] = (
     "--platform",
     "manylinux2014_aarch64",
@@ -200,7 +202,7 @@ class LocalPythonBundler:
     def try_bundle(self, output_dir: str, *_options: object, **_keywords: object) -> bool:
         """Fill `output_dir` with the bundle; returns True so that CDK never tries Docker."""
         output = Path(output_dir)
-        # Bytecode compiled by this machine's Python is useless to the Lambda's 3.12: leave it out.
+        # Bytecode compiled by this machine's Python is useless to the Lambda's: leave it out.
         shutil.copytree(
             installed_dependencies(self._root),
             output,
@@ -219,7 +221,7 @@ def ingestion_code(root: Path = REPO_ROOT) -> lambda_.Code:
         asset_hash_type=AssetHashType.CUSTOM,
         bundling=BundlingOptions(
             # Never pulled: the local bundler always succeeds, the image is only a required placeholder.
-            image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
+            image=DockerImage.from_registry(f"public.ecr.aws/sam/build-{RUNTIME.name}"),
             local=LocalPythonBundler(root),
         ),
     )

@@ -1,10 +1,13 @@
-"""Alarms on the ingestion: Lambda errors and messages waiting in the dead-letter queue, sent to SNS.
+"""Alarms on the ingestion, sent to SNS: Lambda errors, messages waiting in a dead-letter queue (a run
+the dispatcher gave up on, or a shard given up after its receives), and shards waiting too long.
 
 The topic gets an e-mail subscription when ``alarm_email`` is configured (AWS sends a confirmation mail
 first). Either alarm means a day's data may be missing: see docs/deploy.md for how to re-run a day.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -19,10 +22,13 @@ from stacks.config import PipelineConfig
 from stacks.nag import acknowledge
 
 ALARM_PERIOD = Duration.minutes(5)
+# A shard not picked up within this many seconds means the worker is not consuming (throttled account,
+# disabled event source): the day's data would wait. Retries wait 90 minutes, so allow for two.
+SHARD_AGE_LIMIT_SECONDS = 4 * 3600
 
 
 class IngestionAlarms(Construct):
-    """The alarm topic (`topic`) and the two alarms that watch `function` and `dead_letter_queue`."""
+    """The alarm topic (`topic`) and the alarms on `functions`, `dead_letter_queues` and `shard_queue`."""
 
     def __init__(
         self,
@@ -30,8 +36,9 @@ class IngestionAlarms(Construct):
         construct_id: str,
         *,
         config: PipelineConfig,
-        function: lambda_.IFunction,
-        dead_letter_queue: sqs.IQueue,
+        functions: Sequence[lambda_.IFunction],
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        shard_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Topic", display_name="Market weather pipeline alarms", enforce_ssl=True)
@@ -43,21 +50,41 @@ class IngestionAlarms(Construct):
         )
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
-        errors = function.metric_errors(period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM)
-        waiting = dead_letter_queue.metric_approximate_number_of_messages_visible(
+        self.alarms = [
+            self._alarm(
+                "ErrorsAlarm" if number == 0 else f"ErrorsAlarm{number + 1}",
+                function.metric_errors(period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
+                "An ingestion Lambda failed (see its log group).",
+            )
+            for number, function in enumerate(functions)
+        ]
+        for name, queue in dead_letter_queues.items():
+            waiting = queue.metric_approximate_number_of_messages_visible(
+                period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            )
+            self.alarms.append(
+                self._alarm(f"{name}Alarm", waiting, "Ingestion work was given up after its retries.")
+            )
+        oldest = shard_queue.metric_approximate_age_of_oldest_message(
             period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
         )
-        self.alarms = [
-            self._alarm("ErrorsAlarm", errors, "The ingestion Lambda failed (see its log group)."),
-            self._alarm("DeadLetterAlarm", waiting, "An ingestion run was given up after its retries."),
-        ]
+        self.alarms.append(
+            self._alarm(
+                "ShardAgeAlarm",
+                oldest,
+                "Ingestion shards have waited hours in the shard queue.",
+                threshold=SHARD_AGE_LIMIT_SECONDS,
+            )
+        )
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1
+    ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             metric=metric,
-            threshold=1,
+            threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -11,6 +11,7 @@ from stacks.cfn_hygiene import drop_provider_role_dependencies, drop_role_depend
 from stacks.compute import AppInstanceConstruct, run_etl_command
 from stacks.config import PipelineConfig
 from stacks.database import DatabaseConstruct
+from stacks.etl_events import EtlEventsConstruct
 from stacks.ingestion import IngestionConstruct
 from stacks.lab import LabAccess
 from stacks.monitoring import IngestionAlarms
@@ -19,7 +20,7 @@ from stacks.storage import StorageConstruct
 
 
 class PipelineStack(Stack):
-    """Network, storage, database, ingestion, alarms and the app instance of one environment."""
+    """Network, storage, database, ingestion, the ETL's event path, alarms and the app instance."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -37,12 +38,18 @@ class PipelineStack(Stack):
             pipeline_environment=pipeline_environment,
             existing_role=lab.role if lab else None,
         )
+        etl_events = EtlEventsConstruct(self, "EtlEvents", raw_bucket=storage.raw_bucket)
         alarms = IngestionAlarms(
             self,
             "Alarms",
             config=config,
-            function=ingestion.function,
-            dead_letter_queue=ingestion.dead_letter_queue,
+            functions=(ingestion.function, ingestion.dispatcher),
+            dead_letter_queues={
+                "DeadLetter": ingestion.dead_letter_queue,
+                "ShardDeadLetter": ingestion.shard_dead_letter_queue,
+                "EtlDeadLetter": etl_events.dead_letter_queue,
+            },
+            shard_queue=ingestion.shard_queue,
         )
         app = AppInstanceConstruct(
             self,
@@ -54,9 +61,10 @@ class PipelineStack(Stack):
                 "DB_SECRET_ARN": database.admin_secret,
                 "DASHBOARD_DB_SECRET_ARN": database.dashboard_secret,
             },
-            pipeline_environment=pipeline_environment,
+            pipeline_environment={**pipeline_environment, "ETL_QUEUE_URL": etl_events.queue.queue_url},
             existing_profile=lab.instance_profile if lab else None,
         )
+        etl_events.queue.grant_consume_messages(app.instance.role)
         database.allow_from(app.instance)
 
         outputs = {
@@ -68,20 +76,34 @@ class PipelineStack(Stack):
             "DashboardSecretArn": database.dashboard_secret.secret_arn,
             "InstanceId": app.instance.instance_id,
             "IngestionFunctionName": ingestion.function.function_name,
+            "DispatcherFunctionName": ingestion.dispatcher.function_name,
+            "ShardQueueUrl": ingestion.shard_queue.queue_url,
+            "ShardDeadLetterQueueUrl": ingestion.shard_dead_letter_queue.queue_url,
+            "EtlQueueUrl": etl_events.queue.queue_url,
             "AlarmTopicArn": alarms.topic.topic_arn,
             "RunEtlCommand": run_etl_command(app.instance.instance_id),
-            "RunIngestionCommand": Fn.join(
-                "",
-                [
-                    "aws lambda invoke --region ",
-                    Aws.REGION,
-                    " --function-name ",
-                    ingestion.function.function_name,
-                    " --invocation-type Event --cli-binary-format raw-in-base64-out --payload '{}' /dev/null",
-                ],
+            "RunIngestionCommand": _invoke_command(ingestion.dispatcher.function_name, "{}"),
+            # Edit the dates: a backfill goes through the same shards, queue and retries as a day.
+            "RunBackfillCommand": _invoke_command(
+                ingestion.dispatcher.function_name, '{"start":"2016-01-01","end":"2025-12-31"}'
             ),
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
         drop_role_dependency(ingestion.function)
+        drop_role_dependency(ingestion.dispatcher)
         drop_provider_role_dependencies(self)
+
+
+def _invoke_command(function_name: str, payload: str) -> str:
+    """The AWS CLI line that invokes `function_name` asynchronously with `payload`."""
+    return Fn.join(
+        "",
+        [
+            "aws lambda invoke --region ",
+            Aws.REGION,
+            " --function-name ",
+            function_name,
+            f" --invocation-type Event --cli-binary-format raw-in-base64-out --payload '{payload}' /dev/null",
+        ],
+    )

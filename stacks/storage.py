@@ -1,5 +1,7 @@
 """The raw zone's bucket and the bucket that keeps the logs about it (access logs, VPC flow logs).
 
+The raw bucket sends its object events to EventBridge, where the ETL's event path starts.
+
 Both are encrypted, block every form of public access and refuse plain HTTP (and TLS below 1.2). The raw
 bucket is versioned so an overwritten object can be recovered for a while; old versions expire. When the
 removal policy is ``destroy``, `cdk destroy` deletes both buckets: in normal accounts CDK empties them first
@@ -66,4 +68,14 @@ class StorageConstruct(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
+        )
+        # Object events go to EventBridge (stacks/etl_events.py) through the bucket's own notification
+        # configuration: CDK's `event_bridge_enabled` would add a custom resource and its IAM role,
+        # which lab accounts cannot create.
+        raw_cfn = self.raw_bucket.node.default_child
+        assert isinstance(raw_cfn, s3.CfnBucket)
+        raw_cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
         )

@@ -108,7 +108,7 @@ class CurlCffiTransport:
         from curl_cffi import requests as curl_requests
 
         self._errors = (curl_requests.RequestsError,)
-        self._session = curl_requests.Session(impersonate=impersonate)
+        self._session: curl_requests.Session = curl_requests.Session(impersonate=impersonate)
 
     def get(
         self, url: str, params: Mapping[str, str], headers: Mapping[str, str], timeout: tuple[float, float]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from lambda_src.ingestion.plan import Window
@@ -63,8 +63,12 @@ def write_manifest(
     skipped: Sequence[SkippedObject],
     failed: Sequence[Failure],
     synthetic: bool,
+    shards: Sequence[Mapping[str, object]] = (),
 ) -> str:
-    """Write the manifest of a run under ``raw/manifest/<day>/<run id>.json``; return its key."""
+    """Write the manifest of a run under ``raw/manifest/<day>/<run id>.json``; return its key.
+
+    `shards` lists each shard of the run (number, source, status, counts, times) when it was sharded.
+    """
     document = {
         "run_id": run_id,
         "kind": "ingest",
@@ -77,6 +81,7 @@ def write_manifest(
         "skipped": [asdict(item) for item in skipped],
         "failed": [asdict(item) for item in failed],
         "synthetic": synthetic,
+        **({"shards": list(shards)} if shards else {}),
     }
     body = json.dumps(document, indent=1).encode()
     key = manifest_key(run_id, day)

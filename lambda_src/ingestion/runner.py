@@ -1,4 +1,5 @@
-"""`run_ingest`: plan every source's requests, fetch them, write the raw objects, then the manifest.
+"""`run_ingest`: plan every source's requests into shards, fetch them, write the raw objects, then the
+manifest. `dispatch_run` and `run_shard` are the two halves the Lambda runs apart (dispatcher, worker).
 
 One failing symbol, topic, series or whole source never stops the others: each failure is kept with
 its reason, the rest is written, and the manifest (written last) says what failed.
@@ -30,14 +31,16 @@ from lambda_src.ingestion.httpclient import (
     Transport,
     browser_transport,
 )
-from lambda_src.ingestion.manifest import (
-    Failure,
-    SkippedObject,
-    WrittenObject,
-    run_status,
-    write_manifest,
-)
+from lambda_src.ingestion.manifest import Failure, SkippedObject, WrittenObject, run_status
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window
+from lambda_src.ingestion.shards import (
+    Shard,
+    ShardPlan,
+    ShardReport,
+    plan_shards,
+    select_requests,
+    write_run_manifest,
+)
 from pipeline import catalog
 from pipeline.market_time import market_today
 from pipeline.outcomes import EXIT_FAILED, EXIT_OK, new_run_id
@@ -91,6 +94,8 @@ class IngestResult:
     manifest_key: str = ""
     #: Lines for the user besides the counts (e.g. where a refreshed universe was written).
     notes: list[str] = field(default_factory=list)
+    #: How many shards the run was cut into.
+    shards: int = 0
 
     @property
     def status(self) -> str:
@@ -104,7 +109,7 @@ class IngestResult:
         """A few lines for the terminal: counts, each failure with its reason, the manifest's key."""
         lines = [
             f"ingest {self.window} [{', '.join(self.sources)}]: {self.status}: {len(self.written)} written, "
-            f"{len(self.skipped)} skipped (already there), {len(self.failed)} failed",
+            f"{len(self.skipped)} skipped (already there), {len(self.failed)} failed, in {self.shards} shard(s)",
         ]
         lines += [f"  failed {item.source} {item.entity}: {item.reason}" for item in self.failed]
         lines += [f"  {note}" for note in self.notes]
@@ -136,57 +141,145 @@ def run_ingest(
     retry_policy: RetryPolicy | None = None,
     deadline: float | None = None,
 ) -> IngestResult:
-    """Fetch `sources` for the inclusive window into `store`; see the module docstring.
+    """Fetch `sources` for the inclusive window into `store`, shard by shard; see the module docstring.
 
-    Past windows whose objects exist are skipped unless `force`. `deadline` is the clock's monotonic
-    time by which every request must have ended (None: no limit). `today`, `clock`, `transport_factory`
-    and `retry_policy` exist for tests (no real sleeping, a local server, a seeded jitter).
+    The run is planned into the same shards the Lambda dispatcher sends to SQS (`dispatch_run`), and
+    each is run here in turn by `run_shard`, sharing one pacer per API. Past windows whose objects
+    exist are skipped unless `force`. `deadline` is the clock's monotonic time by which every request
+    must have ended (None: no limit). `today`, `clock`, `transport_factory` and `retry_policy` exist
+    for tests (no real sleeping, a local server, a seeded jitter).
     """
     clock = clock or SystemClock()
     started_at = clock.now()
-    today = today or market_today(started_at)
+    plan = dispatch_run(
+        settings, sources=sources, start=start, end=end, force=force, today=today, now=started_at
+    )
+    meter = Progress(plan.request_count, enabled=progress, label=f"ingest {plan.window}")
+    pacers: dict[str, Pacer] = {}
+    reports = [plan.dispatch_report(started_at)]
+    try:
+        for shard in plan.shards:
+            reports.append(
+                run_shard(
+                    settings,
+                    store,
+                    shard,
+                    plan.requests[shard.number],
+                    clock=clock,
+                    transport_factory=transport_factory,
+                    retry_policy=retry_policy,
+                    deadline=deadline,
+                    pacers=pacers,
+                    meter=meter,
+                )
+            )
+    finally:
+        meter.close()
+    result = IngestResult(plan.run_id, plan.window, plan.sources)
+    for report in reports:
+        result.written += report.written
+        result.skipped += report.skipped
+        result.failed += report.failed
+        result.notes += report.notes
+    result.shards = len(plan.shards)
+    result.manifest_key = write_run_manifest(store, reports, plan.today)
+    return result
+
+
+def dispatch_run(
+    settings: Settings,
+    *,
+    sources: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    force: bool,
+    today: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> ShardPlan:
+    """Check the window and sources, plan every source and cut the plan into shards (pure: no I/O
+    beyond reading the universe file). Sources run shortest first, as in a single run."""
+    now = now or dt.datetime.now(dt.UTC)
+    today = today or market_today(now)
     window = ingest_window(start, end, today)
     unknown = [source for source in sources if source not in catalog.INGEST_SOURCES]
     if unknown:
         raise IngestWindowError(
             f"unknown source(s): {', '.join(unknown)} (choose from {', '.join(catalog.INGEST_SOURCES)})"
         )
-    result = IngestResult(new_run_id(started_at), window, tuple(dict.fromkeys(sources)))
-
-    plans = _plan_sources(settings, result, window, today)
-    total = sum(len(plan.requests) for plan in plans.values())
-    meter = Progress(total, enabled=progress, label=f"ingest {window}")
-    try:
-        for source, plan in sorted(plans.items(), key=lambda item: _expected_seconds(*item)):
-            client = HttpClient(
-                transport_factory(source),
-                Pacer(PACING_SECONDS[source], clock),
-                clock=clock,
-                user_agent=BROWSER_USER_AGENT if source == catalog.YAHOO else PROJECT_USER_AGENT,
-                policy=retry_policy,
-                deadline=deadline,
-            )
-            for request in plan.requests:
-                _fetch_one(client, store, request, force, result)
-                meter.step(f"{source} {request.entity}")
-    finally:
-        meter.close()
-    if catalog.CONSTITUENTS in plans:
-        _refresh_universe(settings, store, result)
-    result.manifest_key = write_manifest(
-        store,
-        run_id=result.run_id,
-        day=today,
-        started_at=started_at,
-        finished_at=clock.now(),
+    failed: list[Failure] = []
+    unique = tuple(dict.fromkeys(sources))
+    plans = _plan_sources(settings, unique, window, today, failed)
+    ordered = dict(sorted(plans.items(), key=lambda item: _expected_seconds(*item)))
+    return plan_shards(
+        run_id=new_run_id(now),
+        sources=unique,
         window=window,
-        sources=result.sources,
-        written=result.written,
-        skipped=result.skipped,
-        failed=result.failed,
-        synthetic=False,
+        today=today,
+        force=force,
+        plans=ordered,
+        pacing_seconds={source: shard_pacing(settings, source) for source in ordered},
+        failed=failed,
     )
-    return result
+
+
+def shard_pacing(settings: Settings, source: str) -> float:
+    """One shard's spacing between requests to `source`: the API's pacing times the number of shards
+    that may run at once, so that the API's rate holds across concurrent shards."""
+    return PACING_SECONDS[source] * settings.ingest_concurrency
+
+
+def run_shard(
+    settings: Settings,
+    store: RawStore,
+    shard: Shard,
+    requests: Sequence[PlannedRequest],
+    *,
+    clock: Clock | None = None,
+    transport_factory: Callable[[str], Transport] = default_transport,
+    retry_policy: RetryPolicy | None = None,
+    deadline: float | None = None,
+    pacers: dict[str, Pacer] | None = None,
+    meter: Progress | None = None,
+    failed: Sequence[Failure] = (),
+) -> ShardReport:
+    """Fetch one shard's requests into `store` and report what it wrote, skipped and failed.
+
+    `pacers` (one per API) carry pacing over from the previous shard when shards run in one process.
+    """
+    clock = clock or SystemClock()
+    pacers = {} if pacers is None else pacers
+    source = shard.source
+    report = ShardReport(
+        shard.run_id, shard.number, shard.count, source, shard.window, clock.now(), clock.now(), (source,)
+    )
+    report.failed += failed
+    pacer = pacers.setdefault(source, Pacer(shard_pacing(settings, source), clock))
+    client = HttpClient(
+        transport_factory(source),
+        pacer,
+        clock=clock,
+        user_agent=BROWSER_USER_AGENT if source == catalog.YAHOO else PROJECT_USER_AGENT,
+        policy=retry_policy,
+        deadline=deadline,
+    )
+    for request in requests:
+        _fetch_one(client, store, request, shard.force, report)
+        if meter is not None:
+            meter.step(f"{source} {request.entity}")
+    if source == catalog.CONSTITUENTS:
+        _refresh_universe(settings, store, report)
+    report.finished_at = clock.now()
+    return report
+
+
+def shard_requests(settings: Settings, shard: Shard) -> tuple[list[PlannedRequest], list[Failure]]:
+    """A shard's planned requests, re-planned from its source (the worker's side of `dispatch_run`)."""
+    planner = PLANNERS[shard.source]
+    try:
+        source_plan = planner(settings, shard.window, shard.today)
+    except (ValueError, OSError) as error:
+        return [], [Failure(shard.source, "*", "", f"cannot plan requests: {error}")]
+    return select_requests(shard, source_plan)
 
 
 def _expected_seconds(source: str, plan: SourcePlan) -> float:
@@ -195,22 +288,19 @@ def _expected_seconds(source: str, plan: SourcePlan) -> float:
 
 
 def _plan_sources(
-    settings: Settings, result: IngestResult, window: Window, today: dt.date
+    settings: Settings, sources: Sequence[str], window: Window, today: dt.date, failed: list[Failure]
 ) -> dict[str, SourcePlan]:
     plans: dict[str, SourcePlan] = {}
-    for source in result.sources:
+    for source in sources:
         planner = PLANNERS[source]
         try:
-            plan = planner(settings, window, today)
+            plans[source] = planner(settings, window, today)
         except (ValueError, OSError) as error:
-            result.failed.append(Failure(source, "*", "", f"cannot plan requests: {error}"))
-            continue
-        result.skipped += [SkippedObject("", source, note) for note in plan.uncovered]
-        plans[source] = plan
+            failed.append(Failure(source, "*", "", f"cannot plan requests: {error}"))
     return plans
 
 
-def _refresh_universe(settings: Settings, store: RawStore, result: IngestResult) -> None:
+def _refresh_universe(settings: Settings, store: RawStore, result: ShardReport) -> None:
     """Rewrite the universe CSV from the constituents snapshot this run wrote, if it wrote one.
 
     The universe is derived from the stored snapshot, so the file always matches an object in the raw
@@ -243,7 +333,7 @@ def _refresh_universe(settings: Settings, store: RawStore, result: IngestResult)
 
 
 def _fetch_one(
-    client: HttpClient, store: RawStore, request: PlannedRequest, force: bool, result: IngestResult
+    client: HttpClient, store: RawStore, request: PlannedRequest, force: bool, result: ShardReport
 ) -> None:
     if not force and not request.revisable and store.exists(request.key):
         result.skipped.append(

@@ -6,13 +6,13 @@ symbol (no splitting); the limit that matters is the request rate (about one per
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from urllib.parse import quote
 
 from lambda_src.ingestion.httpclient import HttpResponse, InvalidResponse, json_body
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window, window_extras
 from pipeline import catalog
+from pipeline.market_time import window_period_bounds
 from pipeline.rawzone import raw_key
 from pipeline.reference import load_universe
 from pipeline.settings import Settings
@@ -33,14 +33,8 @@ def object_name(symbol: str, window: Window) -> str:
 
 
 def period_bounds(window: Window) -> tuple[int, int]:
-    """``period1``/``period2``: midnight UTC of the first day and of the day after the last.
-
-    Daily bars are stamped at the New York open (13:30Z or 14:30Z), so these bounds take exactly the
-    window's sessions.
-    """
-    start = calendar.timegm(window.start.timetuple())
-    end = calendar.timegm((window.end + dt.timedelta(days=1)).timetuple())
-    return start, end
+    """``period1``/``period2`` of a window (`window_period_bounds`, which the ETL also drops bars by)."""
+    return window_period_bounds(window.start, window.end)
 
 
 def plan_symbol(settings: Settings, symbol: str, window: Window, today: dt.date) -> PlannedRequest:

@@ -22,6 +22,8 @@ BAD_VALUES = [
     ("schedule_time", "24:00", "HH:MM"),
     ("schedule_time_zone", "Mars/Olympus", "IANA time zone"),
     ("etl_delay_minutes", "5", "from 16 to 720"),
+    ("ingest_concurrency", "1", "from 2 to 5"),
+    ("ingest_concurrency", 8, "from 2 to 5"),
     ("dashboard_port", "0", "from 1 to 65535"),
     ("removal_policy", "keep", "destroy, snapshot, retain"),
     ("alarm_email", "ops-at-example", "e-mail"),

@@ -164,18 +164,26 @@ def test_ingestion_may_write_only_under_raw(any_mode: Synthesized) -> None:
     assert deny["Effect"] == "Deny"
     assert set(deny["Action"]) == {"s3:PutObject", "s3:DeleteObject"}
     assert deny["NotResource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [raw_bucket, "Arn"]}, "/raw/*"]]}
-    _, function = (
-        any_mode.only("AWS::Lambda::Function") if any_mode.mode == "lab" else _ingestion_function(any_mode)
-    )
-    assert deny["Principal"]["AWS"] == function["Properties"]["Role"]
+    roles = [function["Properties"]["Role"] for _, function in _ingestion_functions(any_mode)]
+    principals = deny["Principal"]["AWS"]
+    if any_mode.mode == "lab":
+        # One shared lab role for both functions: named once.
+        assert roles[0] == roles[1] and principals in (roles[0], [roles[0]])
+    else:
+        assert len(roles) == 2 and principals == roles
+
+
+def _ingestion_functions(synthesized: Synthesized) -> list[tuple[str, dict]]:
+    """The shard worker, then the dispatcher."""
+    functions = synthesized.resources("AWS::Lambda::Function")
+    return [
+        next((name, f) for name, f in functions.items() if name.startswith(prefix))
+        for prefix in ("IngestionFunction", "IngestionDispatcher")
+    ]
 
 
 def _ingestion_function(synthesized: Synthesized) -> tuple[str, dict]:
-    return next(
-        (name, function)
-        for name, function in synthesized.resources("AWS::Lambda::Function").items()
-        if name.startswith("IngestionFunction")
-    )
+    return _ingestion_functions(synthesized)[0]
 
 
 def test_ingestion_grants_in_dev_are_scoped_to_raw(dev: Synthesized) -> None:
@@ -193,10 +201,10 @@ def test_ingestion_grants_in_dev_are_scoped_to_raw(dev: Synthesized) -> None:
     assert s3_writes[0]["Resource"]["Fn::Join"][1][1] == "/raw/*"
 
 
-def test_lambda_is_arm64_python312_outside_the_vpc(any_mode: Synthesized) -> None:
+def test_lambda_is_arm64_python313_outside_the_vpc(any_mode: Synthesized) -> None:
     _, function = _ingestion_function(any_mode)
     properties = function["Properties"]
-    assert properties["Runtime"] == "python3.12"
+    assert properties["Runtime"] == "python3.13"
     assert properties["Architectures"] == ["arm64"]
     assert properties["Handler"] == "lambda_src.handler.handler"
     assert "VpcConfig" not in properties
@@ -229,9 +237,12 @@ def test_dead_letter_queue_is_encrypted_and_alarms_notify_the_topic(any_mode: Sy
     topic_name, _ = any_mode.only("AWS::SNS::Topic")
     alarms = any_mode.resources("AWS::CloudWatch::Alarm").values()
     assert sorted(alarm["Properties"]["MetricName"] for alarm in alarms) == [
-        "ApproximateNumberOfMessagesVisible",
-        "Errors",
+        "ApproximateAgeOfOldestMessage",
+        *["ApproximateNumberOfMessagesVisible"] * 3,
+        *["Errors"] * 2,
     ]
+    queues = any_mode.resources("AWS::SQS::Queue").values()
+    assert all(queue["Properties"]["SqsManagedSseEnabled"] for queue in queues)
     assert all(alarm["Properties"]["AlarmActions"] == [{"Ref": topic_name}] for alarm in alarms)
 
 
@@ -281,8 +292,9 @@ def test_lab_mode_creates_no_iam_and_uses_the_existing_role_and_profile(lab: Syn
         kind for kind in types if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource"
     ]
     assert "BootstrapVersion" not in lab.template_json.get("Parameters", {})
-    _, function = lab.only("AWS::Lambda::Function")
-    role_arn = json.dumps(function["Properties"]["Role"])
+    roles = {json.dumps(function["Properties"]["Role"]) for _, function in _ingestion_functions(lab)}
+    assert len(roles) == 1
+    role_arn = roles.pop()
     assert ":role/LabRole" in role_arn
     schedule_role = json.dumps(lab.only("AWS::Scheduler::Schedule")[1]["Properties"]["Target"]["RoleArn"])
     assert schedule_role == role_arn
@@ -303,7 +315,17 @@ def test_outputs_name_what_the_operator_needs(any_mode: Synthesized) -> None:
         "DatabaseSecretArn",
         "RunEtlCommand",
         "RunIngestionCommand",
+        "RunBackfillCommand",
+        "ShardDeadLetterQueueUrl",
+        "EtlQueueUrl",
     }
+    dispatcher, _ = _ingestion_functions(any_mode)[1]
+    for name in ("RunIngestionCommand", "RunBackfillCommand"):
+        assert {"Ref": dispatcher} in outputs[name]["Value"]["Fn::Join"][1]
+    backfill = "".join(
+        part for part in outputs["RunBackfillCommand"]["Value"]["Fn::Join"][1] if isinstance(part, str)
+    )
+    assert """--payload '{"start":"2016-01-01","end":"2025-12-31"}'""" in backfill
     etl_command = json.dumps(outputs["RunEtlCommand"]["Value"])
     assert "aws ssm send-command" in etl_command
     assert "systemctl start pipeline-etl.service" in etl_command

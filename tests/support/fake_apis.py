@@ -2,7 +2,8 @@
 
 Routes (point the *_URL settings at them with `FakeApis.environment()`):
 
-- ``/yahoo/chart/<symbol>``: the AAPL fixture for any symbol; ``ZZZZ`` gets Yahoo's 404 error object
+- ``/yahoo/chart/<symbol>``: the AAPL fixture for any symbol (only its bars within
+  ``period1``..``period2`` when that period holds some of them); ``ZZZZ`` gets Yahoo's 404 error object
   for good; ``FLAKY`` gets HTTP 500 once, ``BUSY`` a plain-text 429 with ``Retry-After: 1`` once.
 - ``/open-meteo/archive`` and ``/open-meteo/forecast``: one location per requested latitude, as the
   one-location object or an array (``location_id`` from the second element), daily rows for the window.
@@ -42,6 +43,7 @@ class RecordedRequest:
     path: str
     query: dict[str, list[str]]
     at: float
+    user_agent: str = ""
 
 
 @dataclass
@@ -93,6 +95,24 @@ def weather_body(query: dict[str, list[str]]) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def chart_for_period(query: dict[str, list[str]]) -> bytes:
+    """The AAPL fixture's bars from ``period1`` up to ``period2``, as Yahoo answers, when the period
+    holds some but not all of them; otherwise the fixture's exact bytes (any window gets bars)."""
+    body = fixture("yahoo/chart_aapl.json")
+    document = json.loads(body)
+    result = document["chart"]["result"][0]
+    first = int(query.get("period1", ["0"])[0])
+    last = int(query.get("period2", [str(2**62)])[0])
+    kept = [index for index, stamp in enumerate(result["timestamp"]) if first <= stamp < last]
+    if len(kept) in (0, len(result["timestamp"])):
+        return body
+    result["timestamp"] = [result["timestamp"][index] for index in kept]
+    for series in (*result["indicators"]["quote"], *result["indicators"].get("adjclose", [])):
+        for name, values in series.items():
+            series[name] = [values[index] for index in kept]
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     state: FakeApiState
 
@@ -113,7 +133,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
-        self.state.requests.append(RecordedRequest(unquote(parts.path), query, time.monotonic()))
+        self.state.requests.append(
+            RecordedRequest(unquote(parts.path), query, time.monotonic(), self.headers.get("User-Agent", ""))
+        )
         path = parts.path
         if path.startswith("/yahoo/chart/"):
             self._yahoo(unquote(path.removeprefix("/yahoo/chart/")))
@@ -126,6 +148,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "text/plain", b"no such route\n")
 
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.path).query)
+
     def _yahoo(self, symbol: str) -> None:
         json_type = "application/json;charset=utf-8"
         if symbol == PERMANENTLY_MISSING_SYMBOL:
@@ -135,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif symbol == BUSY_SYMBOL and self.state.first_time("busy"):
             self._send(429, "text/plain", fixture("yahoo/too_many_requests.txt"), {"Retry-After": "1"})
         else:
-            self._send(200, json_type, fixture("yahoo/chart_aapl.json"))
+            self._send(200, json_type, chart_for_period(self.query))
 
     def _gdelt(self) -> None:
         if self.state.gdelt_throttle_first and self.state.first_time("gdelt-throttle"):

@@ -15,6 +15,7 @@ import pandas as pd
 from etl.derive import returns_and_volatility
 from etl.parse import BAR_COLUMNS, local_trade_days, read_yahoo_chart, select_bars
 from etl.validate import ValidationError, bar_violations
+from pipeline.market_time import window_period_bounds
 
 
 def empty_bars() -> pd.DataFrame:
@@ -34,14 +35,18 @@ def bars_frame(days: np.ndarray, prices: dict[str, np.ndarray], rows: np.ndarray
 def parse_yahoo_chart(body: bytes, window_end: dt.date) -> pd.DataFrame:
     """Daily bars of one Yahoo chart response, dated in the exchange's own time zone.
 
-    Bars with a null close and bars after `window_end` (the live partial bar Yahoo appends) are
-    dropped; a window without bars gives an empty frame. Columns: `BAR_COLUMNS`, sorted by date.
+    Bars with a null close and bars at or after the requested end (the live partial bar Yahoo
+    appends, even when it falls on `window_end` itself) are dropped; a window without bars gives an
+    empty frame. Columns: `BAR_COLUMNS`, sorted by date.
     """
     chart = read_yahoo_chart(body)
     if not len(chart):
         return empty_bars()
     days = local_trade_days(chart.stamps, chart.time_zone)
-    rows = select_bars(days, chart.prices["close"], np.datetime64(window_end, "ns"))
+    _, period_end = window_period_bounds(window_end, window_end)
+    rows = select_bars(
+        days, chart.prices["close"], chart.stamps, np.datetime64(window_end, "ns"), np.int64(period_end)
+    )
     return bars_frame(days, chart.prices, rows)
 
 

@@ -97,6 +97,13 @@ def test_listed_versions_change_with_the_bytes_only(store: RawStore) -> None:
         assert set(first.values()) == set(changed.values()) == {None}
 
 
+def test_listing_after_a_key_skips_older_date_partitions(store: RawStore) -> None:
+    keys = [put(store, "fred", dt.date(2024, 1, day), f"DGS10_2024-01-0{day}.csv", b"x") for day in (1, 2, 3)]
+    after = [key for key, _ in store.list_versions("raw/fred/", start_after="raw/fred/2024-01-02")]
+    assert after == keys[1:]
+    assert [key for key, _ in store.list_versions("raw/fred/", start_after=None)] == keys
+
+
 def test_missing_object_is_a_clear_error(store: RawStore) -> None:
     with pytest.raises(RawObjectNotFound):
         store.get(raw_key("gdelt", dt.date(2024, 1, 2), "none.json"))

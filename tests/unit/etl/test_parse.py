@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from etl.parse import ParseError, parse_fred_csv, parse_gdelt_timeline, parse_open_meteo
+from pipeline.market_time import window_period_bounds
 from tests.support.oracles import parse_yahoo_chart
 
 # 2024-07-01 09:30 New York (EDT, UTC-4) is 13:30Z; 2024-01-02 09:30 (EST, UTC-5) is 14:30Z.
@@ -49,6 +50,25 @@ def test_live_bar_after_the_window_end_is_dropped():
     bars = parse_yahoo_chart(body, dt.date(2024, 1, 2))
     assert len(bars) == 1
     assert bars["trade_date"].iloc[0].date() == dt.date(2024, 1, 2)
+
+
+def test_live_bar_stamped_after_period2_on_the_last_trade_date_is_dropped():
+    # Given a window ending 2024-01-02 (period2 = 2024-01-03T00:00Z) and Yahoo's live bar stamped
+    # 19:30 New York time on that same day, i.e. after period2 but on the window's last trade date.
+    _, period2 = window_period_bounds(dt.date(2024, 1, 2), dt.date(2024, 1, 2))
+    live_stamp = period2 + 30 * 60
+    body = chart([WINTER_OPEN - 86400 * 1, WINTER_OPEN, live_stamp], [9.5, 10.0, 99.0])
+    bars = parse_yahoo_chart(body, dt.date(2024, 1, 2))
+    # Then the day keeps its real bar; the live one never replaces it.
+    assert [day.date() for day in bars["trade_date"]] == [dt.date(2024, 1, 1), dt.date(2024, 1, 2)]
+    assert bars["close"].tolist() == [9.5, 10.0]
+
+
+def test_a_bar_stamped_just_before_period2_on_the_last_day_still_counts():
+    _, period2 = window_period_bounds(dt.date(2024, 1, 2), dt.date(2024, 1, 2))
+    body = chart([WINTER_OPEN, period2 - 1], [10.0, 10.25])
+    bars = parse_yahoo_chart(body, dt.date(2024, 1, 2))
+    assert bars["close"].tolist() == [10.25]
 
 
 def test_empty_window_without_timestamps_gives_no_bars():

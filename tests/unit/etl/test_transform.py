@@ -129,6 +129,26 @@ def test_a_batch_gives_each_symbol_exactly_what_it_gives_alone():
     assert outcomes["raw/yahoo/MSFT/40-0"][2].startswith("high below low: 1 row(s), first on 2024-02-12")
 
 
+def test_a_live_bar_after_period2_on_the_last_trade_date_is_dropped_in_a_batch():
+    # Given a 5-day window whose response ends with Yahoo's live bar stamped at 19:15 New York time
+    # on the window's last day: after period2 (midnight UTC), but on the last trade date.
+    document = json.loads(chart("AAPL", 0, 5, live=False))
+    result = document["chart"]["result"][0]
+    last_stamp = result["timestamp"][-1]
+    result["timestamp"].append(last_stamp + 9 * 3600 + 45 * 60)
+    for name, values in result["indicators"]["quote"][0].items():
+        values.append(1.0 if name != "volume" else 5)
+    result["indicators"]["adjclose"][0]["adjclose"].append(1.0)
+    live = item("AAPL", 0, 5, body=json.dumps(document).encode())
+    rows = transform_instruments(batch_of({"AAPL": [live]}, {}, {"AAPL": FIRST})).frame
+    # Then the last day keeps its real close, and the batch agrees with the one-symbol parser.
+    last_close = result["indicators"]["quote"][0]["close"][-2]
+    assert rows["close"].iloc[-1] == last_close
+    assert rows["trade_date"].iloc[-1].date() == FIRST + dt.timedelta(days=4)
+    expected, _ = one_symbol([live], no_context(), FIRST)
+    assert_identical(rows.reset_index(drop=True), expected)
+
+
 def test_an_incremental_batch_equals_the_full_history_from_its_first_new_day():
     # Given 40 stored days per symbol, then a window of 6 new days (one of them a stored day).
     symbols = ("AAPL", "MSFT", "^GSPC")

@@ -28,6 +28,8 @@ from pipeline.outcomes import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, worst_exit
         (["sample", "--days", "many"], "'many' is not a valid integer"),
         (["dashboard", "--port", "70000"], "70000 is not in the range"),
         (["etl", "--everything"], "No such option '--everything'"),
+        (["etl", "--follow"], "--follow needs ETL_QUEUE_URL"),
+        (["etl", "--recent-days", "0"], "0 is not in the range"),
         (["frobnicate"], "No such command 'frobnicate'"),
         (["db", "drop"], "No such command 'drop'"),
     ],

@@ -69,3 +69,11 @@ def test_settings_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_database_settings_switch_off_the_embedded_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DB_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf")
     assert not load_settings().uses_embedded_database
+
+
+def test_ingest_concurrency_and_queue_urls_are_validated_with_one_line() -> None:
+    assert load_settings(ingest_concurrency="3").ingest_concurrency == 3
+    with pytest.raises(SettingsError, match=r"^invalid setting INGEST_CONCURRENCY: "):
+        load_settings(ingest_concurrency="0")
+    with pytest.raises(SettingsError, match=r"^invalid setting ETL_QUEUE_URL: "):
+        load_settings(etl_queue_url="not a url")
