@@ -70,6 +70,10 @@ format: setup ## Apply ruff fixes and formatting
 test: setup browser lambda-platform lint ## Run every test (lint, unit, integration, infra, dashboard, browser)
 	$(BIN)/pytest
 
+.PHONY: test-fast
+test-fast: setup ## Unit and integration tests only (no browser, no CDK synth, no lint)
+	$(BIN)/pytest -q tests/unit tests/integration
+
 .PHONY: bench
 bench: setup ## Benchmarks: sample 500 tickers x 10 years, ETL and dashboard timings, ETL request counts on S3
 	$(BIN)/python -m benchmarks.run

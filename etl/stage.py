@@ -245,7 +245,8 @@ class _ResultSink:
         if encoded is not None and encoded.rows:
             self.writers[transformed.table].write_tuples(encoded.copy_tuples, encoded.rows)
             quality[transformed.table]["missing_volume"] += encoded.missing_volume
-            self.day_arrays[transformed.table].append(encoded.days)
+            # Only the distinct days: a backfill's rows would otherwise pile up here, one date each.
+            self.day_arrays[transformed.table].append(np.unique(encoded.days))
         elif transformed.frame is not None and not transformed.frame.empty:
             self._note_dates(transformed.frame)
             self.frames[transformed.table].append(transformed.frame)
