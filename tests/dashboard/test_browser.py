@@ -62,11 +62,13 @@ def wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path)
 
 
 @contextlib.contextmanager
-def served_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
-    """`pipeline dashboard` on a free local port for the block; yields its base URL."""
+def dashboard_server(
+    database_url: str, log_path: Path, environment: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`pipeline dashboard` on a free local port for the block; yields its base URL and its process."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    environment = {**os.environ, "DATABASE_URL": database_url}
+    environment = {**os.environ, "DATABASE_URL": database_url, **(environment or {})}
     pipeline_command = str(Path(sys.executable).parent / "pipeline")
     with log_path.open("w") as log:
         server = subprocess.Popen(
@@ -77,7 +79,7 @@ def served_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
         )
     try:
         wait_until_serving(base_url, server, log_path)
-        yield base_url
+        yield base_url, server
     finally:
         server.terminate()
         try:
@@ -85,6 +87,13 @@ def served_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@contextlib.contextmanager
+def served_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
+    """`pipeline dashboard` on a free local port for the block; yields its base URL."""
+    with dashboard_server(database_url, log_path) as (base_url, _):
+        yield base_url
 
 
 @contextlib.contextmanager
@@ -108,9 +117,10 @@ def offline_chromium_page(base_url: str) -> Iterator[tuple[Page, list[str]]]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1100})
-            page.route("**/*", local_only)
-            yield page, refused
+            # Routed on the context, so further tabs of `page.context` are offline too.
+            context = browser.new_context(viewport={"width": 1440, "height": 1100})
+            context.route("**/*", local_only)
+            yield context.new_page(), refused
         finally:
             browser.close()
 
