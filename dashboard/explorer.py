@@ -5,7 +5,7 @@ Layers, each of which holds without the others:
 - `dashboard.statement_check` passes only one plain query, calling no dangerous function;
 - the statement runs as the role `dashboard_explorer`, whose limits are set on the role itself
   (connection limit, statement_timeout, work_mem, temp_file_limit, idle_in_transaction_session_timeout,
-  read-only transactions; sql/0030) and which may read only the analytics data;
+  read-only transactions; sql/0021) and which may read only the analytics data;
 - on its own connection, in a READ ONLY transaction that is always rolled back, through a cursor
   (DECLARE accepts only queries; EXPLAIN runs directly), so nothing it does outlives the statement;
 - rows come back through `explorer_fetch`, which stops in the server at `EXPLORER_MAX_ROWS` rows or
@@ -37,7 +37,7 @@ from pipeline.settings import SettingsError
 EXPLORER_MAX_ROWS = 10_000
 #: Bytes of JSON-encoded rows; a few megabytes is more than a page can usefully show.
 EXPLORER_MAX_BYTES = 4 * 1024 * 1024
-#: The role's own statement_timeout (sql/0030) is the limit; this only words the message.
+#: The role's own statement_timeout (sql/0021) is the limit; this only words the message.
 EXPLORER_TIMEOUT_MS = 5_000
 EXPLORER_MAX_CONCURRENT = 4
 _CURSOR_NAME = "explorer"
