@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pipeline.redaction import redact
@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # The SQL explorer's credentials (role dashboard_explorer); derived from the above when unset.
     explorer_database_url: str | None = None
     explorer_db_secret_arn: str | None = None
+    # The dashboard's login: a Secrets Manager secret {"username", "password"} (AWS), or a password set
+    # directly (tests, a shared machine); neither set means no login (`pipeline demo` on localhost).
+    dashboard_login_secret_arn: str | None = None
+    dashboard_password: SecretStr | None = None
     raw_bucket: str | None = None
     aws_region: str | None = Field(default=None, validation_alias="AWS_REGION")
     pipeline_universe: Path = DEFAULT_UNIVERSE
@@ -106,12 +110,19 @@ class Settings(BaseSettings):
             raise ValueError("must be a postgresql:// URI")
         return value or None
 
-    @field_validator("db_secret_arn", "dashboard_db_secret_arn", "explorer_db_secret_arn")
+    @field_validator(
+        "db_secret_arn", "dashboard_db_secret_arn", "explorer_db_secret_arn", "dashboard_login_secret_arn"
+    )
     @classmethod
     def _check_arn(cls, value: str | None) -> str | None:
         if value and not value.startswith("arn:"):
             raise ValueError(f"not an ARN: {value!r}")
         return value or None
+
+    @field_validator("dashboard_password")
+    @classmethod
+    def _check_password(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value and value.get_secret_value() else None
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -178,3 +178,35 @@ def test_the_weather_map_draws_every_state_tile_without_internet(seeded_database
     assert f"{mean_precipitation:.1f}" in hover_text
     # Nothing on the page needs the internet: the map is drawn locally and the page icon is a local file.
     assert refused == []
+
+
+@pytest.mark.browser
+def test_signing_in_shows_the_pages_and_signing_out_or_a_wrong_password_does_not(
+    seeded_database_url, tmp_path
+):
+    password = "a long passphrase for the browser test"
+    with (
+        dashboard_server(
+            seeded_database_url, tmp_path / "dashboard.log", {"DASHBOARD_PASSWORD": password}
+        ) as (base_url, _),
+        offline_chromium_page(base_url) as (page, _),
+    ):
+        page.goto(base_url)
+        page.get_by_role("textbox", name="Password").wait_for(timeout=RENDER_TIMEOUT_MS)
+        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+        # Viewer toolbar: no Deploy button, no developer menu.
+        assert page.get_by_text("Deploy", exact=True).count() == 0
+
+        page.get_by_role("textbox", name="Password").fill("not the password")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Wrong user name or password.").wait_for(timeout=RENDER_TIMEOUT_MS)
+        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+
+        page.get_by_role("textbox", name="Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-signed-in.png"), full_page=True)
+
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("textbox", name="Password").wait_for(timeout=RENDER_TIMEOUT_MS)
+        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
