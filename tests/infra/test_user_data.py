@@ -118,5 +118,5 @@ def test_production_timer_follows_its_schedule(production: Synthesized) -> None:
 
 def test_script_writes_files_with_quoted_heredocs() -> None:
     script = render_bootstrap_script(_settings(8501))
-    assert script.count("<<'PIPELINE_EOF'") == 5
+    assert script.count("<<'PIPELINE_EOF'") == 6
     assert script.startswith("#!/bin/bash\nset -euo pipefail\n")
