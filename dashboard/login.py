@@ -72,7 +72,8 @@ def credentials_from(settings: Settings) -> Credentials | None:
 def _credentials_from_secret(secret_arn: str, region: str | None) -> Credentials:
     import boto3
 
-    client = boto3.client("secretsmanager", region_name=region or secret_arn.split(":")[3] or None)
+    parts = secret_arn.split(":")
+    client = boto3.client("secretsmanager", region_name=region or (parts[3] if len(parts) > 3 else None))
     try:
         secret = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])
         return Credentials.from_password(
