@@ -4,9 +4,9 @@ The password comes from a Secrets Manager secret ``{"username", "password"}`` (D
 made by the stack) or from DASHBOARD_PASSWORD (user ``admin``); with neither, as for `pipeline demo` on
 localhost, there is no login. The process keeps only a salted scrypt hash of the password, read once;
 an attempt is hashed with the same salt and compared in constant time (`hmac.compare_digest`), so the
-comparison reveals nothing through its timing. A failed attempt is answered only after a delay that
-grows with the failures of the last minutes, across every session of the server, so guessing is slow
-however many browser tabs try at once. Signing in lasts for the browser session (a reload asks again);
+comparison reveals nothing through its timing. Attempts are checked one at a time across every
+session of the server, and a failed one is answered only after a delay that grows with the failures
+of the last minutes, so guessing is slow however many browser tabs try at once. Signing in lasts for the browser session (a reload asks again);
 "Sign out" ends it.
 """
 
@@ -18,6 +18,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
@@ -84,11 +85,17 @@ def _credentials_from_secret(secret_arn: str, region: str | None) -> Credentials
 
 
 class FailedAttempts:
-    """Failed sign-ins of the whole server in the last minutes, and the delay they earn the next one."""
+    """Failed sign-ins of the whole server in the last minutes, and the delay they earn the next one.
 
-    def __init__(self) -> None:
+    Attempts are checked one at a time, a failed one holding the turn through its delay, so parallel
+    guesses from many tabs queue up instead of multiplying the rate.
+    """
+
+    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
         self._lock = threading.Lock()
+        self._turn = threading.Lock()
         self._times: list[float] = []
+        self._sleep = sleep
 
     def record(self) -> float:
         """Note one failure now; the seconds to wait before answering it."""
@@ -96,6 +103,14 @@ class FailedAttempts:
         with self._lock:
             self._times = [at for at in self._times if now - at < FAILURE_WINDOW_SECONDS] + [now]
             return min(float(len(self._times)), MAX_DELAY_SECONDS)
+
+    def check(self, credentials: Credentials, username: str, password: str) -> bool:
+        """Whether `credentials` accept the attempt; a refusal returns only after its delay."""
+        with self._turn:
+            if credentials.accepts(username, password):
+                return True
+            self._sleep(self.record())
+            return False
 
 
 @st.cache_resource(show_spinner=False)
@@ -134,8 +149,7 @@ def _sign_in_form(credentials: Credentials, failures: FailedAttempts) -> None:
         submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
     if not submitted:
         return
-    if credentials.accepts(username, password):
+    if failures.check(credentials, username, password):
         st.session_state[SESSION_KEY] = credentials.username
         st.rerun()
-    time.sleep(failures.record())
     st.error("Wrong user name or password.", icon=":material/lock:")

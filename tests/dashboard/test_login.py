@@ -98,3 +98,15 @@ def test_credentials_come_from_the_login_secret_and_a_missing_secret_keeps_the_d
             login.credentials_from(load_settings(dashboard_login_secret_arn=arn + "-gone"))
 
     assert credentials is not None and credentials.accepts("admin", PASSWORD)
+
+
+def test_failed_attempts_wait_their_delay_and_are_checked_one_at_a_time():
+    waited: list[float] = []
+    failures = FailedAttempts(sleep=waited.append)
+    credentials = Credentials.from_password("admin", PASSWORD)
+
+    assert not failures.check(credentials, "admin", "guess 1")
+    assert not failures.check(credentials, "admin", "guess 2")
+    assert failures.check(credentials, "admin", PASSWORD)
+    assert waited == [1.0, 2.0]
+    assert failures._turn.acquire(blocking=False), "the turn is released after each check"
