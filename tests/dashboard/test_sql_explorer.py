@@ -224,3 +224,17 @@ def _as_role(url: str, role: str) -> str:
     from pipeline.db import with_user
 
     return with_user(url, role, password=None)
+
+
+def test_the_database_refuses_the_explorer_role_more_connections_than_its_limit(migrated_database_url):
+    url = _as_role(migrated_database_url, EXPLORER_ROLE)
+    held = [psycopg.connect(url) for _ in range(2 * EXPLORER_MAX_CONCURRENT)]
+    try:
+        with pytest.raises(psycopg.OperationalError, match="too many connections for role"):
+            psycopg.connect(url)
+        # The pages' role is not counted against it.
+        with psycopg.connect(_as_role(migrated_database_url, DASHBOARD_ROLE)) as reader:
+            assert reader.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        for conn in held:
+            conn.close()
