@@ -155,15 +155,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_FLOAT_TYPES = {700, 701}  # real, double precision (numeric stays an exact Decimal)
+_FLOAT_TYPES = {700, 701}  # real, double precision
+_NUMERIC = 1700  # stays an exact Decimal
 _DATE_TYPES = {1082: dt.date.fromisoformat, 1114: dt.datetime.fromisoformat, 1184: dt.datetime.fromisoformat}
 
 
 def _typed(value: Any, type_oid: int) -> Any:
     if value is None:
         return None
+    if isinstance(value, dict | list):
+        # Arrays and JSON documents as JSON text: a table column needs one type, and nested values mix them.
+        return json.dumps(value, ensure_ascii=False, default=str)
     if type_oid in _FLOAT_TYPES:
         return float(value)  # JSON carries NaN and Infinity as the strings PostgreSQL writes
+    if type_oid == _NUMERIC and isinstance(value, str):
+        return Decimal(value)  # 'NaN', 'Infinity
     parse = _DATE_TYPES.get(type_oid)
     if parse is not None and isinstance(value, str):
         try:

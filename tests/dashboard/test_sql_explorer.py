@@ -89,6 +89,13 @@ def shown_failure(app: AppTest) -> str:
             [[dt.date(2024, 1, 2), Decimal("1.25"), 0.5]],
         ),
         ("SELECT NULL::text AS nothing, true AS yes", [[None, True]]),
+        ("SELECT '{}' AS braces, '%s %(x)s' AS percent, 'é' AS accent", [["{}", "%s %(x)s", "é"]]),
+        (
+            'SELECT ARRAY[1, 2] AS numbers, \'{"k": [1, "v"]}\'::jsonb AS document',
+            [["[1, 2]", '{"k": [1, "v"]}']],
+        ),
+        ("SELECT 9007199254740993::bigint AS big", [[9007199254740993]]),
+        ("SELECT 'Infinity'::float8 AS inf", [[float("inf")]]),
     ],
 )
 def test_plain_queries_are_answered_correctly(seeded_database_url, sql, expected):
