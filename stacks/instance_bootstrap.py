@@ -139,12 +139,19 @@ def _write_file(path: str, content: str, mode: str) -> str:
     return f"install -D -m {mode} /dev/null {path}\ncat > {path} <<'PIPELINE_EOF'\n{content}\nPIPELINE_EOF\n"
 
 
+def tls_certificate_command(key: str, certificate: str) -> str:
+    """The openssl command that makes the dashboard's self-signed certificate and its key."""
+    return (
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 825 "
+        f'-subj "/CN=pipeline-dashboard" -keyout {key} -out {certificate}'
+    )
+
+
 def _tls_certificate() -> str:
     # Made once, on the instance: the private key never leaves it. Self-signed, so browsers warn once.
     return (
         f"install -d -m 0750 -g {DASHBOARD_USER} {TLS_DIRECTORY}\n"
-        f"test -s {TLS_KEY} || openssl req -x509 -newkey rsa:2048 -nodes -days 825 "
-        f'-subj "/CN=pipeline-dashboard" -keyout {TLS_KEY} -out {TLS_CERTIFICATE}\n'
+        f"test -s {TLS_KEY} || {tls_certificate_command(TLS_KEY, TLS_CERTIFICATE)}\n"
         f"chgrp {DASHBOARD_USER} {TLS_KEY} {TLS_CERTIFICATE} && chmod 0640 {TLS_KEY}\n"
     )
 
