@@ -3,9 +3,10 @@
 No SSH: no key pair and no port 22; operators use Session Manager. The security group admits only the
 dashboard port, from whom the access mode says: CloudFront's origin-facing addresses (``cloudfront``),
 ``allowed_cidr`` (``tls``, Streamlit serving HTTPS itself), or nobody (``private``, a Session Manager
-port forward). The dashboard's login password is generated into a secret of its own. IMDSv2 is required and the root volume is encrypted. The
-project is installed from an S3 asset of this repository; the asset's key is part of the user data, so
-a deploy with changed code replaces the instance (its Elastic IP, and so the dashboard URL, stays).
+port forward). The dashboard's login password is generated into a secret of its own. IMDSv2 is
+required and the root volume is encrypted. The project is installed from an S3 asset of this
+repository; the asset's key is part of the user data, so a deploy with changed code replaces the
+instance (its Elastic IP, and so the dashboard URL, stays).
 """
 
 from __future__ import annotations
