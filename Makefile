@@ -99,6 +99,19 @@ bootstrap-lab: setup ## Bootstrap a lab account without creating IAM roles (crea
 deploy: setup ## Deploy every stack (LAB=1 in lab accounts)
 	$(CDK) deploy --all --require-approval never $(CDK_ARGS)
 
+# The stack's name and the dashboard port, for `make tunnel` (the same CDK_CONTEXT as the deploy).
+STACK_NAME = MarketWeatherPipeline-$(or $(ENVIRONMENT),dev)
+TUNNEL_PORT ?= 8501
+
+.PHONY: tunnel
+tunnel: ## Forward localhost:8501 to the deployed dashboard through Session Manager (ENVIRONMENT=dev, TUNNEL_PORT=8501)
+	@instance=$$(aws cloudformation describe-stacks --stack-name $(STACK_NAME) \
+	  --query "Stacks[0].Outputs[?OutputKey=='InstanceId'].OutputValue" --output text) && \
+	  test -n "$$instance" && test "$$instance" != None || { echo "no InstanceId output in stack $(STACK_NAME)" >&2; exit 1; }; \
+	  echo "dashboard: http://localhost:$(TUNNEL_PORT) (Ctrl-C ends the tunnel)" >&2; \
+	  aws ssm start-session --target "$$instance" --document-name AWS-StartPortForwardingSession \
+	    --parameters '{"portNumber":["$(TUNNEL_PORT)"],"localPortNumber":["$(TUNNEL_PORT)"]}'
+
 .PHONY: destroy
 destroy: setup ## Empty the buckets, then destroy every stack (see docs/deploy.md for what remains)
 	$(BIN)/python -m stacks.teardown $(CDK_CONTEXT) $(if $(LAB),-c lab=true)

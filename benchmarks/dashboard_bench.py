@@ -2,7 +2,7 @@
 
 Run by `benchmarks.run` after the ETL benchmark has loaded 500 tickers x 10 years into the database of
 PIPELINE_HOME=home. Each page is rendered ROUNDS times through Streamlit's AppTest, the data cache
-cleared before each render; the queries' durations come from the DEBUG records of `dashboard.queries`.
+cleared before each render; the queries' durations come from the DEBUG records of `dashboard.connections`.
 Targets: each page's queries under 100 ms at the 95th percentile, each page under 1.5 s.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import queries
+from dashboard import connections
 
 APP_PATH = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 PAGES = (
@@ -75,12 +75,12 @@ def main(home: Path) -> None:
     """Render every page ROUNDS times with a cold cache on the database of `home`; print the figures."""
     os.environ["PIPELINE_HOME"] = str(home)
     timings = QueryTimings()
-    query_log = logging.getLogger(queries.__name__)
+    query_log = logging.getLogger(connections.__name__)
     query_log.addHandler(timings)
     query_log.setLevel(logging.DEBUG)
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     try:
-        queries.forget_connection()
+        connections.forget_connection()
         app = AppTest.from_file(str(APP_PATH), default_timeout=RENDER_TIMEOUT_S).run()
         if not app.metric:
             raise RuntimeError("the overview shows no figures: is the benchmark database loaded?")

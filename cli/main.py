@@ -234,7 +234,9 @@ def _write_sample(settings: Settings, *, tickers: int, days: int, seed: int, end
 
 def _serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
     """Replace this process with the Streamlit server (signals and exit status go straight to it)."""
-    _apply_migrations(settings)
+    # Given credentials of its own (AWS), the dashboard holds no owner's: the migrate unit migrates there.
+    if not (settings.dashboard_database_url or settings.dashboard_db_secret_arn):
+        _apply_migrations(settings)
     arguments = [
         sys.executable,
         "-m",
@@ -247,6 +249,9 @@ def _serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # Visitors get no "Deploy" button or developer menu.
+        "--client.toolbarMode",
+        "viewer",
     ]
     if address:
         arguments += ["--server.address", address]

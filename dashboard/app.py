@@ -1,7 +1,8 @@
 """The dashboard's entry point (`streamlit run dashboard/app.py`, started by `pipeline dashboard`).
 
-It checks the database first: unreachable gives a message and a Retry button, empty gives the commands
-that load data; otherwise it hands over to the page chosen in the navigation.
+A visitor signs in first when a login is set (`dashboard.login`). Then it checks the database:
+unreachable gives a message and a Retry button, empty gives the commands that load data; otherwise it
+hands over to the page chosen in the navigation.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import psycopg
 import streamlit as st
 
 from dashboard import queries
+from dashboard.login import require_login
 from dashboard.status_views import render_database_down, render_no_data
 from pipeline.db import DatabaseUnavailable
 
@@ -36,6 +38,7 @@ PAGES = {
 
 
 def main() -> None:
+    require_login()
     try:
         state = queries.data_state()
     except DatabaseUnavailable as error:

@@ -1,83 +1,184 @@
-"""The SQL explorer's first guard: exactly one statement, and it must be a SELECT or a WITH query.
+"""The SQL explorer's statement check, made with PostgreSQL's own parser (pglast), not with patterns.
 
-This check gives a clear message for the obvious cases; it is not what keeps the database safe. The
-statement then runs in a READ ONLY transaction as a role that may only SELECT (see
-`dashboard.queries.run_explorer_statement`), so a statement that fools this check still cannot write.
+A statement passes when it is exactly one plain query (SELECT, VALUES, TABLE or WITH without
+data-modifying parts, or EXPLAIN of one), takes no row locks, creates nothing (SELECT INTO), and calls
+only functions that can neither reach beyond the query nor affect other sessions: no signalling of
+other backends, sleeping, advisory locks, configuration, large objects, files, sequences, other
+databases (dblink), or functions that run SQL text of their own (query_to_xml, ts_stat).
+
+The check is one layer of several: the statement then runs as its own role with limits set on the role,
+in a READ ONLY transaction, through a cursor (see `dashboard.explorer`). What the check passes is the
+user's text itself; it is never rewritten.
 """
 
 from __future__ import annotations
 
-import re
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
-ALLOWED_FIRST_WORDS = ("select", "with")
+from pglast.parser import ParseError, parse_sql_json
+
+#: Longer text is refused unread: an explorer statement is something a person types.
+MAX_STATEMENT_CHARACTERS = 20_000
+
+# Functions whose name starts with one of these are refused unless `ALLOWED_FUNCTIONS` names them:
+# pg_ covers backends (pg_terminate_backend, pg_cancel_backend), sleeping (pg_sleep*), advisory locks
+# (pg_advisory*, pg_try_advisory*), configuration (pg_reload_conf), files (pg_read_file, pg_ls_dir),
+# notifications, replication and WAL control; lo_ the large objects; dblink other databases; the
+# *_to_xml families and ts_stat / ts_rewrite run SQL text given as an argument, out of this check's sight.
+DENIED_FUNCTION_PREFIXES: tuple[str, ...] = (
+    "pg_",
+    "lo_",
+    "dblink",
+    "query_to_xml",
+    "cursor_to_xml",
+    "table_to_xml",
+    "schema_to_xml",
+    "database_to_xml",
+)
+DENIED_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "set_config",
+        "loread",
+        "lowrite",
+        "nextval",
+        "setval",
+        "ts_stat",
+        "ts_rewrite",
+        "inet_server_addr",
+        "inet_server_port",
+        "explorer_fetch",
+    }
+)
+#: pg_ functions that only describe values or the schema.
+ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "pg_typeof",
+        "pg_column_size",
+        "pg_column_compression",
+        "pg_size_pretty",
+        "pg_size_bytes",
+        "pg_relation_size",
+        "pg_total_relation_size",
+        "pg_table_size",
+        "pg_indexes_size",
+        "pg_get_viewdef",
+        "pg_get_indexdef",
+        "pg_get_constraintdef",
+        "pg_get_expr",
+        "pg_input_is_valid",
+    }
+)
+
+# Statements nested anywhere in a query that would write.
+_WRITING_NODES = {
+    "InsertStmt": "INSERT",
+    "UpdateStmt": "UPDATE",
+    "DeleteStmt": "DELETE",
+    "MergeStmt": "MERGE",
+}
+# Parse-tree node names as PostgreSQL's own words, for the message that refuses a statement kind.
+_KIND_WORDS = {
+    "CopyStmt": "COPY",
+    "VariableSetStmt": "SET",
+    "VariableShowStmt": "SHOW",
+    "TransactionStmt": "a transaction command",
+    "DoStmt": "DO",
+    "CallStmt": "CALL",
+    "LockStmt": "LOCK",
+    "DeclareCursorStmt": "DECLARE",
+    "FetchStmt": "FETCH",
+    "PrepareStmt": "PREPARE",
+    "ExecuteStmt": "EXECUTE",
+    "VacuumStmt": "VACUUM",
+    "NotifyStmt": "NOTIFY",
+    "ListenStmt": "LISTEN",
+}
 
 
 class RefusedStatement(ValueError):
     """The SQL explorer will not run this text; the message says why, in one line."""
 
 
-def _code_outside_literals(sql: str) -> str:
-    """`sql` with string literals, quoted identifiers and comments blanked out (same length)."""
-    kept: list[str] = []
-    index, length = 0, len(sql)
-    while index < length:
-        char = sql[index]
-        if sql.startswith("--", index):
-            end = sql.find("\n", index)
-            end = length if end == -1 else end
-        elif sql.startswith("/*", index):
-            end = sql.find("*/", index + 2)
-            end = length if end == -1 else end + 2
-        elif char in "'\"":
-            end = index + 1
-            while end < length:
-                if sql[end] == char and sql.startswith(char * 2, end):
-                    end += 2  # a doubled quote is an escaped quote inside the literal
-                    continue
-                if sql[end] == char:
-                    break
-                end += 1
-            end = min(end + 1, length)
-        elif char == "$":
-            closing = _dollar_quote_end(sql, index)
-            if closing is None:
-                kept.append(char)
-                index += 1
-                continue
-            end = closing
-        else:
-            kept.append(char)
-            index += 1
-            continue
-        kept.append(" " * (end - index))
-        index = end
-    return "".join(kept)
+@dataclass(frozen=True)
+class CheckedStatement:
+    """A statement that passed the check: the user's text as given, and whether it is an EXPLAIN."""
+
+    text: str
+    explain: bool
 
 
-def _dollar_quote_end(sql: str, start: int) -> int | None:
-    """Where the dollar-quoted string starting at `start` ends, or None if `$` opens none ($1, a$b)."""
-    close = sql.find("$", start + 1)
-    if close == -1:
-        return None
-    tag = sql[start : close + 1]
-    if not all(char.isalnum() or char == "_" for char in tag[1:-1]) or tag[1:2].isdigit():
-        return None
-    end = sql.find(tag, close + 1)
-    return len(sql) if end == -1 else end + len(tag)
-
-
-def check_read_only_statement(sql: str) -> str:
-    """Return the one SELECT or WITH statement in `sql` (without a trailing ';'), or raise `RefusedStatement`."""
-    code = _code_outside_literals(sql)
-    stripped = code.rstrip().rstrip(";").rstrip()
-    if not stripped.strip():
-        raise RefusedStatement("enter a SELECT or WITH statement")
-    if ";" in stripped:
+def check_read_only_statement(sql: str) -> CheckedStatement:
+    """The one plain query in `sql`, unchanged, or `RefusedStatement` saying what is not allowed."""
+    if len(sql) > MAX_STATEMENT_CHARACTERS:
+        raise RefusedStatement(f"the statement is longer than {MAX_STATEMENT_CHARACTERS:,} characters")
+    try:
+        tree = json.loads(parse_sql_json(sql))
+    except ParseError as error:
+        raise RefusedStatement(f"not valid SQL: {error}") from None
+    statements = tree.get("stmts", [])
+    if not statements:
+        raise RefusedStatement("enter a SELECT, VALUES, WITH or EXPLAIN statement")
+    if len(statements) > 1:
         raise RefusedStatement("only one statement at a time: remove the ';' between statements")
-    first_word_match = re.match(r"[\s(]*([A-Za-z_]*)", stripped)
-    first_word = first_word_match[1].lower() if first_word_match else ""
-    if first_word not in ALLOWED_FIRST_WORDS:
+    statement = statements[0]["stmt"]
+    kind, body = next(iter(statement.items()))
+    explain = kind == "ExplainStmt"
+    if explain:
+        kind, body = next(iter(body["query"].items()))
+    if kind != "SelectStmt":
+        word = _WRITING_NODES.get(kind) or _KIND_WORDS.get(kind) or _statement_word(kind)
         raise RefusedStatement(
-            f"only SELECT or WITH statements may run here, not {first_word.upper() or stripped.split()[0]!r}"
+            f"only a query (SELECT, VALUES, TABLE, WITH or EXPLAIN) may run here, not {word}"
         )
-    return sql[: len(stripped)].strip()
+    _check_query({kind: body})
+    return CheckedStatement(sql, explain)
+
+
+def _statement_word(kind: str) -> str:
+    # CreateStmt -> CREATE, DropStmt -> DROP, AlterTableStmt -> ALTER ...: the first word of the node name.
+    name = kind.removesuffix("Stmt")
+    for index in range(1, len(name)):
+        if name[index].isupper():
+            return name[:index].upper()
+    return name.upper()
+
+
+def _check_query(query: dict[str, Any]) -> None:
+    for name, node in _nodes(query):
+        if name in _WRITING_NODES:
+            raise RefusedStatement(f"a query may not contain {_WRITING_NODES[name]} (data-modifying WITH)")
+        if name == "SelectStmt" and node.get("intoClause"):
+            raise RefusedStatement("SELECT INTO creates a table; use a plain SELECT")
+        if name == "SelectStmt" and node.get("lockingClause"):
+            raise RefusedStatement("FOR UPDATE / FOR SHARE lock rows; remove the locking clause")
+        if name == "FuncCall":
+            _check_function(node)
+
+
+def _check_function(call: dict[str, Any]) -> None:
+    parts = [part["String"]["sval"] for part in call["funcname"] if "String" in part]
+    function = parts[-1].lower()
+    schema = parts[0].lower() if len(parts) > 1 else None
+    if schema not in (None, "pg_catalog", "public"):
+        raise RefusedStatement(f"functions of schema {schema!r} may not be called here")
+    if function in ALLOWED_FUNCTIONS:
+        return
+    if function in DENIED_FUNCTIONS or function.startswith(DENIED_FUNCTION_PREFIXES):
+        raise RefusedStatement(f"the function {function}() may not be called here")
+
+
+def _nodes(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every parse-tree node of `tree` as (node type, fields), depth first."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key[:1].isupper() and isinstance(value, dict):
+                    yield key, value
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)

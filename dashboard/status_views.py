@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import queries
+from dashboard import connections
 from dashboard.queries import DataState
 
 LOAD_COMMANDS = "pipeline sample\npipeline etl"
@@ -18,7 +18,7 @@ def render_database_down(reason: str) -> None:
         "Check that PostgreSQL is running and that `DATABASE_URL` (or `DASHBOARD_DATABASE_URL`) points "
         "at it; `pipeline db url` prints the address in use."
     )
-    st.button("Retry", type="primary", icon=":material/refresh:", on_click=queries.forget_connection)
+    st.button("Retry", type="primary", icon=":material/refresh:", on_click=connections.forget_connection)
 
 
 def render_no_data(state: DataState) -> None:
@@ -34,4 +34,4 @@ def render_no_data(state: DataState) -> None:
     st.markdown("or fetch real data for yesterday from the public APIs with:")
     st.code("pipeline run", language="bash")
     st.markdown("Then reload this page.")
-    st.button("Reload", icon=":material/refresh:", on_click=queries.forget_connection)
+    st.button("Reload", icon=":material/refresh:", on_click=connections.forget_connection)

@@ -24,3 +24,5 @@ INGEST_SOURCES: tuple[str, ...] = (*DATA_SOURCES, CONSTITUENTS)
 
 #: The read-only role the dashboard connects as (created by a migration).
 DASHBOARD_ROLE = "dashboard_reader"
+#: The SQL explorer's own role: read-only on the analytics data, limits set on the role (a migration).
+EXPLORER_ROLE = "dashboard_explorer"

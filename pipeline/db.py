@@ -22,7 +22,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 
-from pipeline.catalog import DASHBOARD_ROLE
+from pipeline.catalog import DASHBOARD_ROLE, EXPLORER_ROLE
+from pipeline.redaction import one_line_reason, redact
 from pipeline.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -159,21 +160,22 @@ def dashboard_database_url(settings: Settings | None = None) -> str:
     return with_user(database_url(settings), DASHBOARD_ROLE, password=None)
 
 
+def explorer_database_url(settings: Settings | None = None) -> str:
+    """The URI the SQL explorer connects with: the role `dashboard_explorer`, with its own limits."""
+    settings = settings or get_settings()
+    if settings.explorer_database_url:
+        return settings.explorer_database_url
+    if settings.explorer_db_secret_arn:
+        return secret_url(settings.explorer_db_secret_arn, settings.aws_region)
+    return with_user(database_url(settings), EXPLORER_ROLE, password=None)
+
+
 def with_user(url: str, user: str, password: str | None) -> str:
     """`url` with its user (and password) replaced."""
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
     credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
     return urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))
-
-
-def redact(url: str) -> str:
-    """`url` with any password replaced by ``***`` (for messages and logs)."""
-    parts = urlsplit(url)
-    credentials, at, host = parts.netloc.rpartition("@")
-    if ":" in credentials:
-        credentials = credentials.split(":", 1)[0] + ":***"
-    return urlunsplit(parts._replace(netloc=f"{credentials}{at}{host}"))
 
 
 def connect(url: str | None = None, *, autocommit: bool = False, **options: Any) -> psycopg.Connection:
@@ -187,9 +189,9 @@ def connect(url: str | None = None, *, autocommit: bool = False, **options: Any)
             application_name=APPLICATION_NAME,
             **options,
         )
-    except psycopg.OperationalError as error:
-        reason = " ".join(str(error).split())
-        raise DatabaseUnavailable(f"cannot connect to {redact(url)}: {reason}") from error
+    except psycopg.Error as error:
+        # ProgrammingError too: libpq rejects a malformed URI with a message that quotes it whole.
+        raise DatabaseUnavailable(f"cannot connect to {redact(url)}: {one_line_reason(error)}") from None
 
 
 def fetch_row(cursor: psycopg.Cursor) -> tuple[Any, ...]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from pipeline.catalog import DASHBOARD_ROLE
+from pipeline.catalog import DASHBOARD_ROLE, EXPLORER_ROLE
 from pipeline.db import connect, database_url, fetch_value, secret_url
 from pipeline.settings import Settings, get_settings
 
@@ -95,22 +95,23 @@ def apply_migrations(conn: psycopg.Connection) -> list[Migration]:
     return pending
 
 
-def set_dashboard_password(conn: psycopg.Connection, settings: Settings) -> None:
-    """In AWS the reader role gets the password of its own secret (DASHBOARD_DB_SECRET_ARN)."""
-    if not settings.dashboard_db_secret_arn:
-        return
+def set_dashboard_passwords(conn: psycopg.Connection, settings: Settings) -> None:
+    """In AWS the dashboard's roles get the passwords of their own secrets (*_DB_SECRET_ARN)."""
     from urllib.parse import unquote, urlsplit
 
-    password = unquote(
-        urlsplit(secret_url(settings.dashboard_db_secret_arn, settings.aws_region)).password or ""
-    )
-    with conn.transaction(), conn.cursor() as cursor:
-        # ALTER ROLE takes no bind parameters; the literal is quoted by the server-side format().
-        cursor.execute(
-            "SELECT format('ALTER ROLE %%I LOGIN PASSWORD %%L', %s::text, %s::text)",
-            (DASHBOARD_ROLE, password),
-        )
-        cursor.execute(fetch_value(cursor))
+    for role, secret_arn in (
+        (DASHBOARD_ROLE, settings.dashboard_db_secret_arn),
+        (EXPLORER_ROLE, settings.explorer_db_secret_arn),
+    ):
+        if not secret_arn:
+            continue
+        password = unquote(urlsplit(secret_url(secret_arn, settings.aws_region)).password or "")
+        with conn.transaction(), conn.cursor() as cursor:
+            # ALTER ROLE takes no bind parameters; the literal is quoted by the server-side format().
+            cursor.execute(
+                "SELECT format('ALTER ROLE %%I LOGIN PASSWORD %%L', %s::text, %s::text)", (role, password)
+            )
+            cursor.execute(fetch_value(cursor))
 
 
 def migrate(settings: Settings | None = None) -> list[Migration]:
@@ -118,5 +119,5 @@ def migrate(settings: Settings | None = None) -> list[Migration]:
     settings = settings or get_settings()
     with connect(database_url(settings), autocommit=True) as conn:
         applied = apply_migrations(conn)
-        set_dashboard_password(conn, settings)
+        set_dashboard_passwords(conn, settings)
     return applied

@@ -11,8 +11,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pipeline.redaction import redact
 
 DEFAULT_UNIVERSE = Path(__file__).parent / "data" / "universe.csv"
 US_STATES_FILE = Path(__file__).parent / "data" / "us_states.csv"
@@ -39,6 +41,13 @@ class Settings(BaseSettings):
     # The dashboard's own credentials (role dashboard_reader); derived from the above when unset.
     dashboard_database_url: str | None = None
     dashboard_db_secret_arn: str | None = None
+    # The SQL explorer's credentials (role dashboard_explorer); derived from the above when unset.
+    explorer_database_url: str | None = None
+    explorer_db_secret_arn: str | None = None
+    # The dashboard's login: a Secrets Manager secret {"username", "password"} (AWS), or a password set
+    # directly (tests, a shared machine); neither set means no login (`pipeline demo` on localhost).
+    dashboard_login_secret_arn: str | None = None
+    dashboard_password: SecretStr | None = None
     raw_bucket: str | None = None
     aws_region: str | None = Field(default=None, validation_alias="AWS_REGION")
     pipeline_universe: Path = DEFAULT_UNIVERSE
@@ -101,19 +110,26 @@ class Settings(BaseSettings):
             raise ValueError(f"not an S3 bucket name: {value!r}")
         return value or None
 
-    @field_validator("database_url", "dashboard_database_url")
+    @field_validator("database_url", "dashboard_database_url", "explorer_database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// URI")
         return value or None
 
-    @field_validator("db_secret_arn", "dashboard_db_secret_arn")
+    @field_validator(
+        "db_secret_arn", "dashboard_db_secret_arn", "explorer_db_secret_arn", "dashboard_login_secret_arn"
+    )
     @classmethod
     def _check_arn(cls, value: str | None) -> str | None:
         if value and not value.startswith("arn:"):
             raise ValueError(f"not an ARN: {value!r}")
         return value or None
+
+    @field_validator("dashboard_password")
+    @classmethod
+    def _check_password(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value and value.get_secret_value() else None
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -135,7 +151,8 @@ def load_settings(**overrides: Any) -> Settings:
         variable = field.upper()
         message = first["msg"].removeprefix("Value error, ")
         given = first.get("input")
-        shown = f" (got {given!r})" if isinstance(given, str) else ""
+        # A malformed database URI may still hold a password: never echo one.
+        shown = f" (got {redact(given)!r})" if isinstance(given, str) else ""
         raise SettingsError(f"invalid setting {variable}: {message}{shown}") from None
 
 

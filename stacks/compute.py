@@ -1,13 +1,17 @@
 """The app instance: Amazon Linux 2023 in a public subnet, running the dashboard and the ETL.
 
 No SSH: no key pair and no port 22; operators use Session Manager. The security group admits only the
-dashboard port, only from ``allowed_cidr``. IMDSv2 is required and the root volume is encrypted. The
-project is installed from an S3 asset of this repository; the asset's key is part of the user data, so
-a deploy with changed code replaces the instance (its Elastic IP, and so the dashboard URL, stays).
+dashboard port, from whom the access mode says: CloudFront's origin-facing addresses (``cloudfront``),
+``allowed_cidr`` (``tls``, Streamlit serving HTTPS itself), or nobody (``private``, a Session Manager
+port forward). The dashboard's login password is generated into a secret of its own. IMDSv2 is
+required and the root volume is encrypted. The project is installed from an S3 asset of this
+repository; the asset's key is part of the user data, so a deploy with changed code replaces the
+instance (its Elastic IP, and so the dashboard URL, stays).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from aws_cdk import Annotations, Aws, DefaultStackSynthesizer, Fn
@@ -19,6 +23,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.config import PipelineConfig
+from stacks.dashboard_distribution import cloudfront_prefix_list
 from stacks.instance_bootstrap import (
     PIPELINE_HOME,
     BootstrapSettings,
@@ -30,6 +35,14 @@ from stacks.nag import acknowledge, logical_id
 from stacks.storage import RAW_PREFIX
 
 ROOT_VOLUME_GB = 16
+LOGIN_USERNAME = "admin"
+# The secrets the dashboard itself reads: its database roles', never the owner's (DB_SECRET_ARN).
+DASHBOARD_SECRETS: tuple[str, ...] = ("DASHBOARD_DB_SECRET_ARN", "EXPLORER_DB_SECRET_ARN")
+_SECURITY_GROUP_DESCRIPTIONS = {
+    "cloudfront": "App instance: the dashboard port from the CloudFront origin-facing prefix list only",
+    "tls": "App instance: the dashboard port (HTTPS) from allowed_cidr only",
+    "private": "App instance: no inbound rule; the dashboard is reached through Session Manager",
+}
 # What the instance does not need from the repository (local state, build output, tooling, tests).
 SOURCE_EXCLUDES: tuple[str, ...] = (
     ".venv",
@@ -69,19 +82,39 @@ class AppInstanceConstruct(Construct):
             self,
             "SecurityGroup",
             vpc=vpc,
-            description="App instance: the dashboard port from allowed_cidr only",
+            description=_SECURITY_GROUP_DESCRIPTIONS[config.access_mode],
         )
-        self.security_group.add_ingress_rule(
-            ec2.Peer.ipv4(config.allowed_cidr), ec2.Port.tcp(config.dashboard_port), "Dashboard"
+        self._admit_visitors(config)
+        self.login_secret = secretsmanager.Secret(
+            self,
+            "LoginSecret",
+            description="Dashboard login (user name and generated password)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"username": LOGIN_USERNAME}),
+                generate_string_key="password",
+                exclude_punctuation=True,
+                password_length=24,
+            ),
         )
-        self._acknowledge_open_dashboard(config)
+        acknowledge(
+            self.login_secret,
+            "AwsSolutions-SMG4",
+            "The login password is rotated by the operator (a new secret version, then a dashboard restart); "
+            "automatic rotation would need a rotation Lambda for one password.",
+        )
         source = s3_assets.Asset(self, "Source", path=str(REPO_ROOT), exclude=list(SOURCE_EXCLUDES))
+        region = {"AWS_REGION": Aws.REGION}
         environment = {
             **pipeline_environment,
             **{name: secret.secret_arn for name, secret in secrets.items()},
+            **region,
             "RAW_BUCKET": raw_bucket.bucket_name,
-            "AWS_REGION": Aws.REGION,
             "PIPELINE_HOME": PIPELINE_HOME,
+        }
+        dashboard_environment = {
+            **{name: secrets[name].secret_arn for name in DASHBOARD_SECRETS if name in secrets},
+            **region,
+            "DASHBOARD_LOGIN_SECRET_ARN": self.login_secret.secret_arn,
         }
         script = render_bootstrap_script(
             BootstrapSettings(
@@ -91,6 +124,9 @@ class AppInstanceConstruct(Construct):
                 dashboard_port=config.dashboard_port,
                 etl_times=etl_times_after(config.schedule_clock, config.etl_delay_minutes),
                 time_zone=config.schedule_time_zone,
+                dashboard_environment=dashboard_environment,
+                tls=config.access_mode == "tls",
+                private=config.access_mode == "private",
             )
         )
         instance_type = ec2.InstanceType(config.instance_type)
@@ -120,7 +156,7 @@ class AppInstanceConstruct(Construct):
         role = self.instance.role
         raw_bucket.grant_read(role, f"{RAW_PREFIX}*")
         source.grant_read(role)
-        for secret in secrets.values():
+        for secret in (*secrets.values(), self.login_secret):
             secret.grant_read(role)
         address = ec2.CfnEIP(self, "PublicAddress", domain="vpc", instance_id=self.instance.instance_id)
         self.public_ip: str = address.attr_public_ip
@@ -135,19 +171,30 @@ class AppInstanceConstruct(Construct):
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
         )
 
-    def _acknowledge_open_dashboard(self, config: PipelineConfig) -> None:
-        if not config.open_to_the_internet:
+    def _admit_visitors(self, config: PipelineConfig) -> None:
+        """The one inbound rule of the access mode: CloudFront's addresses, allowed_cidr, or none at all."""
+        port = ec2.Port.tcp(config.dashboard_port)
+        if config.access_mode == "cloudfront":
+            prefix_list = cloudfront_prefix_list(self, config)
+            self.security_group.add_ingress_rule(
+                ec2.Peer.prefix_list(prefix_list), port, "Dashboard from CloudFront"
+            )
             return
-        Annotations.of(self).add_warning_v2(
-            "pipeline:open-dashboard",
-            "allowed_cidr is 0.0.0.0/0: the dashboard is reachable from anywhere; set -c allowed_cidr=<your IP>/32",
-        )
-        acknowledge(
-            self.security_group,
-            "AwsSolutions-EC23",
-            "The operator set allowed_cidr to 0.0.0.0/0 in the context; only the dashboard port is open "
-            "and the dashboard reads through a read-only database role.",
-        )
+        if config.access_mode == "private":
+            return
+        self.security_group.add_ingress_rule(ec2.Peer.ipv4(config.allowed_cidr), port, "Dashboard over TLS")
+        if config.open_to_the_internet:
+            Annotations.of(self).add_warning_v2(
+                "pipeline:open-dashboard",
+                "allowed_cidr is 0.0.0.0/0: the dashboard's login page is reachable from anywhere; "
+                "set -c allowed_cidr=<your IP>/32",
+            )
+            acknowledge(
+                self.security_group,
+                "AwsSolutions-EC23",
+                "The operator set allowed_cidr to 0.0.0.0/0 in the context; only the dashboard port is open, "
+                "over TLS, behind the dashboard's login.",
+            )
 
     def _acknowledge_instance_findings(self, owns_role: bool, raw_bucket: s3.IBucket) -> None:
         acknowledge(
@@ -164,7 +211,7 @@ class AppInstanceConstruct(Construct):
         if not owns_role:
             return
         # The role is a sibling of the instance, so the acknowledgements go on this construct.
-        reason = "Read-only access scoped to the raw/ prefix, the source asset and the two database secrets."
+        reason = "Read-only access scoped to the raw/ prefix, the source asset and the stack's own secrets."
         findings = [
             "Action::s3:GetObject*",
             "Action::s3:GetBucket*",
@@ -205,5 +252,34 @@ def run_etl_command(instance_id: str) -> str:
             " --document-name AWS-RunShellScript --comment 'pipeline etl'"
             ' --parameters \'commands=["systemctl start pipeline-etl.service",'
             '"journalctl -u pipeline-etl.service -n 30 --no-pager"]\'',
+        ],
+    )
+
+
+def read_login_command(secret_arn: str) -> str:
+    """The AWS CLI command that prints the dashboard's user name and password."""
+    return Fn.join(
+        "",
+        [
+            "aws secretsmanager get-secret-value --region ",
+            Aws.REGION,
+            " --secret-id ",
+            secret_arn,
+            " --query SecretString --output text",
+        ],
+    )
+
+
+def tunnel_command(instance_id: str, port: int) -> str:
+    """The AWS CLI command that forwards localhost:`port` to the dashboard through Session Manager."""
+    return Fn.join(
+        "",
+        [
+            "aws ssm start-session --region ",
+            Aws.REGION,
+            " --target ",
+            instance_id,
+            " --document-name AWS-StartPortForwardingSession"
+            f' --parameters \'{{"portNumber":["{port}"],"localPortNumber":["{port}"]}}\'',
         ],
     )

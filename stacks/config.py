@@ -34,12 +34,16 @@ TUNABLE_PIPELINE_SETTINGS: tuple[str, ...] = (
 LAB_INSTANCE_SIZES = frozenset({"nano", "micro", "small", "medium", "large"})
 LAB_DATABASE_SIZES = frozenset({"micro", "small", "medium"})
 REMOVAL_POLICIES = ("destroy", "snapshot", "retain")
+# How visitors reach the dashboard (docs/deploy.md): through CloudFront (HTTPS, the instance admits only
+# CloudFront), straight to the instance over Streamlit's own TLS, or only through a Session Manager tunnel.
+ACCESS_MODES = ("cloudfront", "tls", "private")
 
 _ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_PREFIX_LIST = re.compile(r"^pl-[0-9a-f]{8,17}$")
 
 
 class ConfigError(ValueError):
@@ -69,6 +73,13 @@ class PipelineConfig:
     lab_role_name: str = "LabRole"
     lab_instance_profile_name: str = "LabInstanceProfile"
     pipeline_settings: Mapping[str, str] = field(default_factory=dict)
+    dashboard_access: str | None = None
+    cloudfront_prefix_list: str | None = None
+
+    @property
+    def access_mode(self) -> str:
+        """How visitors reach the dashboard: the context's choice, else CloudFront (TLS in a lab account)."""
+        return self.dashboard_access or ("tls" if self.lab else "cloudfront")
 
     @property
     def stack_name(self) -> str:
@@ -184,6 +195,15 @@ def _database_instance_type(key: str, value: Any) -> str:
     )
 
 
+def _access_mode(key: str, value: Any) -> str:
+    text = _text(key, value).lower()
+    if text not in ACCESS_MODES:
+        raise ConfigError(
+            f"invalid context key '{key}': expected one of {', '.join(ACCESS_MODES)}, got {value!r}"
+        )
+    return text
+
+
 def _pipeline_settings(key: str, value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise ConfigError(
@@ -220,6 +240,11 @@ _PARSERS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
         _matching(_ROLE_NAME, "an instance profile name"),
     ),
     "pipeline_settings": ("pipeline_settings", _pipeline_settings),
+    "dashboard_access": ("dashboard_access", _access_mode),
+    "cloudfront_prefix_list": (
+        "cloudfront_prefix_list",
+        _matching(_PREFIX_LIST, "a managed prefix list id such as pl-3b927c52"),
+    ),
 }
 CONTEXT_KEYS: tuple[str, ...] = tuple(_PARSERS)
 
@@ -248,6 +273,11 @@ def load_config(context: Mapping[str, Any]) -> PipelineConfig:
     config = PipelineConfig(**values)
     if config.lab:
         _check_lab_sizes(config)
+        if config.access_mode == "cloudfront":
+            raise ConfigError(
+                "invalid context key 'dashboard_access': lab accounts cannot create CloudFront "
+                "distributions; use tls or private"
+            )
     return config
 
 

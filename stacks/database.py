@@ -1,9 +1,10 @@
-"""PostgreSQL 16 on RDS in the isolated subnets, with two generated secrets in Secrets Manager.
+"""PostgreSQL 16 on RDS in the isolated subnets, with three generated secrets in Secrets Manager.
 
 `admin_secret` holds the owner's credentials (DB_SECRET_ARN for the ETL and migrations); `dashboard_secret`
 holds those of the read-only role ``dashboard_reader`` (DASHBOARD_DB_SECRET_ARN): `pipeline db migrate`
-sets that role's password from it. Both secrets are in the RDS format (username, password, host, port,
-dbname), host and port filled in by attaching them to the instance. The database's security group admits
+sets that role's password from it; `explorer_secret` likewise for the SQL explorer's role
+``dashboard_explorer`` (EXPLORER_DB_SECRET_ARN). All are in the RDS format (username, password, host,
+port, dbname), host and port filled in by attaching them to the instance. The database's security group admits
 nothing until the stack opens 5432 to the app instance with `allow_from`.
 """
 
@@ -21,6 +22,7 @@ from stacks.nag import acknowledge
 DATABASE_NAME = "pipeline"
 ADMIN_USER = "pipeline_admin"
 DASHBOARD_ROLE = "dashboard_reader"
+EXPLORER_ROLE = "dashboard_explorer"
 ENHANCED_MONITORING_INTERVAL = Duration.seconds(60)
 
 
@@ -75,11 +77,19 @@ class DatabaseConstruct(Construct):
             master_secret=generated_admin,
         )
         self.dashboard_secret: secretsmanager.ISecret = generated_dashboard.attach(self.instance)
-        for secret in (generated_admin, generated_dashboard):
+        generated_explorer = rds.DatabaseSecret(
+            self,
+            "ExplorerSecret",
+            username=EXPLORER_ROLE,
+            dbname=DATABASE_NAME,
+            master_secret=generated_admin,
+        )
+        self.explorer_secret: secretsmanager.ISecret = generated_explorer.attach(self.instance)
+        for secret in (generated_admin, generated_dashboard, generated_explorer):
             secret.apply_removal_policy(
                 RemovalPolicy.DESTROY if config.destroys_data else RemovalPolicy.RETAIN
             )
-        self._acknowledge_findings(config, (generated_admin, generated_dashboard))
+        self._acknowledge_findings(config, (generated_admin, generated_dashboard, generated_explorer))
 
     def allow_from(self, peer: ec2.IConnectable) -> None:
         """Open PostgreSQL's port to `peer` (the app instance) and to nothing else."""

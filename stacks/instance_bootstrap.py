@@ -5,7 +5,9 @@ stay CDK tokens until synthesis). The script holds no secret: the services read 
 from Secrets Manager themselves, through DB_SECRET_ARN and DASHBOARD_DB_SECRET_ARN. systemd units:
 
 - ``pipeline-migrate``: ``pipeline db migrate`` at each boot, retried until the database answers;
-- ``pipeline-dashboard``: ``pipeline dashboard`` as the unprivileged ``pipeline`` user, restarted on failure;
+- ``pipeline-dashboard``: ``pipeline dashboard`` as the unprivileged ``pipeline-dashboard`` user, with an
+  environment of its own (its database roles' and login secrets' ARNs, not the owner's), over HTTPS with a
+  certificate made at first boot in the ``tls`` access mode, on localhost only in the ``private`` one;
 - ``pipeline-etl-follow``: ``pipeline etl --follow``, which drains the ETL queue of new raw objects'
   events and loads each burst within a minute or two of its writing (restarted if it stops);
 - ``pipeline-etl`` + its timer: the safety net, ``pipeline etl --recent-days 7`` after each scheduled
@@ -17,12 +19,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 APP_ROOT = "/opt/pipeline"
 PIPELINE_HOME = "/var/lib/pipeline"
 SERVICE_USER = "pipeline"
+# The dashboard runs as a user of its own, with an environment file of its own: it can read neither the
+# owner's secret ARN nor the ETL's settings.
+DASHBOARD_USER = "pipeline-dashboard"
 ENVIRONMENT_FILE = "/etc/pipeline/pipeline.env"
+DASHBOARD_ENVIRONMENT_FILE = "/etc/pipeline/dashboard.env"
+TLS_DIRECTORY = "/etc/pipeline/tls"
+TLS_CERTIFICATE = f"{TLS_DIRECTORY}/dashboard.crt"
+TLS_KEY = f"{TLS_DIRECTORY}/dashboard.key"
+# Streamlit reads its options from STREAMLIT_* variables too; these make it serve HTTPS.
+TLS_ENVIRONMENT = {
+    "STREAMLIT_SERVER_SSL_CERT_FILE": TLS_CERTIFICATE,
+    "STREAMLIT_SERVER_SSL_KEY_FILE": TLS_KEY,
+}
 PIPELINE_BIN = f"{APP_ROOT}/venv/bin/pipeline"
 ETL_SERVICE = "pipeline-etl.service"
 ETL_FOLLOW_SERVICE = "pipeline-etl-follow.service"
@@ -46,6 +60,12 @@ class BootstrapSettings:
     dashboard_port: int
     etl_times: Sequence[dt.time]
     time_zone: str
+    #: The dashboard unit's own environment (only what the dashboard needs).
+    dashboard_environment: Mapping[str, str] = field(default_factory=dict)
+    #: Serve HTTPS with a self-signed certificate made at first boot.
+    tls: bool = False
+    #: Listen on localhost only (reached through a Session Manager port forward).
+    private: bool = False
 
 
 def etl_times_after(schedule: dt.time, delay_minutes: int) -> tuple[dt.time, dt.time]:
@@ -64,10 +84,17 @@ def _unit(description: str, body: str, *, wanted_by: str = "multi-user.target") 
     return f"[Unit]\nDescription={description}\nWants=network-online.target\nAfter=network-online.target\n{body}{install}"
 
 
-def _service_section(command: str, extra: str = "") -> str:
+def _service_section(
+    command: str,
+    extra: str = "",
+    *,
+    user: str = SERVICE_USER,
+    environment_file: str = ENVIRONMENT_FILE,
+    working_directory: str = PIPELINE_HOME,
+) -> str:
     return (
-        f"[Service]\nUser={SERVICE_USER}\nGroup={SERVICE_USER}\nWorkingDirectory={PIPELINE_HOME}\n"
-        f"EnvironmentFile={ENVIRONMENT_FILE}\nExecStart={PIPELINE_BIN} {command}\n"
+        f"[Service]\nUser={user}\nGroup={user}\nWorkingDirectory={working_directory}\n"
+        f"EnvironmentFile={environment_file}\nExecStart={PIPELINE_BIN} {command}\n"
         f"NoNewPrivileges=true\nProtectSystem=full\nPrivateTmp=true\n{extra}"
     )
 
@@ -90,8 +117,12 @@ def systemd_units(settings: BootstrapSettings) -> dict[str, str]:
             "Pipeline dashboard (Streamlit)",
             "Wants=pipeline-migrate.service\nAfter=pipeline-migrate.service\n"
             + _service_section(
-                f"dashboard --port {port} --address 0.0.0.0",
+                f"dashboard --port {port} --address {'127.0.0.1' if settings.private else '0.0.0.0'}",
                 f"{capability}Restart=on-failure\nRestartSec=5\n",
+                user=DASHBOARD_USER,
+                environment_file=DASHBOARD_ENVIRONMENT_FILE,
+                # The pipeline's home is its user's alone (0700).
+                working_directory=APP_ROOT,
             ),
         ),
         ETL_SERVICE: _unit(
@@ -121,18 +152,38 @@ def _write_file(path: str, content: str, mode: str) -> str:
     return f"install -D -m {mode} /dev/null {path}\ncat > {path} <<'PIPELINE_EOF'\n{content}\nPIPELINE_EOF\n"
 
 
+def tls_certificate_command(key: str, certificate: str) -> str:
+    """The openssl command that makes the dashboard's self-signed certificate and its key."""
+    return (
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 825 "
+        f'-subj "/CN=pipeline-dashboard" -keyout {key} -out {certificate}'
+    )
+
+
+def _tls_certificate() -> str:
+    # Made once, on the instance: the private key never leaves it. Self-signed, so browsers warn once.
+    return (
+        f"install -d -m 0750 -g {DASHBOARD_USER} {TLS_DIRECTORY}\n"
+        f"test -s {TLS_KEY} || {tls_certificate_command(TLS_KEY, TLS_CERTIFICATE)}\n"
+        f"chgrp {DASHBOARD_USER} {TLS_KEY} {TLS_CERTIFICATE} && chmod 0640 {TLS_KEY}\n"
+    )
+
+
 def render_bootstrap_script(settings: BootstrapSettings) -> str:
     """The user-data script for the app instance (Amazon Linux 2023, run once as root at first boot)."""
     units = "".join(
         _write_file(f"/etc/systemd/system/{name}", body, "0644")
         for name, body in systemd_units(settings).items()
     )
+    dashboard_environment = {**settings.dashboard_environment, **(TLS_ENVIRONMENT if settings.tls else {})}
+    tls = _tls_certificate() if settings.tls else ""
     return f"""#!/bin/bash
 set -euo pipefail
 exec > >(tee -a /var/log/pipeline-bootstrap.log) 2>&1
 echo "pipeline bootstrap: start $(date --iso-8601=seconds)"
-dnf install -y -q python3.11 python3.11-pip unzip
+dnf install -y -q python3.11 python3.11-pip unzip openssl
 id -u {SERVICE_USER} >/dev/null 2>&1 || useradd --system --home-dir {PIPELINE_HOME} --create-home --shell /sbin/nologin {SERVICE_USER}
+id -u {DASHBOARD_USER} >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin {DASHBOARD_USER}
 rm -rf {APP_ROOT}/src && mkdir -p {APP_ROOT}/src
 aws s3 cp --region {settings.region} --only-show-errors {settings.source_url} /tmp/pipeline-source.zip
 unzip -q -o /tmp/pipeline-source.zip -d {APP_ROOT}/src && rm -f /tmp/pipeline-source.zip
@@ -140,7 +191,8 @@ python3.11 -m venv {APP_ROOT}/venv
 {APP_ROOT}/venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
 {APP_ROOT}/venv/bin/pip install --quiet --disable-pip-version-check {APP_ROOT}/src
 {_write_file(ENVIRONMENT_FILE, _environment_file(settings.environment), "0640")}chgrp {SERVICE_USER} {ENVIRONMENT_FILE}
-{units}systemctl daemon-reload
+{_write_file(DASHBOARD_ENVIRONMENT_FILE, _environment_file(dashboard_environment), "0640")}chgrp {DASHBOARD_USER} {DASHBOARD_ENVIRONMENT_FILE}
+{tls}{units}systemctl daemon-reload
 systemctl enable pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer
 # --no-block: the migration retries until the database accepts connections; the boot need not wait.
 systemctl start --no-block pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer

@@ -8,8 +8,9 @@ from aws_cdk import Aws, CfnOutput, Fn, Stack
 from constructs import Construct
 
 from stacks.cfn_hygiene import drop_provider_role_dependencies, drop_role_dependency
-from stacks.compute import AppInstanceConstruct, run_etl_command
+from stacks.compute import AppInstanceConstruct, read_login_command, run_etl_command, tunnel_command
 from stacks.config import PipelineConfig
+from stacks.dashboard_distribution import DashboardDistribution, public_dns_name
 from stacks.database import DatabaseConstruct
 from stacks.etl_events import EtlEventsConstruct
 from stacks.ingestion import IngestionConstruct
@@ -60,20 +61,33 @@ class PipelineStack(Stack):
             secrets={
                 "DB_SECRET_ARN": database.admin_secret,
                 "DASHBOARD_DB_SECRET_ARN": database.dashboard_secret,
+                "EXPLORER_DB_SECRET_ARN": database.explorer_secret,
             },
             pipeline_environment={**pipeline_environment, "ETL_QUEUE_URL": etl_events.queue.queue_url},
             existing_profile=lab.instance_profile if lab else None,
         )
         etl_events.queue.grant_consume_messages(app.instance.role)
         database.allow_from(app.instance)
+        dashboard_url = {
+            "tls": Fn.join("", ["https://", app.public_ip, f":{config.dashboard_port}"]),
+            "private": f"http://localhost:{config.dashboard_port} (after make tunnel)",
+        }.get(config.access_mode)
+        if config.access_mode == "cloudfront":
+            dashboard_url = DashboardDistribution(
+                self, "DashboardCdn", config=config, origin_domain=public_dns_name(self, app.public_ip)
+            ).url
 
         outputs = {
-            "DashboardUrl": Fn.join("", ["http://", app.public_ip, f":{config.dashboard_port}"]),
+            "DashboardUrl": dashboard_url or "",
+            "DashboardAccess": config.access_mode,
+            "DashboardLoginCommand": read_login_command(app.login_secret.secret_arn),
+            "TunnelCommand": tunnel_command(app.instance.instance_id, config.dashboard_port),
             "RawBucketName": storage.raw_bucket.bucket_name,
             "LogBucketName": storage.log_bucket.bucket_name,
             "DatabaseEndpoint": database.instance.db_instance_endpoint_address,
             "DatabaseSecretArn": database.admin_secret.secret_arn,
             "DashboardSecretArn": database.dashboard_secret.secret_arn,
+            "ExplorerSecretArn": database.explorer_secret.secret_arn,
             "InstanceId": app.instance.instance_id,
             "IngestionFunctionName": ingestion.function.function_name,
             "DispatcherFunctionName": ingestion.dispatcher.function_name,

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dashboard import queries
+from dashboard import connections
 
 APP_PATH = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TRADING_DAYS = 60
@@ -223,9 +223,9 @@ def build_analytics(conn: psycopg.Connection) -> None:
 @pytest.fixture(autouse=True)
 def forget_dashboard_caches() -> Iterator[None]:
     """Cached results and the cached connection belong to one test's database only."""
-    queries.forget_connection()
+    connections.forget_connection()
     yield
-    queries.forget_connection()
+    connections.forget_connection()
 
 
 @pytest.fixture

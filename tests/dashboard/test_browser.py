@@ -9,6 +9,7 @@ import contextlib
 import csv
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ import pytest
 from dashboard.formatting import level
 from dashboard.state_grid import state_tiles
 from pipeline.settings import US_STATES_FILE
+from stacks.instance_bootstrap import TLS_ENVIRONMENT, tls_certificate_command
 from tests.dashboard.conftest import INDEX_SYMBOL
 
 if TYPE_CHECKING:
@@ -49,11 +51,17 @@ def free_port() -> int:
 
 def wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
+    # The TLS test's certificate is self-signed: the health check only needs the server to answer.
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"pipeline dashboard exited with {process.returncode}: {log_path.read_text()}")
         try:
-            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+            with urllib.request.urlopen(
+                f"{base_url}/_stcore/health", timeout=2, context=unverified
+            ) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -62,11 +70,13 @@ def wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path)
 
 
 @contextlib.contextmanager
-def served_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
-    """`pipeline dashboard` on a free local port for the block; yields its base URL."""
+def dashboard_server(
+    database_url: str, log_path: Path, environment: dict[str, str] | None = None, *, scheme: str = "http"
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`pipeline dashboard` on a free local port for the block; yields its base URL and its process."""
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    environment = {**os.environ, "DATABASE_URL": database_url}
+    base_url = f"{scheme}://127.0.0.1:{port}"
+    environment = {**os.environ, "DATABASE_URL": database_url, **(environment or {})}
     pipeline_command = str(Path(sys.executable).parent / "pipeline")
     with log_path.open("w") as log:
         server = subprocess.Popen(
@@ -77,7 +87,7 @@ def served_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
         )
     try:
         wait_until_serving(base_url, server, log_path)
-        yield base_url
+        yield base_url, server
     finally:
         server.terminate()
         try:
@@ -88,7 +98,16 @@ def served_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def offline_chromium_page(base_url: str) -> Iterator[tuple[Page, list[str]]]:
+def served_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
+    """`pipeline dashboard` on a free local port for the block; yields its base URL."""
+    with dashboard_server(database_url, log_path) as (base_url, _):
+        yield base_url
+
+
+@contextlib.contextmanager
+def offline_chromium_page(
+    base_url: str, *, ignore_https_errors: bool = False
+) -> Iterator[tuple[Page, list[str]]]:
     """A headless Chromium page that may reach `base_url` only, as on a network without internet.
 
     Yields the page and the list of URLs it tried to reach elsewhere (each one refused).
@@ -108,9 +127,12 @@ def offline_chromium_page(base_url: str) -> Iterator[tuple[Page, list[str]]]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1100})
-            page.route("**/*", local_only)
-            yield page, refused
+            # Routed on the context, so further tabs of `page.context` are offline too.
+            context = browser.new_context(
+                viewport={"width": 1440, "height": 1100}, ignore_https_errors=ignore_https_errors
+            )
+            context.route("**/*", local_only)
+            yield context.new_page(), refused
         finally:
             browser.close()
 
@@ -167,4 +189,64 @@ def test_the_weather_map_draws_every_state_tile_without_internet(seeded_database
     assert f"{name} ({wettest})" in hover_text
     assert f"{mean_precipitation:.1f}" in hover_text
     # Nothing on the page needs the internet: the map is drawn locally and the page icon is a local file.
+    assert refused == []
+
+
+@pytest.mark.browser
+def test_signing_in_shows_the_pages_and_signing_out_or_a_wrong_password_does_not(
+    seeded_database_url, tmp_path
+):
+    password = "a long passphrase for the browser test"
+    with (
+        dashboard_server(
+            seeded_database_url, tmp_path / "dashboard.log", {"DASHBOARD_PASSWORD": password}
+        ) as (base_url, _),
+        offline_chromium_page(base_url) as (page, _),
+    ):
+        page.goto(base_url)
+        page.get_by_role("textbox", name="Password").wait_for(timeout=RENDER_TIMEOUT_MS)
+        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+        # Viewer toolbar: no Deploy button, no developer menu.
+        assert page.get_by_text("Deploy", exact=True).count() == 0
+
+        page.get_by_role("textbox", name="Password").fill("not the password")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Wrong user name or password.").wait_for(timeout=RENDER_TIMEOUT_MS)
+        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+
+        page.get_by_role("textbox", name="Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-signed-in.png"), full_page=True)
+
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("textbox", name="Password").wait_for(timeout=RENDER_TIMEOUT_MS)
+        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+
+
+@pytest.mark.browser
+def test_over_streamlits_own_tls_with_a_first_boot_certificate_the_login_and_pages_work(
+    seeded_database_url, tmp_path
+):
+    key, certificate = tmp_path / "dashboard.key", tmp_path / "dashboard.crt"
+    subprocess.run(
+        tls_certificate_command(str(key), str(certificate)), shell=True, check=True, capture_output=True
+    )
+    tls = {name: str(certificate if name.endswith("CERT_FILE") else key) for name in TLS_ENVIRONMENT}
+    password = "another long passphrase"
+    with (
+        dashboard_server(
+            seeded_database_url,
+            tmp_path / "dashboard.log",
+            {**tls, "DASHBOARD_PASSWORD": password},
+            scheme="https",
+        ) as (base_url, _),
+        offline_chromium_page(base_url, ignore_https_errors=True) as (page, refused),
+    ):
+        page.goto(base_url)
+        page.get_by_role("textbox", name="Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        # The figures arrive over the WebSocket, so this is wss:// working too.
+        page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert base_url.startswith("https://")
     assert refused == []

@@ -21,6 +21,7 @@ from stacks.pipeline_stack import PipelineStack
 MODES: dict[str, dict[str, Any]] = {
     "dev": {},
     "lab": {"lab": "true"},
+    "private": {"dashboard_access": "private", "allowed_cidr": "203.0.113.7/32"},
     "production": {
         "environment": "prod",
         "removal_policy": "snapshot",
@@ -96,6 +97,11 @@ def dev(synthesized) -> Synthesized:
 @pytest.fixture(scope="session")
 def lab(synthesized) -> Synthesized:
     return synthesized("lab")
+
+
+@pytest.fixture(scope="session")
+def private(synthesized) -> Synthesized:
+    return synthesized("private")
 
 
 @pytest.fixture(scope="session")

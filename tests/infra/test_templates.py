@@ -57,19 +57,19 @@ def test_database_removal_follows_the_configuration(dev: Synthesized, production
     assert production_database["DeletionPolicy"] == "Snapshot"
 
 
-def test_both_secrets_are_generated_in_rds_format_and_attached(any_mode: Synthesized) -> None:
+def test_the_database_secrets_are_generated_in_rds_format_and_attached(any_mode: Synthesized) -> None:
     # The reader's template is a Fn::Join (it names the master secret's ARN): compare the literal text.
     templates = [
         json.dumps(secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"]).replace("\\", "")
         for secret in any_mode.resources("AWS::SecretsManager::Secret").values()
     ]
-    for username in ("pipeline_admin", "dashboard_reader"):
+    for username in ("pipeline_admin", "dashboard_reader", "dashboard_explorer"):
         assert any(
             f'"username":"{username}"' in text and '"dbname":"pipeline"' in text for text in templates
         ), username
     # Attaching fills in host and port, and the instance gets each attachment's ARN.
     attachments = any_mode.resources("AWS::SecretsManager::SecretTargetAttachment")
-    assert len(attachments) == 2
+    assert len(attachments) == 3
     assert all(a["Properties"]["TargetType"] == "AWS::RDS::DBInstance" for a in attachments.values())
 
 
@@ -82,25 +82,6 @@ def test_instance_requires_imdsv2_encrypted_disk_and_no_ssh(any_mode: Synthesize
     assert "KeyName" not in properties
     assert all(device["Ebs"]["Encrypted"] for device in properties["BlockDeviceMappings"])
     assert properties["NetworkInterfaces"][0]["SubnetId"]["Ref"].startswith("NetworkVpcpublic")
-
-
-def test_app_security_group_admits_only_the_dashboard_port(any_mode: Synthesized) -> None:
-    app_group = next(
-        group
-        for name, group in any_mode.resources("AWS::EC2::SecurityGroup").items()
-        if name.startswith("App")
-    )
-    expected_port = 80 if any_mode.mode == "production" else 8501
-    expected_cidr = "198.51.100.0/24" if any_mode.mode == "production" else "0.0.0.0/0"
-    assert app_group["Properties"]["SecurityGroupIngress"] == [
-        {
-            "CidrIp": expected_cidr,
-            "Description": "Dashboard",
-            "FromPort": expected_port,
-            "IpProtocol": "tcp",
-            "ToPort": expected_port,
-        }
-    ]
 
 
 def test_buckets_are_encrypted_private_and_tls_only(any_mode: Synthesized) -> None:
@@ -329,5 +310,6 @@ def test_outputs_name_what_the_operator_needs(any_mode: Synthesized) -> None:
     etl_command = json.dumps(outputs["RunEtlCommand"]["Value"])
     assert "aws ssm send-command" in etl_command
     assert "systemctl start pipeline-etl.service" in etl_command
-    port = 80 if any_mode.mode == "production" else 8501
-    assert json.dumps(outputs["DashboardUrl"]["Value"]).endswith(f':{port}"]]}}')
+    login = json.dumps(outputs["DashboardLoginCommand"]["Value"])
+    assert "aws secretsmanager get-secret-value" in login and "--query SecretString --output text" in login
+    assert "AWS-StartPortForwardingSession" in json.dumps(outputs["TunnelCommand"]["Value"])

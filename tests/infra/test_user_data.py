@@ -118,6 +118,6 @@ def test_production_timer_follows_its_schedule(production: Synthesized) -> None:
 
 def test_script_writes_files_with_quoted_heredocs() -> None:
     script = render_bootstrap_script(_settings(8501))
-    # The environment file and each unit.
-    assert script.count("<<'PIPELINE_EOF'") == 1 + len(systemd_units(_settings(8501)))
+    # The two environment files (the pipeline's, the dashboard's) and each unit.
+    assert script.count("<<'PIPELINE_EOF'") == 2 + len(systemd_units(_settings(8501)))
     assert script.startswith("#!/bin/bash\nset -euo pipefail\n")

@@ -1,36 +1,16 @@
-"""Every SQL statement the dashboard runs, parameterised and cached with an explicit time to live.
-
-The dashboard reads as the role `dashboard_reader` through one shared connection whose transactions are
-read-only by default. Each query function returns a small, already filtered and aggregated DataFrame;
-pages never filter whole tables in Python. Each query's duration is logged at DEBUG level on this
-module's logger with the extras ``query_name`` and ``elapsed_ms`` (the benchmark listens to them).
-"""
+"""The queries of the analytics pages: market, sectors and industries, stocks, correlations, weather."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import time
-from dataclasses import dataclass
 
 import pandas as pd
-import psycopg
 import streamlit as st
 
-from pipeline.db import DatabaseUnavailable, connect, dashboard_database_url
-from pipeline.settings import SettingsError
+from dashboard.connections import fetch
+from dashboard.queries.caching import ANALYTICS_TTL
 
-log = logging.getLogger(__name__)
-
-#: Analytics change once per ETL run; five minutes keeps pages fast without hiding a new load for long.
-ANALYTICS_TTL = dt.timedelta(minutes=5)
-#: Pipeline health and freshness should show a run that just finished.
-HEALTH_TTL = dt.timedelta(seconds=30)
-#: The dashboard's own queries are small; anything slower than this is a bug, not a report.
-READER_STATEMENT_TIMEOUT_MS = 15_000
 TRADING_DAYS_PER_YEAR = 252
-
-_READER_OPTIONS = f"-c default_transaction_read_only=on -c statement_timeout={READER_STATEMENT_TIMEOUT_MS}"
 
 #: The market series of `market_daily` that charts and correlations offer, with their labels.
 MARKET_SERIES: dict[str, str] = {
@@ -45,247 +25,13 @@ MARKET_SERIES: dict[str, str] = {
 SECTOR_SERIES_PREFIX = "sector:"
 
 
-@dataclass(frozen=True)
-class DataState:
-    """Whether the dashboard has anything to show: the analytics layer exists and holds trading days."""
-
-    analytics_built: bool
-    trading_days: int
-    core_rows: int
-
-    @property
-    def ready(self) -> bool:
-        return self.analytics_built and self.trading_days > 0
-
-
-def _is_usable(conn: psycopg.Connection) -> bool:
-    return not conn.closed and not conn.broken
-
-
-@st.cache_resource(validate=_is_usable, show_spinner=False)
-def _reader_connection() -> psycopg.Connection:
-    """One autocommit, read-only connection as `dashboard_reader`, shared by the sessions of this server.
-
-    psycopg serialises concurrent use of a connection, which is enough for a handful of readers whose
-    queries take milliseconds; a broken connection fails `_is_usable` and is replaced on next use.
-    """
-    try:
-        url = dashboard_database_url()
-    except SettingsError as error:
-        raise DatabaseUnavailable(str(error)) from error
-    return connect(url, autocommit=True, options=_READER_OPTIONS)
-
-
-def forget_connection() -> None:
-    """Drop the cached connection and cached results (the Retry button, tests)."""
-    _reader_connection.clear()
-    st.cache_data.clear()
-
-
-def _fetch(query_name: str, sql: str, params: dict[str, object] | None = None) -> pd.DataFrame:
-    started = time.perf_counter()
-    try:
-        with _reader_connection().cursor() as cursor:
-            cursor.execute(sql, params)
-            columns = [column.name for column in cursor.description or ()]
-            rows = cursor.fetchall()
-    except psycopg.OperationalError as error:
-        _reader_connection.clear()
-        reason = " ".join(str(error).split())
-        raise DatabaseUnavailable(f"the database stopped answering: {reason}") from error
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    log.debug(
-        "query %s: %.1f ms, %d rows",
-        query_name,
-        elapsed_ms,
-        len(rows),
-        extra={"query_name": query_name, "elapsed_ms": elapsed_ms},
-    )
-    return pd.DataFrame(rows, columns=columns)
-
-
-# --- State and overview ---------------------------------------------------------------------------
-
-
-@st.cache_data(ttl=HEALTH_TTL, show_spinner=False)
-def data_state() -> DataState:
-    """Whether the analytics layer exists and how much it and the core tables hold."""
-    built = _fetch(
-        "analytics_built",
-        "SELECT to_regclass('public.market_daily') IS NOT NULL AND "
-        "to_regclass('public.sector_daily') IS NOT NULL AS built, "
-        "(SELECT count(*) FROM (SELECT 1 FROM stock_daily LIMIT 1) AS s) + "
-        "(SELECT count(*) FROM (SELECT 1 FROM index_daily LIMIT 1) AS i) AS core_rows",
-    ).iloc[0]
-    trading_days = 0
-    if built["built"]:
-        trading_days = int(
-            _fetch("trading_days", "SELECT count(*) AS days FROM market_daily").iloc[0]["days"]
-        )
-    return DataState(bool(built["built"]), trading_days, int(built["core_rows"]))
-
-
-@st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
-def market_date_bounds() -> tuple[dt.date, dt.date]:
-    """The first and last trading day of the analytics layer."""
-    row = _fetch(
-        "market_date_bounds",
-        "SELECT min(trade_date) AS first_day, max(trade_date) AS last_day FROM market_daily",
-    ).iloc[0]
-    return row["first_day"], row["last_day"]
-
-
-@st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
-def latest_market_day() -> pd.Series:
-    """The primary index on the last trading day: level, return, 7-day volatility, VIX, yield."""
-    return _fetch(
-        "latest_market_day",
-        """
-        SELECT trade_date, index_symbol, index_close, index_return, index_volatility_7, vix, treasury_10y
-        FROM market_daily
-        ORDER BY trade_date DESC
-        LIMIT 1
-        """,
-    ).iloc[0]
-
-
-@st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
-def sector_moves_on(day: dt.date) -> pd.DataFrame:
-    """Every sector's mean return, breadth and volatility on `day`, best first."""
-    return _fetch(
-        "sector_moves_on",
-        """
-        SELECT sector, mean_return, advancers, decliners, tickers, mean_volatility_7
-        FROM sector_daily
-        WHERE trade_date = %(day)s AND mean_return IS NOT NULL
-        ORDER BY mean_return DESC, sector
-        """,
-        {"day": day},
-    )
-
-
-@st.cache_data(ttl=HEALTH_TTL, show_spinner=False)
-def synthetic_share() -> pd.Series:
-    """How many loaded raw objects there are and how many of them are synthetic sample data."""
-    return _fetch(
-        "synthetic_share",
-        """
-        SELECT count(*) AS loaded_objects, count(*) FILTER (WHERE synthetic) AS synthetic_objects
-        FROM raw_objects
-        WHERE status = 'loaded'
-        """,
-    ).iloc[0]
-
-
-@st.cache_data(ttl=HEALTH_TTL, show_spinner=False)
-def source_freshness() -> pd.DataFrame:
-    """Per raw-zone source: the newest data day loaded, when it was loaded, objects loaded and quarantined."""
-    return _fetch(
-        "source_freshness",
-        """
-        SELECT source,
-               max(data_date) FILTER (WHERE status = 'loaded') AS latest_data_date,
-               max(loaded_at) AS last_loaded_at,
-               count(*) FILTER (WHERE status = 'loaded') AS loaded_objects,
-               count(*) FILTER (WHERE status = 'quarantined') AS quarantined_objects
-        FROM raw_objects
-        GROUP BY source
-        ORDER BY source
-        """,
-    )
-
-
-@st.cache_data(ttl=HEALTH_TTL, show_spinner=False)
-def recent_runs(limit: int) -> pd.DataFrame:
-    """The last `limit` pipeline runs, newest first, with their duration in seconds."""
-    return _fetch(
-        "recent_runs",
-        """
-        SELECT run_id, kind, status, started_at, finished_at,
-               extract(epoch FROM finished_at - started_at)::double precision AS duration_s
-        FROM pipeline_runs
-        ORDER BY started_at DESC
-        LIMIT %(limit)s
-        """,
-        {"limit": limit},
-    )
-
-
-# --- Pipeline health -------------------------------------------------------------------------------
-
-
-@st.cache_data(ttl=HEALTH_TTL, show_spinner=False)
-def run_status_counts() -> pd.DataFrame:
-    """Runs per kind and status, with the last start of each."""
-    return _fetch(
-        "run_status_counts",
-        """
-        SELECT kind, status, count(*) AS runs, max(started_at) AS last_started_at
-        FROM pipeline_runs
-        GROUP BY kind, status
-        ORDER BY kind, status
-        """,
-    )
-
-
-@st.cache_data(ttl=HEALTH_TTL, show_spinner=False)
-def run_failures(limit: int) -> pd.DataFrame:
-    """What failed in the runs that did not fully succeed, newest first, one row per failure.
-
-    Ingest runs list their failures in ``details.failed`` (source, entity, reason); a run without that
-    list contributes one row with ``details.error`` or, failing that, the whole details document.
-    """
-    return _fetch(
-        "run_failures",
-        """
-        SELECT r.run_id, r.kind, r.status, r.started_at,
-               failure ->> 'source' AS source,
-               failure ->> 'entity' AS entity,
-               coalesce(failure ->> 'reason', r.details ->> 'error', r.details::text) AS reason
-        FROM pipeline_runs AS r
-        LEFT JOIN LATERAL jsonb_array_elements(
-            CASE WHEN jsonb_typeof(r.details -> 'failed') = 'array' THEN r.details -> 'failed' END
-        ) AS failure ON true
-        WHERE r.status <> 'success'
-        ORDER BY r.started_at DESC
-        LIMIT %(limit)s
-        """,
-        {"limit": limit},
-    )
-
-
-@st.cache_data(ttl=HEALTH_TTL, show_spinner=False)
-def quarantined_objects(limit: int) -> pd.DataFrame:
-    """Raw objects the ETL could not parse, newest first, with the reason."""
-    return _fetch(
-        "quarantined_objects",
-        """
-        SELECT key, source, data_date, loaded_at, error
-        FROM raw_objects
-        WHERE status = 'quarantined'
-        ORDER BY loaded_at DESC, key
-        LIMIT %(limit)s
-        """,
-        {"limit": limit},
-    )
-
-
-@st.cache_data(ttl=HEALTH_TTL, show_spinner=False)
-def table_stats() -> pd.DataFrame:
-    """Exact row counts and date spans of the core tables, as of the last ETL run."""
-    return _fetch(
-        "table_stats",
-        "SELECT table_name, row_count, first_date, latest_date FROM dashboard_table_stats ORDER BY table_name",
-    )
-
-
 # --- Market ----------------------------------------------------------------------------------------
 
 
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def market_series(start: dt.date, end: dt.date) -> pd.DataFrame:
     """One row per trading day between `start` and `end`: the index and the series aligned with it."""
-    return _fetch(
+    return fetch(
         "market_series",
         """
         SELECT trade_date, index_symbol, index_close, index_return, index_volatility_7,
@@ -304,13 +50,13 @@ def market_series(start: dt.date, end: dt.date) -> pd.DataFrame:
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def sector_names() -> list[str]:
     """Every sector of the universe, sorted."""
-    return _fetch("sector_names", "SELECT DISTINCT sector FROM companies ORDER BY sector")["sector"].tolist()
+    return fetch("sector_names", "SELECT DISTINCT sector FROM companies ORDER BY sector")["sector"].tolist()
 
 
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def sector_performance(start: dt.date, end: dt.date) -> pd.DataFrame:
     """Per sector over the period: compounded return, annualised mean return and volatility, breadth."""
-    return _fetch(
+    return fetch(
         "sector_performance",
         """
         SELECT sector,
@@ -332,7 +78,7 @@ def sector_performance(start: dt.date, end: dt.date) -> pd.DataFrame:
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def sector_growth(start: dt.date, end: dt.date) -> pd.DataFrame:
     """Each sector's cumulative return through the period, one row per sector and trading day."""
-    return _fetch(
+    return fetch(
         "sector_growth",
         """
         SELECT sector, trade_date,
@@ -366,7 +112,7 @@ _MEMBER_PERFORMANCE = """
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def industry_performance(sector: str, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Per industry of `sector` over the period: members and their mean return and volatility."""
-    return _fetch(
+    return fetch(
         "industry_performance",
         _MEMBER_PERFORMANCE
         + """
@@ -386,7 +132,7 @@ def industry_performance(sector: str, start: dt.date, end: dt.date) -> pd.DataFr
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def member_performance(sector: str, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Per member stock of `sector` over the period: compounded return, annualised return, volatility."""
-    return _fetch(
+    return fetch(
         "member_performance",
         _MEMBER_PERFORMANCE
         + """
@@ -405,13 +151,13 @@ def member_performance(sector: str, start: dt.date, end: dt.date) -> pd.DataFram
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def tickers() -> pd.DataFrame:
     """Every company of the universe: ticker, name, sector, industry."""
-    return _fetch("tickers", "SELECT ticker, name, sector, industry FROM companies ORDER BY ticker")
+    return fetch("tickers", "SELECT ticker, name, sector, industry FROM companies ORDER BY ticker")
 
 
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def company_profile(ticker: str) -> pd.Series | None:
     """A company's reference data with its last close, first and last trading day and 52-week range."""
-    frame = _fetch(
+    frame = fetch(
         "company_profile",
         """
         SELECT c.ticker, c.name, c.sector, c.industry, last_bar.trade_date AS last_trade_date,
@@ -439,7 +185,7 @@ def company_profile(ticker: str) -> pd.Series | None:
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def stock_series(ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
     """A ticker's daily bars in the period with its return and the 7-day volatility the ETL stored."""
-    return _fetch(
+    return fetch(
         "stock_series",
         """
         SELECT trade_date, open, high, low, close, adj_close, volume, daily_return, volatility_7
@@ -454,7 +200,7 @@ def stock_series(ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def stock_against_benchmarks(ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Cumulative return of the ticker, the mean of its sector and the index, on the index's days."""
-    return _fetch(
+    return fetch(
         "stock_against_benchmarks",
         """
         WITH stock AS (
@@ -513,7 +259,7 @@ _CHOSEN_SERIES = """
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def correlation_matrix(series: tuple[str, ...], start: dt.date, end: dt.date) -> pd.DataFrame:
     """Pearson correlation of every pair of the chosen series over the period (long form, both orders)."""
-    return _fetch(
+    return fetch(
         "correlation_matrix",
         _CHOSEN_SERIES
         + """
@@ -533,7 +279,7 @@ def rolling_correlation(
     first: str, second: str, window_days: int, start: dt.date, end: dt.date
 ) -> pd.DataFrame:
     """Correlation of two series over the last `window_days` trading days, for each day of the period."""
-    return _fetch(
+    return fetch(
         "rolling_correlation",
         _CHOSEN_SERIES
         + """
@@ -569,7 +315,7 @@ def rolling_correlation(
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def precipitation_by_state(start: dt.date, end: dt.date) -> pd.DataFrame:
     """Per state over the period: mean daily and total precipitation and the days observed."""
-    return _fetch(
+    return fetch(
         "precipitation_by_state",
         """
         SELECT state, avg(precipitation_mm) AS mean_precipitation_mm,
@@ -586,7 +332,7 @@ def precipitation_by_state(start: dt.date, end: dt.date) -> pd.DataFrame:
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def news_volume_regimes(start: dt.date, end: dt.date) -> pd.DataFrame:
     """Index return and volatility on days above versus at or below the period's median news volume."""
-    return _fetch(
+    return fetch(
         "news_volume_regimes",
         """
         WITH period AS (
@@ -610,73 +356,3 @@ def news_volume_regimes(start: dt.date, end: dt.date) -> pd.DataFrame:
         """,
         {"start": start, "end": end},
     )
-
-
-# --- SQL explorer ----------------------------------------------------------------------------------
-
-EXPLORER_MAX_ROWS = 10_000
-EXPLORER_TIMEOUT_MS = 5_000
-_EXPLORER_OPTIONS = f"-c default_transaction_read_only=on -c statement_timeout={EXPLORER_TIMEOUT_MS}"
-
-
-class ExplorerError(ValueError):
-    """A statement of the SQL explorer failed in the database; the message says why, in one line."""
-
-
-@dataclass(frozen=True)
-class ExplorerResult:
-    """The first rows of an explorer statement, whether more were cut off, and how long it took."""
-
-    frame: pd.DataFrame
-    truncated: bool
-    elapsed_ms: float
-
-
-def run_explorer_statement(statement: str) -> ExplorerResult:
-    """Run one already checked SELECT or WITH statement as `dashboard_reader`, never able to write.
-
-    Python's check is only the first guard: the statement runs on its own connection in a READ ONLY
-    transaction (read-only by default too), with a 5 s statement timeout, through a server-side cursor
-    (DECLARE accepts only queries, and no data-modifying WITH), and the transaction is always rolled back.
-    At most `EXPLORER_MAX_ROWS` rows are fetched.
-    """
-    try:
-        conn = connect(dashboard_database_url(), options=_EXPLORER_OPTIONS)
-    except SettingsError as error:
-        raise DatabaseUnavailable(str(error)) from error
-    started = time.perf_counter()
-    try:
-        conn.execute("SET TRANSACTION READ ONLY")
-        conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{EXPLORER_TIMEOUT_MS}ms",))
-        with conn.cursor(name="sql_explorer") as cursor:
-            cursor.execute(statement)
-            rows = cursor.fetchmany(EXPLORER_MAX_ROWS + 1)
-            columns = _unique_column_names([column.name for column in cursor.description or ()])
-    except psycopg.errors.QueryCanceled as error:
-        raise ExplorerError(
-            f"the statement ran longer than {EXPLORER_TIMEOUT_MS / 1000:g} s and was cancelled"
-        ) from error
-    except psycopg.OperationalError as error:
-        reason = " ".join(str(error).split())
-        raise DatabaseUnavailable(f"the database stopped answering: {reason}") from error
-    except psycopg.Error as error:
-        message = error.diag.message_primary or str(error)
-        raise ExplorerError(" ".join(message.split())) from error
-    finally:
-        if not conn.closed:
-            conn.rollback()
-            conn.close()
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    truncated = len(rows) > EXPLORER_MAX_ROWS
-    frame = pd.DataFrame(rows[:EXPLORER_MAX_ROWS], columns=columns)
-    return ExplorerResult(frame, truncated, elapsed_ms)
-
-
-def _unique_column_names(names: list[str]) -> list[str]:
-    # `SELECT 1, 1` is valid SQL, but a table (and its CSV) needs distinct column names.
-    seen: dict[str, int] = {}
-    unique = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
-    return unique

@@ -1,0 +1,78 @@
+"""Every SQL statement the dashboard's pages run, parameterised and cached with an explicit time to live.
+
+Each query function returns a small, already filtered and aggregated DataFrame; pages never filter whole
+tables in Python. The statements run through `dashboard.connections.fetch` as the read-only role
+`dashboard_reader`. Pages import this package (`queries.market_series(...)`); the functions live in
+`operations` (overview, pipeline health) and `analytics` (the analytics pages).
+"""
+
+from __future__ import annotations
+
+from dashboard.queries.analytics import (
+    MARKET_SERIES,
+    SECTOR_SERIES_PREFIX,
+    TRADING_DAYS_PER_YEAR,
+    company_profile,
+    correlation_matrix,
+    industry_performance,
+    market_series,
+    member_performance,
+    news_volume_regimes,
+    precipitation_by_state,
+    rolling_correlation,
+    sector_growth,
+    sector_names,
+    sector_performance,
+    stock_against_benchmarks,
+    stock_series,
+    tickers,
+)
+from dashboard.queries.caching import ANALYTICS_TTL, HEALTH_TTL
+from dashboard.queries.operations import (
+    DataState,
+    data_state,
+    latest_market_day,
+    market_date_bounds,
+    quarantined_objects,
+    recent_runs,
+    run_failures,
+    run_status_counts,
+    sector_moves_on,
+    source_freshness,
+    synthetic_share,
+    table_stats,
+)
+
+__all__ = [
+    "ANALYTICS_TTL",
+    "HEALTH_TTL",
+    "MARKET_SERIES",
+    "SECTOR_SERIES_PREFIX",
+    "TRADING_DAYS_PER_YEAR",
+    "DataState",
+    "company_profile",
+    "correlation_matrix",
+    "data_state",
+    "industry_performance",
+    "latest_market_day",
+    "market_date_bounds",
+    "market_series",
+    "member_performance",
+    "news_volume_regimes",
+    "precipitation_by_state",
+    "quarantined_objects",
+    "recent_runs",
+    "rolling_correlation",
+    "run_failures",
+    "run_status_counts",
+    "sector_growth",
+    "sector_moves_on",
+    "sector_names",
+    "sector_performance",
+    "source_freshness",
+    "stock_against_benchmarks",
+    "stock_series",
+    "synthetic_share",
+    "table_stats",
+    "tickers",
+]
