@@ -47,6 +47,7 @@ from etl.load import (
     record_objects,
     stored_bars,
 )
+from etl.metrics import publish_run, run_mode
 from etl.transform import (
     InstrumentBatch,
     ObjectInput,
@@ -186,6 +187,7 @@ def run_etl(
             result.seconds = time.perf_counter() - started
     if result.error:
         _record_failure(settings, result, started_at, full)
+    publish_run(settings, result, run_mode(full=full, keys=keys, recent_days=recent_days))
     return result
 
 

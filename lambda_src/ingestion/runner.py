@@ -33,6 +33,7 @@ from lambda_src.ingestion.httpclient import (
     browser_transport,
 )
 from lambda_src.ingestion.manifest import Failure, SkippedObject, WrittenObject, run_status
+from lambda_src.ingestion.metrics import publish_shard
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window
 from lambda_src.ingestion.progress import Progress
 from lambda_src.ingestion.reference import refreshed_universe_path, save_universe
@@ -274,6 +275,7 @@ def run_shard(
     if source == catalog.CONSTITUENTS:
         _refresh_universe(settings, store, report)
     report.finished_at = clock.now()
+    publish_shard(settings, shard, report, client.counts)
     return report
 
 
