@@ -86,7 +86,7 @@ def export_unit() -> str:
     return (
         "[Unit]\nDescription=Copy %i's journal to " + LOG_DIRECTORY + "/%i.log for the CloudWatch agent\n"
         "[Service]\n"
-        "ExecStart=/bin/sh -c 'exec journalctl --follow --boot --lines=all --output=cat --unit=%i.service "
+        "ExecStart=/bin/sh -c 'exec journalctl --follow --boot --no-tail --output=cat --unit=%i.service "
         f"--cursor-file={CURSOR_DIRECTORY}/%i.cursor >> {LOG_DIRECTORY}/%i.log'\n"
         "Restart=always\nRestartSec=5\n"
         "[Install]\nWantedBy=multi-user.target\n"
