@@ -11,6 +11,10 @@ from Secrets Manager themselves, through DB_SECRET_ARN and DASHBOARD_DB_SECRET_A
 - ``pipeline-etl`` + its timer: the safety net, ``pipeline etl --recent-days 7`` after each scheduled
   ingestion (it finds anything of the last week the queue missed), and on demand (``systemctl start pipeline-etl``, which the
   stack's RunEtlCommand output sends through SSM). Both load under the same database lock.
+
+With a metrics namespace in the services' environment, the script also installs the CloudWatch agent,
+copies each unit's journal to a file it ships, and starts the dashboard's health check
+(`stacks.log_agent`).
 """
 
 from __future__ import annotations
