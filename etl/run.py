@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 from etl.analytics import refresh_market_daily, refresh_materialized_views, refresh_sector_daily
 from etl.extract import Scan, find_pending, find_pending_keys, recent_listing
 from etl.ledger import read_ledger, record_etags, record_objects
+from etl.metrics import publish_run, run_mode
 from etl.plan import LoadPlan, StagedLoad, plan_load
 from etl.schema import COMPANIES, DIM_DATE, MARKET_DAILY, PIPELINE_RUNS, SECTOR_DAILY
 from etl.staging import load_companies
@@ -149,6 +150,7 @@ def run_etl(
             result.seconds = time.perf_counter() - started
     if result.error:
         _record_failure(settings, result, started_at, full)
+    publish_run(settings, result, run_mode(full=full, keys=keys, recent_days=recent_days))
     return result
 
 

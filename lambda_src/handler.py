@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_src.ingestion import run_ingest
+from lambda_src.ingestion.metrics import publish_dispatch
 from lambda_src.ingestion.runner import dispatch_run, run_shard, shard_requests
 from lambda_src.ingestion.shards import InvalidShard, Shard, complete_run, send_shards, store_report
 from pipeline import catalog
@@ -126,6 +127,7 @@ def dispatch(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]
     sent = send_shards(boto3.client("sqs"), str(settings.shard_queue_url), plan.shards)
     # A run with nothing to fetch (every source failed planning) is complete at once.
     manifest = complete_run(store, plan.run_id, plan.today, len(plan.shards))
+    publish_dispatch(settings, plan, sent)
     logger.info("run %s: %d shard(s) queued for %d request(s)", plan.run_id, sent, plan.request_count)
     return {
         "run_id": plan.run_id,

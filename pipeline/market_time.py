@@ -1,7 +1,7 @@
 """Market-time facts shared by the CLI and the ingestion Lambda: the exchange's time zone, "today",
 and the one rule that turns a date or a start/end pair into the inclusive window a run covers.
 
-(The exchange's trading days are `lambda_src.ingestion.trading_calendar`.)
+(The exchange's trading days are `pipeline.trading_calendar`.)
 """
 
 from __future__ import annotations

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     shard_queue_url: AnyHttpUrl | None = None
     # The SQS queue of new raw objects (S3 events) that `pipeline etl --follow` drains.
     etl_queue_url: AnyHttpUrl | None = None
+    # The CloudWatch namespace of the embedded-metric log lines (`pipeline.telemetry`); unset: none
+    # are written (a local run's terminal stays readable). The stack sets it for the Lambdas and the
+    # instance.
+    pipeline_metrics_namespace: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_./#:-]{1,255}$")
 
     @field_validator("pipeline_indexes", "pipeline_fred_series", "pipeline_news_topics", mode="before")
     @classmethod

@@ -37,6 +37,8 @@ REMOVAL_POLICIES = ("destroy", "snapshot", "retain")
 # How visitors reach the dashboard (docs/deploy.md): through CloudFront (HTTPS, the instance admits only
 # CloudFront), straight to the instance over Streamlit's own TLS, or only through a Session Manager tunnel.
 ACCESS_MODES = ("cloudfront", "tls", "private")
+# The retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
 
 _ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
@@ -69,6 +71,8 @@ class PipelineConfig:
     dashboard_port: int = 8501
     removal_policy: str = "destroy"
     alarm_email: str | None = None
+    # How long the instance's CloudWatch log groups keep the units' lines.
+    log_retention_days: int = 14
     lab: bool = False
     lab_role_name: str = "LabRole"
     lab_instance_profile_name: str = "LabInstanceProfile"
@@ -218,6 +222,16 @@ def _pipeline_settings(key: str, value: Any) -> dict[str, str]:
     return {name: _text(f"{key}.{name}", setting) for name, setting in sorted(value.items())}
 
 
+def _log_retention(key: str, value: Any) -> int:
+    days = _integer(key, 1, LOG_RETENTION_DAYS[-1])(key, value)
+    if days not in LOG_RETENTION_DAYS:
+        raise ConfigError(
+            f"invalid context key '{key}': CloudWatch keeps logs for one of "
+            f"{', '.join(map(str, LOG_RETENTION_DAYS))} days, got {value!r}"
+        )
+    return days
+
+
 # Context key -> (dataclass field, parser). The keys are the public names documented in docs/deploy.md.
 _PARSERS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "environment": ("environment", _matching(_ENVIRONMENT_NAME, "1-20 lowercase letters, digits or '-'")),
@@ -233,6 +247,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "dashboard_port": ("dashboard_port", _integer("dashboard_port", 1, 65535)),
     "removal_policy": ("removal_policy", _removal_policy),
     "alarm_email": ("alarm_email", _email),
+    "log_retention_days": ("log_retention_days", _log_retention),
     "lab": ("lab", _boolean),
     "lab_role_name": ("lab_role_name", _matching(_ROLE_NAME, "an IAM role name")),
     "lab_instance_profile_name": (

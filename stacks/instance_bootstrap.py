@@ -13,6 +13,10 @@ from Secrets Manager themselves, through DB_SECRET_ARN and DASHBOARD_DB_SECRET_A
 - ``pipeline-etl`` + its timer: the safety net, ``pipeline etl --recent-days 7`` after each scheduled
   ingestion (it finds anything of the last week the queue missed), and on demand (``systemctl start pipeline-etl``, which the
   stack's RunEtlCommand output sends through SSM). Both load under the same database lock.
+
+With a metrics namespace in the services' environment, the script also installs the CloudWatch agent,
+copies each unit's journal to a file it ships, and starts the dashboard's health check
+(`stacks.log_agent`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from stacks import log_agent
 
 APP_ROOT = "/opt/pipeline"
 PIPELINE_HOME = "/var/lib/pipeline"
@@ -48,6 +54,8 @@ ETL_SUCCESS_STATUSES = "0 3"
 # older objects (a backfill) arrive through the queue, or `pipeline etl` without the option lists all.
 SAFETY_NET_DAYS = 7
 PRIVILEGED_PORT_LIMIT = 1024
+# Set by the stack when metrics are wanted: the services' EMF namespace, also the agent's.
+METRICS_NAMESPACE_VARIABLE = "PIPELINE_METRICS_NAMESPACE"
 
 
 @dataclass(frozen=True)
@@ -169,6 +177,32 @@ def _tls_certificate() -> str:
     )
 
 
+def _cloudwatch_setup(settings: BootstrapSettings) -> str:
+    """The CloudWatch agent (logs of every pipeline unit, memory, disk) and the dashboard's health
+    metric; see `stacks.log_agent`. Only when the services have a metrics namespace."""
+    namespace = settings.environment.get(METRICS_NAMESPACE_VARIABLE)
+    if not namespace:
+        return ""
+    files = {
+        log_agent.AGENT_CONFIG: (log_agent.agent_config(namespace), "0644"),
+        log_agent.HEALTH_SCRIPT: (
+            log_agent.health_script(namespace, settings.dashboard_port, tls=settings.tls),
+            "0755",
+        ),
+        "/etc/systemd/system/pipeline-log-export@.service": (log_agent.export_unit(), "0644"),
+        **{f"/etc/systemd/system/{name}": (body, "0644") for name, body in log_agent.health_units().items()},
+    }
+    exports = " ".join(f"pipeline-log-export@{unit}.service" for unit in log_agent.LOGGED_UNITS)
+    return (
+        "dnf install -y -q amazon-cloudwatch-agent\n"
+        f"mkdir -p {log_agent.LOG_DIRECTORY} {log_agent.CURSOR_DIRECTORY}\n"
+        + "".join(_write_file(path, content, mode) for path, (content, mode) in files.items())
+        + "systemctl daemon-reload\n"
+        f"systemctl enable --now --no-block {exports} {log_agent.HEALTH_UNIT}.timer\n"
+        f"{log_agent.AGENT_CTL} -a fetch-config -m ec2 -s -c file:{log_agent.AGENT_CONFIG}\n"
+    )
+
+
 def render_bootstrap_script(settings: BootstrapSettings) -> str:
     """The user-data script for the app instance (Amazon Linux 2023, run once as root at first boot)."""
     units = "".join(
@@ -197,5 +231,5 @@ systemctl enable pipeline-migrate.service pipeline-dashboard.service pipeline-et
 # --no-block: the migration retries until the database accepts connections; the boot need not wait.
 systemctl start --no-block pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer
 systemctl enable --now --no-block {ETL_FOLLOW_SERVICE}
-echo "pipeline bootstrap: done $(date --iso-8601=seconds)"
+{_cloudwatch_setup(settings)}echo "pipeline bootstrap: done $(date --iso-8601=seconds)"
 """

@@ -15,8 +15,10 @@ from stacks.database import DatabaseConstruct
 from stacks.etl_events import EtlEventsConstruct
 from stacks.ingestion import IngestionConstruct
 from stacks.lab import LabAccess
+from stacks.log_agent import metrics_namespace
 from stacks.monitoring import IngestionAlarms
 from stacks.network import NetworkConstruct
+from stacks.observability import ObservabilityConstruct
 from stacks.storage import StorageConstruct
 
 
@@ -26,7 +28,8 @@ class PipelineStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         lab = LabAccess(self, "LabAccess", config=config) if config.lab else None
-        pipeline_environment = dict(config.pipeline_settings)
+        namespace = metrics_namespace(config.environment)
+        pipeline_environment = {**config.pipeline_settings, "PIPELINE_METRICS_NAMESPACE": namespace}
 
         storage = StorageConstruct(self, "Storage", config=config)
         network = NetworkConstruct(self, "Network", config=config, log_bucket=storage.log_bucket)
@@ -68,6 +71,17 @@ class PipelineStack(Stack):
         )
         etl_events.queue.grant_consume_messages(app.instance.role)
         database.allow_from(app.instance)
+        observability = ObservabilityConstruct(
+            self,
+            "Observability",
+            config=config,
+            namespace=namespace,
+            topic=alarms.topic,
+            instance_id=app.instance.instance_id,
+            database=database.instance,
+            functions=(ingestion.function, ingestion.dispatcher),
+        )
+        observability.grant_instance(app.instance.role)
         dashboard_url = {
             "tls": Fn.join("", ["https://", app.public_ip, f":{config.dashboard_port}"]),
             "private": f"http://localhost:{config.dashboard_port} (after make tunnel)",
@@ -95,6 +109,7 @@ class PipelineStack(Stack):
             "ShardDeadLetterQueueUrl": ingestion.shard_dead_letter_queue.queue_url,
             "EtlQueueUrl": etl_events.queue.queue_url,
             "AlarmTopicArn": alarms.topic.topic_arn,
+            "CloudWatchDashboardName": observability.dashboard.dashboard_name,
             "RunEtlCommand": run_etl_command(app.instance.instance_id),
             "RunIngestionCommand": _invoke_command(ingestion.dispatcher.function_name, "{}"),
             # Edit the dates: a backfill goes through the same shards, queue and retries as a day.

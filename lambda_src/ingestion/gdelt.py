@@ -80,7 +80,9 @@ def check_timeline(response: HttpResponse) -> None:
         excerpt = describe_body(response.body)
         throttled = THROTTLE_TEXT in excerpt.lower()
         raise InvalidResponse(
-            f"GDELT {'throttled' if throttled else 'error'}: {excerpt}", retryable=throttled
+            f"GDELT {'throttled' if throttled else 'error'}: {excerpt}",
+            retryable=throttled,
+            throttled=throttled,
         )
     try:
         payload = json.loads(text)

@@ -184,13 +184,17 @@ class Pacer:
 
 
 class InvalidResponse(Exception):
-    """A response that is not what the API promises; `retryable` when trying again may help."""
+    """A response that is not what the API promises; `retryable` when trying again may help,
+    `throttled` when the API said we asked too often (a 429, GDELT's "Please limit requests")."""
 
-    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, retryable: bool, retry_after: float | None = None, throttled: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 #: Checks a response and raises `InvalidResponse` if it is not usable data.
@@ -205,6 +209,17 @@ class FetchFailed(Exception):
         self.url = url
         self.reason = reason
         self.attempts = attempts
+
+
+@dataclass
+class RequestCounts:
+    """What a client's requests did, for the ingestion's metrics: attempts sent, retries waited for,
+    throttled answers, and requests that failed for good."""
+
+    requests: int = 0
+    retries: int = 0
+    throttles: int = 0
+    failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -248,7 +263,9 @@ def status_problem(response: HttpResponse, now: dt.datetime) -> InvalidResponse 
     reason = f"HTTP {response.status}: {snippet}"
     if response.status == 429 or response.status >= 500:
         retry_after = parse_retry_after(response.headers.get("retry-after"), now)
-        return InvalidResponse(reason, retryable=True, retry_after=retry_after)
+        return InvalidResponse(
+            reason, retryable=True, retry_after=retry_after, throttled=response.status == 429
+        )
     return InvalidResponse(reason, retryable=False)
 
 
@@ -280,6 +297,7 @@ class HttpClient:
         self.timeout = timeout
         #: The clock's monotonic time by which every request must have ended; None: no limit.
         self.deadline = deadline
+        self.counts = RequestCounts()
 
     def out_of_time(self, wait: float = 0.0) -> bool:
         """True when a request started after `wait` seconds might still run (both timeouts) past the deadline."""
@@ -293,6 +311,7 @@ class HttpClient:
 
         def attempt() -> HttpResponse:
             self.pacer.wait_turn(cost)
+            self.counts.requests += 1
             try:
                 response = self.transport.get(url, params, self._headers(), self.timeout)
             except TransportError as error:
@@ -306,6 +325,7 @@ class HttpClient:
                     problem = invalid
             if problem is not None:
                 attempts.append(problem.reason)
+                self.counts.throttles += problem.throttled
                 raise problem
             return response
 
@@ -328,13 +348,21 @@ class HttpClient:
                 lambda error: isinstance(error, InvalidResponse) and error.retryable
             ),
             sleep=self.clock.sleep,
-            before_sleep=lambda state: logger.info("retrying %s: %s", url, attempts[-1]),
+            before_sleep=self._before_retry(url, attempts),
             reraise=True,
         )
         try:
             return retrying(attempt)
         except InvalidResponse:
+            self.counts.failures += 1
             raise FetchFailed(url, attempts[-1], attempts) from None
+
+    def _before_retry(self, url: str, attempts: list[str]) -> Callable[[tenacity.RetryCallState], None]:
+        def count_and_log(state: tenacity.RetryCallState) -> None:
+            self.counts.retries += 1
+            logger.info("retrying %s: %s", url, attempts[-1])
+
+        return count_and_log
 
     def _headers(self) -> dict[str, str]:
         return {"User-Agent": self.user_agent, "Accept": "*/*"}

@@ -32,6 +32,7 @@ from lambda_src.ingestion.httpclient import (
     browser_transport,
 )
 from lambda_src.ingestion.manifest import Failure, SkippedObject, WrittenObject, run_status
+from lambda_src.ingestion.metrics import publish_shard
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window
 from lambda_src.ingestion.shards import (
     Shard,
@@ -269,6 +270,7 @@ def run_shard(
     if source == catalog.CONSTITUENTS:
         _refresh_universe(settings, store, report)
     report.finished_at = clock.now()
+    publish_shard(settings, shard, report, client.counts)
     return report
 
 

@@ -35,7 +35,6 @@ from lambda_src.ingestion.sample_bodies import (
     weather_body,
     yahoo_body,
 )
-from lambda_src.ingestion.trading_calendar import is_trading_day, trading_days
 from pipeline import catalog
 from pipeline.progress import Progress
 from pipeline.rawzone import RawStore, make_metadata
@@ -47,6 +46,7 @@ from pipeline.reference import (
     save_universe,
 )
 from pipeline.settings import Settings
+from pipeline.trading_calendar import is_trading_day, trading_days
 
 #: The most tickers a sample holds (beyond the universe, synthetic ones).
 MAX_TICKERS = 10_000

@@ -29,6 +29,7 @@ from pipeline.settings import get_settings
 from tests.conftest import reset_settings_caches
 from tests.integration.ingest.conftest import write_universe
 from tests.support.fake_apis import FakeApis
+from tests.support.telemetry import metric_lines, of_event
 
 DAY = dt.date(2024, 1, 5)
 BUCKET = "pipeline-test-raw"
@@ -115,6 +116,7 @@ def test_a_day_through_shards_and_the_event_path_into_postgresql(
     for source in runner.PACING_SECONDS:
         monkeypatch.setitem(runner.PACING_SECONDS, source, 0.001)
     monkeypatch.setattr(shards, "SHARD_BUDGET_SECONDS", 0.0025)
+    monkeypatch.setenv("PIPELINE_METRICS_NAMESPACE", "MarketWeatherPipeline/test")
     reset_settings_caches()
 
     # When the dispatcher plans the day and the worker consumes the shard queue.
@@ -153,6 +155,7 @@ def test_a_day_through_shards_and_the_event_path_into_postgresql(
         weather_states = conn.execute("SELECT count(DISTINCT state) FROM weather_daily").fetchone()
         runs = conn.execute("SELECT run_id, status FROM pipeline_runs WHERE kind = 'ingest'").fetchall()
     latency = time.monotonic() - written_at
+    _assert_structured_lines(capsys.readouterr().out, dispatched, failing, result.run_id)
     assert tickers == ["AAPL", "BUSY", "MSFT", "NVDA"]
     assert index_days == [(DAY,)]
     assert weather_states == (50,)
@@ -162,6 +165,23 @@ def test_a_day_through_shards_and_the_event_path_into_postgresql(
         print(f"\nshard path: last object written to rows queryable in {latency:.1f} s (target < 120 s)")
     # Nothing is left in the ETL queue: every message was deleted after the load committed.
     assert not aws["sqs"].receive_message(QueueUrl=aws["etl"]).get("Messages")
+
+
+def _assert_structured_lines(output: str, dispatched: dict[str, Any], failing: int, etl_run_id: str) -> None:
+    """What CloudWatch Logs receives: the dispatch, every shard attempt, the ETL run, as EMF lines."""
+    documents = metric_lines(output)
+    [dispatch] = of_event(documents, "ingest_dispatch")
+    assert dispatch["run_id"] == dispatched["run_id"] and dispatch["ShardsQueued"] == 4
+    attempts = of_event(documents, "ingest_shard")
+    assert len(attempts) == 3 + RECEIVES
+    assert {line["run_id"] for line in attempts} == {dispatched["run_id"]}
+    failed = [line for line in attempts if line["shard"] == failing]
+    assert [line["Failures"] for line in failed] == [1] * RECEIVES
+    assert all(line["Source"] == "yahoo" and line["status"] == "partial" for line in failed)
+    throttled = [line for line in attempts if line["Throttles"]]
+    assert [(line["Source"], line["Throttles"], line["Retries"]) for line in throttled] == [("yahoo", 1, 1)]
+    [etl_run] = of_event(documents, "etl_run")
+    assert etl_run["run_id"] == etl_run_id and etl_run["mode"] == "keys" and etl_run["EtlFailed"] == 0
 
 
 def _queued(sqs: Any, queue_url: str) -> list[shards.Shard]:
