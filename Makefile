@@ -53,6 +53,10 @@ format: setup ## Apply ruff fixes and formatting
 test: setup browser lint ## Run every test (lint, unit, integration, infra, dashboard, browser)
 	$(BIN)/pytest
 
+.PHONY: rehearse
+rehearse: setup ## Deploy rehearsal with no AWS account: moto over TLS, the real CDK CLI, first boot, ops, update, destroy
+	$(BIN)/python -m tests.rehearsal.run
+
 .PHONY: bench
 bench: setup ## Benchmarks: sample 500 tickers x 10 years, ETL and dashboard timings
 	$(BIN)/python -m benchmarks.run
