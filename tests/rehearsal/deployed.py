@@ -31,6 +31,7 @@ class DeployedStack:
     config: PipelineConfig
     outputs: dict[str, str] = field(default_factory=dict)
     resources: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    logical_ids: dict[str, str] = field(default_factory=dict)
     template: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -44,10 +45,14 @@ class DeployedStack:
         ):
             for summary in page["StackResourceSummaries"]:
                 deployed.resources[summary["ResourceType"]].append(summary["PhysicalResourceId"])
+                deployed.logical_ids[summary["PhysicalResourceId"]] = summary["LogicalResourceId"]
         deployed.template = json.loads(
             json.dumps(cloudformation.get_template(StackName=config.stack_name)["TemplateBody"])
         )
         return deployed
+
+    def logical_id(self, physical_id: str) -> str:
+        return self.logical_ids[physical_id]
 
     def status(self) -> str:
         return str(

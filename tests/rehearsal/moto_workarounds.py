@@ -51,6 +51,8 @@ LIMITS: Mapping[str, str] = {
     "so the VPC cannot be deleted: removed with the VPC, as AWS does (each is named after a destroy)",
     "subnet-association": "AWS::EC2::SubnetRouteTableAssociation is recorded apart from the route table, so "
     "describe-route-tables shows no subnet: associated for real, as AWS does",
+    "lambda-code-location": "GetFunction's Code.Location is a made-up URL that cannot be fetched: the "
+    "deployed code is read from the S3 object the template names, which is what AWS serves",
     "instance-properties": "AWS::EC2::Instance ignores NetworkInterfaces (subnet, public IP, security "
     "groups), LaunchTemplate (IMDSv2) and AvailabilityZone: passed on to RunInstances, as AWS does",
 }
@@ -58,6 +60,17 @@ LIMITS: Mapping[str, str] = {
 
 # Where the emulator records what it removed on moto's behalf (see _patch_vpc_dependents).
 LEFTOVERS_FILE_VARIABLE = "REHEARSAL_LEFTOVERS_FILE"
+
+
+def lambda_code_object(
+    template: Mapping[str, Any], logical_id: str, account_id: str, region: str
+) -> tuple[str, str]:
+    """The (bucket, key) of a function's code as the template names it (see "lambda-code-location")."""
+    code = template["Resources"][logical_id]["Properties"]["Code"]
+    bucket = code["S3Bucket"]
+    if isinstance(bucket, dict) and "Fn::Sub" in bucket:
+        bucket = bucket["Fn::Sub"].replace("${AWS::AccountId}", account_id).replace("${AWS::Region}", region)
+    return str(bucket), str(code["S3Key"])
 
 
 def install() -> None:
