@@ -87,6 +87,25 @@ destroy: setup ## Empty the buckets, then destroy every stack (see docs/deploy.m
 	$(BIN)/python -m stacks.teardown $(CDK_CONTEXT) $(if $(LAB),-c lab=true)
 	$(CDK) destroy --all --force $(CDK_ARGS)
 
+# The operations commands (docs/deploy.md): the same CDK_CONTEXT and LAB as the deploy name the stack.
+OPERATION_ARGS = $(CDK_CONTEXT) $(if $(LAB),-c lab=true)
+
+.PHONY: smoke
+smoke: setup ## Post-deploy check: dashboard healthy, sources fresh, tables not empty, no alarm (DASHBOARD_URL= to override)
+	$(BIN)/python -m stacks.operations smoke $(if $(DASHBOARD_URL),--dashboard-url $(DASHBOARD_URL)) $(OPERATION_ARGS)
+
+.PHONY: pause
+pause: setup ## Stop the instance and the database (lab budgets); `make resume` starts them again
+	$(BIN)/python -m stacks.operations pause $(OPERATION_ARGS)
+
+.PHONY: resume
+resume: setup ## Start the instance and the database after `make pause`
+	$(BIN)/python -m stacks.operations resume $(OPERATION_ARGS)
+
+.PHONY: etl-now
+etl-now: setup ## Run the ETL on the instance now (SSM Run Command) and print its log
+	$(BIN)/python -m stacks.operations etl-now $(OPERATION_ARGS)
+
 .PHONY: clean
 clean: ## Remove local state (.pipeline), cdk.out and caches
 	rm -rf .pipeline cdk.out .pytest_cache .ruff_cache

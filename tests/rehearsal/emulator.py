@@ -87,6 +87,8 @@ class Emulator:
         self.endpoint = f"https://localhost:{self.port}"
         self.log_path = workdir / "emulator.log"
         self.leftovers_file = workdir / "emulator-leftovers.txt"
+        # Written by the rehearsal once an instance's sandbox exists (SSM Run Command runs there).
+        self.sandboxes_file = workdir / "instance-sandboxes.json"
         self._process: subprocess.Popen[bytes] | None = None
         self._aws_config = workdir / "aws-config"
         self._aws_config.write_text(

@@ -28,29 +28,20 @@ import sys
 import time
 import urllib.request
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
 
-from stacks.instance_bootstrap import APP_ROOT, ENVIRONMENT_FILE, PIPELINE_HOME
+from stacks.instance_bootstrap import APP_ROOT
 from tests.rehearsal import moto_workarounds
+from tests.rehearsal import sandbox as instance
 from tests.rehearsal.deployed import DeployedStack
-from tests.rehearsal.emulator import ACCOUNT_ID, REGION
+from tests.rehearsal.emulator import ACCOUNT_ID, REGION, Emulator
 from tests.rehearsal.report import Report, expect
 from tests.rehearsal.workspace import Workspace
 
-# The absolute paths the script writes to, moved under the sandbox.
-SANDBOXED_PATHS = (
-    APP_ROOT,
-    str(Path(ENVIRONMENT_FILE).parent),
-    "/etc/systemd/system",
-    PIPELINE_HOME,
-    "/var/log/pipeline-bootstrap.log",
-    "/tmp/pipeline-source.zip",
-)
-STAND_INS = ("dnf", "useradd", "chgrp", "systemctl")
 SCRIPT_TIMEOUT_SECONDS = 900
 COMMAND_TIMEOUT_SECONDS = 300
 SERVER_START_SECONDS = 90
@@ -62,23 +53,6 @@ FIXTURE_WINDOW = {"start": "2024-01-02", "end": "2024-01-05"}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 RENDER_TIMEOUT_MS = 60_000
-
-
-def sandbox_script(script: str, sandbox: Path) -> str:
-    """The user data with each path of `SANDBOXED_PATHS` moved under `sandbox`."""
-    pattern = re.compile("|".join(re.escape(path) for path in sorted(SANDBOXED_PATHS, key=len, reverse=True)))
-    return pattern.sub(lambda match: f"{sandbox}{match.group(0)}", script)
-
-
-def _write_stand_ins(bin_dir: Path, log: Path) -> None:
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    for name in STAND_INS:
-        stand_in = bin_dir / name
-        stand_in.write_text(f'#!/bin/sh\necho "{name} $*" >> {shlex.quote(str(log))}\n', encoding="utf-8")
-        stand_in.chmod(0o755)
-    # What dnf would install: CPython 3.11; what Amazon Linux ships: the AWS CLI.
-    (bin_dir / "python3.11").symlink_to(getattr(sys, "_base_executable", sys.executable))
-    (bin_dir / "aws").symlink_to(Path(sys.executable).parent / "aws")
 
 
 def unit_setting(unit: str, key: str) -> str:
@@ -269,23 +243,22 @@ def check_page_with_data(base_url: str, expected_text: str) -> str:
 
 
 def rehearse_first_boot(
-    report: Report, workspace: Workspace, environment: Mapping[str, str], stack: DeployedStack
+    report: Report, workspace: Workspace, emulator: Emulator, stack: DeployedStack, variables: Sequence[str]
 ) -> None:
-    """Run the instance's user data in a sandbox, then each unit's command as written."""
+    """Run the instance's user data in a sandbox, then each unit's command as written, then the ops."""
     from tests.support.fake_apis import FakeApis
+
+    environment = emulator.client_environment()
 
     sandbox = workspace.root.parent / "sandbox"
     shutil.rmtree(sandbox, ignore_errors=True)
-    bin_dir = sandbox / "bin"
-    stand_in_log = sandbox / "stand-ins.log"
-    _write_stand_ins(bin_dir, stand_in_log)
-    script = sandbox_script(stack.user_data(), sandbox)
+    stand_in_log = sandbox / instance.STAND_IN_LOG
+    instance.write_stand_ins(
+        sandbox, getattr(sys, "_base_executable", sys.executable), Path(sys.executable).parent / "aws"
+    )
+    script = instance.sandboxed(stack.user_data(), sandbox)
     (sandbox / "user-data.sh").write_text(script, encoding="utf-8")
-    boot_environment = {
-        **environment,
-        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(sandbox),
-    }
+    boot_environment = {**environment, "PATH": instance.search_path(sandbox), "HOME": str(sandbox)}
     boot_log = workspace.logs / "first-boot.log"
     started = time.monotonic()
     with boot_log.open("w") as output:
@@ -345,7 +318,17 @@ def rehearse_first_boot(
             verified.returncode == 0 and not problems,
             " | ".join(problems)[:500],
         )
-    _run_services(report, workspace, stack, sandbox, units, app_root, environment, FakeApis)
+
+    def while_serving(dashboard_url: str) -> None:
+        from tests.rehearsal.operations import rehearse_operations
+
+        # From now on SSM Run Command for this instance runs in its sandbox, as root with the
+        # instance profile's (here: the emulator's) credentials.
+        registered = {"sandbox": str(sandbox), "environment": {**environment, "HOME": str(sandbox)}}
+        emulator.sandboxes_file.write_text(json.dumps({stack.outputs["InstanceId"]: registered}))
+        rehearse_operations(report, workspace, environment, stack, dashboard_url, variables)
+
+    _run_services(report, workspace, stack, sandbox, units, app_root, environment, FakeApis, while_serving)
 
 
 def _run_services(
@@ -357,6 +340,7 @@ def _run_services(
     app_root: Path,
     environment: Mapping[str, str],
     fake_apis: type,
+    while_serving: Callable[[str], None],
 ) -> None:
     unit_environment_file = Path(unit_setting(units["pipeline-migrate.service"], "EnvironmentFile"))
     settings = environment_file(unit_environment_file)
@@ -416,7 +400,12 @@ def _run_services(
             f"exit {etl.returncode}, {loaded} stock_daily rows: {_tail(workspace.logs / 'unit-etl.log')}",
         )
         _check_dashboard(
-            report, workspace, units["pipeline-dashboard.service"], service_environment, database_uri
+            report,
+            workspace,
+            units["pipeline-dashboard.service"],
+            service_environment,
+            database_uri,
+            while_serving,
         )
 
 
@@ -439,7 +428,12 @@ def _sessions_of(database_uri: str, role: str) -> int:
 
 
 def _check_dashboard(
-    report: Report, workspace: Workspace, unit: str, environment: Mapping[str, str], database_uri: str
+    report: Report,
+    workspace: Workspace,
+    unit: str,
+    environment: Mapping[str, str],
+    database_uri: str,
+    while_serving: Callable[[str], None],
 ) -> None:
     from pipeline.catalog import DASHBOARD_ROLE
 
@@ -471,3 +465,4 @@ def _check_dashboard(
                 sessions > 0,
                 f"no session of {DASHBOARD_ROLE}: {_tail(log)}",
             )
+            while_serving(base_url)

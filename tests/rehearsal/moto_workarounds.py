@@ -53,6 +53,8 @@ LIMITS: Mapping[str, str] = {
     "describe-route-tables shows no subnet: associated for real, as AWS does",
     "lambda-code-location": "GetFunction's Code.Location is a made-up URL that cannot be fetched: the "
     "deployed code is read from the S3 object the template names, which is what AWS serves",
+    "ssm-run-command": "SSM Run Command is recorded but runs nothing (there is no instance): "
+    "AWS-RunShellScript commands run as root in the instance's sandbox, as the SSM agent runs them",
     "instance-properties": "AWS::EC2::Instance ignores NetworkInterfaces (subnet, public IP, security "
     "groups), LaunchTemplate (IMDSv2) and AvailabilityZone: passed on to RunInstances, as AWS does",
 }
@@ -60,6 +62,9 @@ LIMITS: Mapping[str, str] = {
 
 # Where the emulator records what it removed on moto's behalf (see _patch_vpc_dependents).
 LEFTOVERS_FILE_VARIABLE = "REHEARSAL_LEFTOVERS_FILE"
+# A JSON file {instance id: {"sandbox": folder, "environment": {...}}} the rehearsal writes after the
+# first boot; SSM Run Command runs in the sandbox of the instance it names (see _patch_run_command).
+SANDBOXES_FILE_VARIABLE = "REHEARSAL_SANDBOXES_FILE"
 
 
 def lambda_code_object(
@@ -88,6 +93,7 @@ def install() -> None:
     _patch_function_architecture()
     _patch_vpc_dependents()
     _patch_subnet_route_table_association()
+    _patch_run_command()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
 
@@ -627,3 +633,59 @@ def _patch_subnet_route_table_association() -> None:
         return association
 
     SubnetBackend.create_subnet_association = create_subnet_association
+
+
+def _run_in_sandbox(instance_id: str, commands: list[str]) -> tuple[int, str] | None:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from tests.rehearsal import sandbox
+
+    path = os.environ.get(SANDBOXES_FILE_VARIABLE)
+    if not path or not Path(path).exists():
+        return None
+    registered = json.loads(Path(path).read_text(encoding="utf-8")).get(instance_id)
+    if registered is None:
+        return None
+    folder = Path(registered["sandbox"])
+    script = sandbox.sandboxed("set -e\n" + "\n".join(commands), folder)
+    environment = {**registered["environment"], "PATH": sandbox.search_path(folder)}
+    completed = subprocess.run(
+        ["bash", "-c", script],
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    return completed.returncode, completed.stdout + completed.stderr
+
+
+def _patch_run_command() -> None:
+    from moto.ssm.models import SimpleSystemManagerBackend
+
+    original_send = SimpleSystemManagerBackend.send_command
+
+    def send_command(self: Any, *args: Any, **kwargs: Any) -> Any:
+        command = original_send(self, *args, **kwargs)
+        if command.document_name != "AWS-RunShellScript":
+            return command
+        for invocation in command.invocations:
+            result = _run_in_sandbox(invocation["InstanceId"], list(command.parameters.get("commands", [])))
+            if result is None:
+                continue
+            code, output = result
+            status = "Success" if code == 0 else "Failed"
+            invocation.update(
+                {
+                    "ResponseCode": code,
+                    "Status": status,
+                    "StatusDetails": status,
+                    "StandardOutputContent": output,
+                }
+            )
+        return command
+
+    SimpleSystemManagerBackend.send_command = send_command

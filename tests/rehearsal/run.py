@@ -154,7 +154,7 @@ def rehearse_mode(
         from tests.rehearsal import first_boot as boot
 
         with report.step(f"{mode} mode: the instance's first boot"):
-            boot.rehearse_first_boot(report, workspace, environment, stack)
+            boot.rehearse_first_boot(report, workspace, emulator, stack, variables)
     with report.step(f"{mode} mode: destroy"):
         if make_step(report, workspace, environment, "destroy", *variables):
             check_destroyed(report, stack, emulator.take_leftovers())
