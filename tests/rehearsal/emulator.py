@@ -138,12 +138,13 @@ class Emulator:
             "--key",
             str(self.key),
         ]
-        from tests.rehearsal.moto_workarounds import LEFTOVERS_FILE_VARIABLE
+        from tests.rehearsal.moto_workarounds import LEFTOVERS_FILE_VARIABLE, SANDBOXES_FILE_VARIABLE
 
         environment = {
             **os.environ,
             "MOTO_PORT": str(self.port),
             LEFTOVERS_FILE_VARIABLE: str(self.leftovers_file),
+            SANDBOXES_FILE_VARIABLE: str(self.sandboxes_file),
         }
         repo = Path(__file__).resolve().parents[2]
         self._process = subprocess.Popen(command, cwd=repo, env=environment, stdout=log, stderr=log)

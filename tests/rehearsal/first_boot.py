@@ -49,7 +49,7 @@ SERVER_START_SECONDS = 90
 UNIVERSE = [("AAPL", "Apple Inc.", "Information Technology", "Technology Hardware")]
 # The stand-in APIs answer with their fixtures (first days of 2024) whatever the window; the scheduled
 # run (yesterday) would rightly quarantine them, so the schedule's input gets the fixtures' window.
-FIXTURE_WINDOW = {"start": "2024-01-02", "end": "2024-01-05"}
+FIXTURE_WINDOW = {"start": "2024-01-02", "end": "2024-01-31"}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 RENDER_TIMEOUT_MS = 60_000

@@ -37,7 +37,9 @@ LIMITS: Mapping[str, str] = {
     "checked against the bucket part of the ARN, as AWS does",
     "eip-public-ip": "Fn::GetAtt PublicIp of AWS::EC2::EIP is not supported: answered with the address",
     "change-set-outputs": "a change-set deploy leaves the stack's Outputs (and template) unparsed: "
-    "re-read after execution, as AWS reports them",
+    "re-read after execution, as AWS reports them; DeleteChangeSet of a name that does not exist "
+    "fails with a server error (the CDK CLI deletes its change set before each update): a no-op, as "
+    "in AWS",
     "custom-resources": "Lambda-backed custom resources need Docker to run their handler: "
     "answered SUCCESS at once; Custom::VpcRestrictDefaultSG's effect (no rules on the default "
     "security group) is applied, Custom::S3AutoDeleteObjects's (empty the bucket on delete) is left to "
@@ -402,7 +404,17 @@ def _patch_change_set_outputs() -> None:
                 stack.output_map = stack._create_output_map()
                 stack._rehearsal_parsed_template = stack.template
 
+    original_delete = CloudFormationBackend.delete_change_set
+
+    def delete_change_set(self: Any, change_set_name: str) -> None:
+        known = change_set_name in self.change_sets or any(
+            change_set.change_set_name == change_set_name for change_set in self.change_sets.values()
+        )
+        if known:
+            original_delete(self, change_set_name)
+
     CloudFormationBackend.execute_change_set = execute_change_set
+    CloudFormationBackend.delete_change_set = delete_change_set
 
 
 def _patch_custom_resources() -> None:

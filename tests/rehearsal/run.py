@@ -126,6 +126,78 @@ def check_destroyed(report: Report, stack: deployed.DeployedStack, leftovers: Se
         report.check("destroy: VPC deleted", True)
 
 
+def _kept_resources(stack: deployed.DeployedStack) -> dict[str, object]:
+    return {
+        "database": stack.database()["DBInstanceIdentifier"],
+        "buckets": sorted(stack.resources["AWS::S3::Bucket"]),
+        "secrets": sorted([stack.outputs["DatabaseSecretArn"], stack.outputs["DashboardSecretArn"]]),
+    }
+
+
+def _diff_lines(text: str, resource_type: str) -> list[str]:
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if resource_type in line and line.strip()[:3] in {"[-]", "[+]", "[~]"}
+    ]
+
+
+def rehearse_update(
+    report: Report,
+    workspace: Workspace,
+    environment: dict[str, str],
+    before: deployed.DeployedStack,
+    variables: Sequence[str],
+) -> deployed.DeployedStack:
+    """Change the code, check `cdk diff`, deploy again: the instance is replaced, the data stays."""
+    marker = workspace.root / "pipeline" / "__init__.py"
+    marker.write_text(
+        marker.read_text(encoding="utf-8") + "\n# changed by the deploy rehearsal\n", encoding="utf-8"
+    )
+    diff = workspace.run(
+        [str(workspace.root / "node_modules/.bin/cdk"), "diff", "--no-notices", *CDK_CONTEXT.split()],
+        environment,
+        "cdk-diff",
+    )
+    text = diff.log.read_text(encoding="utf-8", errors="replace")
+    instance_changes = _diff_lines(text, "AWS::EC2::Instance")
+    report.check(
+        "update: cdk diff replaces the instance (its user data names the new asset)",
+        any(line.startswith("[-]") for line in instance_changes)
+        and any(line.startswith("[+]") for line in instance_changes),
+        f"instance lines {instance_changes}: {diff.tail(4)}",
+    )
+    for kind in ("AWS::RDS::DBInstance", "AWS::S3::Bucket", "AWS::SecretsManager::Secret"):
+        report.check(
+            f"update: cdk diff leaves {kind} alone", not _diff_lines(text, kind), f"{_diff_lines(text, kind)}"
+        )
+    if not make_step(report, workspace, environment, "deploy", *variables):
+        return before
+    after = deployed.DeployedStack.load(before.config)
+    report.check("update: stack updated", after.status() == "UPDATE_COMPLETE", after.status())
+    report.check(
+        "update: a new instance",
+        after.outputs["InstanceId"] != before.outputs["InstanceId"],
+        f"still {after.outputs['InstanceId']}",
+    )
+    old_state = boto3.client("ec2").describe_instances(InstanceIds=[before.outputs["InstanceId"]])
+    state = old_state["Reservations"][0]["Instances"][0]["State"]["Name"]
+    report.check("update: the old instance terminated", state == "terminated", f"state {state}")
+    kept_before, kept_after = _kept_resources(before), _kept_resources(after)
+    for name in kept_before:
+        report.check(
+            f"update: the same {name}",
+            kept_before[name] == kept_after[name],
+            f"{kept_before[name]} -> {kept_after[name]}",
+        )
+    report.check(
+        "update: the dashboard URL (Elastic IP) is unchanged",
+        after.outputs["DashboardUrl"] == before.outputs["DashboardUrl"],
+        f"{before.outputs['DashboardUrl']} -> {after.outputs['DashboardUrl']}",
+    )
+    return after
+
+
 def rehearse_mode(
     report: Report,
     workspace: Workspace,
@@ -134,6 +206,7 @@ def rehearse_mode(
     lab: bool,
     seen_limits: set[str],
     first_boot: bool,
+    update: bool,
 ) -> None:
     mode = "lab" if lab else "normal"
     environment = emulator.client_environment()
@@ -155,6 +228,9 @@ def rehearse_mode(
 
         with report.step(f"{mode} mode: the instance's first boot"):
             boot.rehearse_first_boot(report, workspace, emulator, stack, variables)
+    if update:
+        with report.step(f"{mode} mode: update (changed code, deploy again)"):
+            stack = rehearse_update(report, workspace, environment, stack, variables)
     with report.step(f"{mode} mode: destroy"):
         if make_step(report, workspace, environment, "destroy", *variables):
             check_destroyed(report, stack, emulator.take_leftovers())
@@ -199,6 +275,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
                     lab=lab,
                     seen_limits=seen,
                     first_boot=not lab and not options.skip_first_boot,
+                    update=not lab,
                 )
     finally:
         code = report.summary()
