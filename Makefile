@@ -50,12 +50,16 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: setup browser lint ## Run every test (lint, unit, integration, infra, dashboard, browser)
-	$(BIN)/pytest
+test: setup browser lint ## Run every test (lint, unit, integration, infra, dashboard, browser); the rehearsal is `make rehearse`
+	$(BIN)/pytest -m "not rehearsal"
 
 .PHONY: rehearse
-rehearse: setup ## Deploy rehearsal with no AWS account: moto over TLS, the real CDK CLI, first boot, ops, update, destroy
+rehearse: setup browser ## Deploy rehearsal with no AWS account: moto over TLS, the real CDK CLI, first boot, ops, update, destroy
+	@command -v systemd-analyze >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; }
 	$(BIN)/python -m tests.rehearsal.run
+	$(BIN)/pytest -q -m rehearsal tests/rehearsal
 
 .PHONY: bench
 bench: setup ## Benchmarks: sample 500 tickers x 10 years, ETL and dashboard timings

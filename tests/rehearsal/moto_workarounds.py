@@ -35,11 +35,13 @@ LIMITS: Mapping[str, str] = {
     "everything: evaluated for what this emulator serves (TLS 1.2 or later only)",
     "flow-log-prefix": "an S3 flow-log destination with a key prefix is taken for a bucket name: "
     "checked against the bucket part of the ARN, as AWS does",
-    "eip-public-ip": "Fn::GetAtt PublicIp of AWS::EC2::EIP is not supported: answered with the address",
+    "eip-public-ip": "Fn::GetAtt PublicIp of AWS::EC2::EIP is not supported: answered with the address; "
+    "an EIP has no update, so a new InstanceId drops it from the stack: re-associated, as AWS does",
     "change-set-outputs": "a change-set deploy leaves the stack's Outputs (and template) unparsed: "
     "re-read after execution, as AWS reports them; DeleteChangeSet of a name that does not exist "
-    "fails with a server error (the CDK CLI deletes its change set before each update): a no-op, as "
-    "in AWS",
+    "fails with a server error and DescribeChangeSet of one answers ValidationError (the CDK CLI deletes "
+    "its change set before each update and waits for ChangeSetNotFound): a no-op and ChangeSetNotFound, "
+    "as in AWS",
     "custom-resources": "Lambda-backed custom resources need Docker to run their handler: "
     "answered SUCCESS at once; Custom::VpcRestrictDefaultSG's effect (no rules on the default "
     "security group) is applied, Custom::S3AutoDeleteObjects's (empty the bucket on delete) is left to "
@@ -55,6 +57,9 @@ LIMITS: Mapping[str, str] = {
     "describe-route-tables shows no subnet: associated for real, as AWS does",
     "lambda-code-location": "GetFunction's Code.Location is a made-up URL that cannot be fetched: the "
     "deployed code is read from the S3 object the template names, which is what AWS serves",
+    "ssm-parameter-update": "an update with UsePreviousValue for an SSM-typed parameter (the AMI, the "
+    "bootstrap version) looks up the previously resolved value as a parameter name and fails: the resolved "
+    "value is kept (AWS keeps the name and resolves it again)",
     "ssm-run-command": "SSM Run Command is recorded but runs nothing (there is no instance): "
     "AWS-RunShellScript commands run as root in the instance's sandbox, as the SSM agent runs them",
     "instance-properties": "AWS::EC2::Instance ignores NetworkInterfaces (subnet, public IP, security "
@@ -96,6 +101,7 @@ def install() -> None:
     _patch_vpc_dependents()
     _patch_subnet_route_table_association()
     _patch_run_command()
+    _patch_previous_ssm_parameters()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
 
@@ -387,7 +393,28 @@ def _patch_eip_public_ip() -> None:
             return self.public_ip
         return original_get(self, attribute_name)
 
+    def update_from_cloudformation_json(
+        cls: type[ElasticAddress],
+        original_resource: ElasticAddress,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> ElasticAddress:
+        from moto.ec2.models import ec2_backends
+
+        backend = ec2_backends[account_id][region_name]
+        instance_id = cloudformation_json["Properties"].get("InstanceId")
+        if instance_id:
+            backend.associate_address(
+                instance=backend.get_instance(instance_id),
+                allocation_id=original_resource.allocation_id,
+                reassociate=True,
+            )
+        return original_resource
+
     ElasticAddress.get_cfn_attribute = get_cfn_attribute
+    ElasticAddress.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)  # type: ignore[assignment]
     ElasticAddress.has_cfn_attr = classmethod(lambda cls, attr: attr in {"AllocationId", "PublicIp"})
 
 
@@ -413,8 +440,21 @@ def _patch_change_set_outputs() -> None:
         if known:
             original_delete(self, change_set_name)
 
+    original_describe = CloudFormationBackend.describe_change_set
+
+    def describe_change_set(self: Any, change_set_name: str) -> Any:
+        from moto.cloudformation.exceptions import CloudFormationError, ValidationError
+
+        try:
+            return original_describe(self, change_set_name)
+        except ValidationError:
+            raise CloudFormationError(
+                "ChangeSetNotFoundException", f"ChangeSet [{change_set_name}] does not exist"
+            ) from None
+
     CloudFormationBackend.execute_change_set = execute_change_set
     CloudFormationBackend.delete_change_set = delete_change_set
+    CloudFormationBackend.describe_change_set = describe_change_set
 
 
 def _patch_custom_resources() -> None:
@@ -701,3 +741,17 @@ def _patch_run_command() -> None:
         return command
 
     SimpleSystemManagerBackend.send_command = send_command
+
+
+def _patch_previous_ssm_parameters() -> None:
+    from moto.cloudformation.parsing import ResourceMap
+    from moto.ssm.models import ssm_backends
+
+    original = ResourceMap.parse_ssm_parameter
+
+    def parse_ssm_parameter(self: Any, value: str, value_type: str) -> Any:
+        if ssm_backends[self._account_id][self._region_name].get_parameter(value) is None:
+            return value  # already the resolved value, passed on by UsePreviousValue
+        return original(self, value, value_type)
+
+    ResourceMap.parse_ssm_parameter = parse_ssm_parameter

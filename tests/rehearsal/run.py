@@ -50,6 +50,33 @@ LAB_TRUST_POLICY = {
 }
 
 
+# The rehearsal's self-tests: a deliberate defect, applied to the copy, that the rehearsal must catch.
+# Each is (file, text, broken text, the check that must fail).
+BREAKS: dict[str, tuple[str, str, str, str]] = {
+    "template": (
+        "stacks/database.py",
+        "publicly_accessible=False",
+        "publicly_accessible=True",
+        "database: not publicly accessible",
+    ),
+    "first-boot": (
+        "stacks/instance_bootstrap.py",
+        "--disable-pip-version-check {APP_ROOT}/src",
+        "--disable-pip-version-check {APP_ROOT}/no-such-source",
+        "first boot: the user data runs to the end",
+    ),
+}
+
+
+def apply_break(workspace: Workspace, name: str) -> None:
+    path, text, broken, _ = BREAKS[name]
+    target = workspace.root / path
+    content = target.read_text(encoding="utf-8")
+    if text not in content:
+        raise RuntimeError(f"self-test {name}: {text!r} is no longer in {path}; update BREAKS")
+    target.write_text(content.replace(text, broken), encoding="utf-8")
+
+
 def deployment_config(lab: bool) -> PipelineConfig:
     return config_from_arguments([*CDK_CONTEXT.split(), *(["-c", "lab=true"] if lab else [])])
 
@@ -252,12 +279,19 @@ def main(arguments: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, sandbox)")
     parser.add_argument("--only", choices=["normal", "lab"], help="rehearse one mode only")
     parser.add_argument("--skip-first-boot", action="store_true", help="deploy and destroy only")
+    parser.add_argument("--skip-update", action="store_true", help="no update stage")
+    parser.add_argument("--break", dest="defect", choices=sorted(BREAKS), help="self-test: deploy a defect")
     options = parser.parse_args(arguments)
     report = Report()
     workdir = Path(tempfile.mkdtemp(prefix="rehearsal-"))
     report.note(f"work folder {workdir}")
     try:
         workspace = Workspace(workdir / "repo", workdir / "logs")
+        if options.defect:
+            apply_break(workspace, options.defect)
+            report.note(
+                f"self-test: {options.defect} broken on purpose; expect FAIL {BREAKS[options.defect][3]}"
+            )
         with report.step("emulator"), Emulator(workdir) as emulator:
             environment = emulator.client_environment()
             for name in [name for name in os.environ if name.startswith("AWS_")]:
@@ -275,7 +309,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
                     lab=lab,
                     seen_limits=seen,
                     first_boot=not lab and not options.skip_first_boot,
-                    update=not lab,
+                    update=not lab and not options.skip_update,
                 )
     finally:
         code = report.summary()

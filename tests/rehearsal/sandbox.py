@@ -79,6 +79,9 @@ def write_stand_ins(sandbox: Path, python: str, aws_cli: Path) -> None:
     """The sandbox's commands: logging stand-ins, systemctl/journalctl, CPython 3.11 and the AWS CLI."""
     folder = bin_dir(sandbox)
     folder.mkdir(parents=True, exist_ok=True)
+    # The folders every Amazon Linux image has, that the script writes into without creating them.
+    for standard in ("var/log", "tmp", "etc/systemd/system"):
+        (sandbox / standard).mkdir(parents=True, exist_ok=True)
     log = sandbox / STAND_IN_LOG
     for name in LOGGING_STAND_INS:
         (folder / name).write_text(
