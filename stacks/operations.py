@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import re
 import sys
 import time
@@ -140,7 +141,7 @@ class Smoke:
         self.check("stack deployed", self.stack_deployed)
         self.check(f"dashboard {self.dashboard_url} healthy", self.dashboard_healthy)
         for source in DATA_SOURCES:
-            self.check(f"source {source} fresh", lambda source=source: self.source_fresh(source))
+            self.check(f"source {source} fresh", functools.partial(self.source_fresh, source))
         self.check("tables not empty", self.tables_not_empty)
         self.check("alarms not firing", self.alarms_quiet)
         print(f"smoke: {'FAILED' if self.failures else 'PASSED'} ({self.failures} failed)")

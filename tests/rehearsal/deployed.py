@@ -175,7 +175,9 @@ def check_security_groups(report: Report, stack: DeployedStack) -> None:
                 )
                 expect(not rule.get("IpRanges"), f"{group_id} admits CIDRs {rule.get('IpRanges')}")
                 sources = {pair["GroupId"] for pair in rule.get("UserIdGroupPairs", [])}
-                expect(sources and sources <= set(instance_groups), f"{group_id} admits groups {sources}")
+                expect(
+                    bool(sources) and sources <= set(instance_groups), f"{group_id} admits groups {sources}"
+                )
 
     def dashboard_only_from_allowed_cidr() -> None:
         expect(bool(instance_groups), "the instance has no security group")

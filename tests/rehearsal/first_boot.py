@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -106,7 +107,7 @@ def stand_in_database(folder: Path, stack: DeployedStack) -> Iterator[str]:
             )
         socket_dir = re.search(r"host=([^&]+)", uri)
         port = re.search(r"port=(\d+)", uri)
-        host = urllib.request.unquote(socket_dir.group(1)) if socket_dir else "127.0.0.1"
+        host = urllib.parse.unquote(socket_dir.group(1)) if socket_dir else "127.0.0.1"
         client = boto3.client("secretsmanager")
         for output in ("DatabaseSecretArn", "DashboardSecretArn"):
             secret = stack.secret(stack.outputs[output])

