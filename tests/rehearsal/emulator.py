@@ -4,8 +4,7 @@
 rehearsal's workarounds never leak into the process that runs the checks), waits until it answers, and
 stops it on exit. The server is reached as ``https://localhost:<port>`` (not 127.0.0.1: moto takes the
 bucket of a stack's TemplateURL from the URL's host unless the URL names localhost) with a throwaway
-certificate for
-``localhost`` and 127.0.0.1 that the clients trust through ``AWS_CA_BUNDLE`` (botocore, the AWS CLI and
+certificate for ``localhost`` and 127.0.0.1 that the clients trust through ``AWS_CA_BUNDLE`` (botocore, the AWS CLI and
 the CDK CLI) and ``NODE_EXTRA_CA_CERTS`` (anything else in Node). TLS is what lets the stacks' TLS-only
 bucket policies (``aws:SecureTransport``) stand as written.
 
