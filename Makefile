@@ -67,8 +67,16 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: setup browser lambda-platform lint ## Run every test (lint, unit, integration, infra, dashboard, browser)
-	$(BIN)/pytest
+test: setup browser lambda-platform lint ## Run every test (lint, unit, integration, infra, dashboard, browser); the rehearsal is `make rehearse`
+	$(BIN)/pytest -m "not rehearsal"
+
+.PHONY: rehearse
+rehearse: setup browser ## Deploy rehearsal with no AWS account: moto over TLS, the real CDK CLI, first boot, ops, update, destroy
+	@command -v systemd-analyze >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; }
+	$(BIN)/python -m tests.rehearsal.run
+	$(BIN)/pytest -q -m rehearsal tests/rehearsal
 
 .PHONY: test-fast
 test-fast: setup ## Unit and integration tests only (no browser, no CDK synth, no lint)
@@ -116,6 +124,25 @@ tunnel: ## Forward localhost:8501 to the deployed dashboard through Session Mana
 destroy: setup ## Empty the buckets, then destroy every stack (see docs/deploy.md for what remains)
 	$(BIN)/python -m stacks.teardown $(CDK_CONTEXT) $(if $(LAB),-c lab=true)
 	$(CDK) destroy --all --force $(CDK_ARGS)
+
+# The operations commands (docs/deploy.md): the same CDK_CONTEXT and LAB as the deploy name the stack.
+OPERATION_ARGS = $(CDK_CONTEXT) $(if $(LAB),-c lab=true)
+
+.PHONY: smoke
+smoke: setup ## Post-deploy check: dashboard healthy, sources fresh, tables not empty, no alarm (DASHBOARD_URL= to override)
+	$(BIN)/python -m stacks.operations smoke $(if $(DASHBOARD_URL),--dashboard-url $(DASHBOARD_URL)) $(OPERATION_ARGS)
+
+.PHONY: pause
+pause: setup ## Stop the instance and the database (lab budgets); `make resume` starts them again
+	$(BIN)/python -m stacks.operations pause $(OPERATION_ARGS)
+
+.PHONY: resume
+resume: setup ## Start the instance and the database after `make pause`
+	$(BIN)/python -m stacks.operations resume $(OPERATION_ARGS)
+
+.PHONY: etl-now
+etl-now: setup ## Run the ETL on the instance now (SSM Run Command) and print its log
+	$(BIN)/python -m stacks.operations etl-now $(OPERATION_ARGS)
 
 .PHONY: clean
 clean: ## Remove local state (.pipeline), cdk.out and caches

@@ -1,0 +1,469 @@
+"""The app instance's first boot, rehearsed in a sandbox from the user data of the deployed instance.
+
+The script runs as written except that its absolute paths are moved under a sandbox folder. `dnf`,
+`useradd`, `chgrp` and `systemctl` are stand-ins that log their arguments (this machine is not Amazon
+Linux and the rehearsal is not root of a VM); `python3.11` is the real CPython 3.11 that dnf would
+install; `aws s3 cp` is the real AWS CLI fetching the real source asset from the emulator. Then:
+
+- every unit file passes ``systemd-analyze verify`` (Debian's systemd);
+- each unit's ``ExecStart`` runs as written, with its ``EnvironmentFile`` and ``WorkingDirectory``,
+  against an embedded PostgreSQL standing in for RDS (the secrets point at it) and the emulator's S3
+  and Secrets Manager: the migration, the ETL, and the dashboard (on a free port instead of the unit's);
+- between them one scheduled ingestion runs through the deployed Lambda's handler, with the schedule's
+  input, against a local stand-in for the external APIs, writing into the emulator's raw bucket.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+
+from stacks.instance_bootstrap import APP_ROOT
+from tests.rehearsal import moto_workarounds
+from tests.rehearsal import sandbox as instance
+from tests.rehearsal.deployed import DeployedStack
+from tests.rehearsal.emulator import ACCOUNT_ID, REGION, Emulator
+from tests.rehearsal.report import Report, expect
+from tests.rehearsal.workspace import Workspace
+
+SCRIPT_TIMEOUT_SECONDS = 900
+COMMAND_TIMEOUT_SECONDS = 300
+SERVER_START_SECONDS = 90
+# A small universe keeps the stand-in ingestion to a few paced requests.
+UNIVERSE = [("AAPL", "Apple Inc.", "Information Technology", "Technology Hardware")]
+# The stand-in APIs answer with their fixtures (first days of 2024) whatever the window; the scheduled
+# run (yesterday) would rightly quarantine them, so the schedule's input gets the fixtures' window.
+FIXTURE_WINDOW = {"start": "2024-01-02", "end": "2024-01-31"}
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+RENDER_TIMEOUT_MS = 60_000
+
+
+def unit_setting(unit: str, key: str) -> str:
+    values = re.findall(rf"^{key}=(.*)$", unit, flags=re.MULTILINE)
+    if not values:
+        raise AssertionError(f"the unit has no {key}=")
+    return str(values[-1])
+
+
+def environment_file(path: Path) -> dict[str, str]:
+    """systemd's EnvironmentFile format as the units use it: KEY=value lines."""
+    pairs = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            pairs[key] = value
+    return pairs
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def stand_in_database(folder: Path, stack: DeployedStack) -> Iterator[str]:
+    """An embedded PostgreSQL with the secrets' users and database; both secrets are pointed at it."""
+    import warnings
+
+    import psycopg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+    try:
+        uri = server.get_uri()
+        admin = stack.secret(stack.outputs["DatabaseSecretArn"])
+        with psycopg.connect(uri, autocommit=True) as conn:
+            conn.execute(
+                psycopg.sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
+                    psycopg.sql.Identifier(admin["username"]), psycopg.sql.Literal(admin["password"])
+                )
+            )
+            conn.execute(
+                psycopg.sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    psycopg.sql.Identifier(admin["dbname"]), psycopg.sql.Identifier(admin["username"])
+                )
+            )
+        socket_dir = re.search(r"host=([^&]+)", uri)
+        port = re.search(r"port=(\d+)", uri)
+        host = urllib.parse.unquote(socket_dir.group(1)) if socket_dir else "127.0.0.1"
+        client = boto3.client("secretsmanager")
+        for output in ("DatabaseSecretArn", "DashboardSecretArn"):
+            secret = stack.secret(stack.outputs[output])
+            secret.update({"host": host, "port": int(port.group(1)) if port else 5432})
+            client.put_secret_value(SecretId=stack.outputs[output], SecretString=json.dumps(secret))
+        yield uri.replace("/postgres?", f"/{admin['dbname']}?")
+    finally:
+        server.cleanup()
+
+
+def _run_unit(
+    unit: str, environment: Mapping[str, str], log: Path, replace: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = shlex.split(unit_setting(unit, "ExecStart"))
+    command = [(replace or {}).get(argument, argument) for argument in command]
+    with log.open("w") as output:
+        return subprocess.run(
+            command,
+            cwd=unit_setting(unit, "WorkingDirectory"),
+            env=dict(environment),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+
+
+def _tail(path: Path, lines: int = 4) -> str:
+    return " | ".join(path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:])
+
+
+def run_lambda_handler(
+    stack: DeployedStack, sandbox: Path, python: Path, overrides: Mapping[str, str], log: Path
+) -> subprocess.CompletedProcess[str]:
+    """The deployed function's own code (from the emulator), invoked with the schedule's input.
+
+    The bundle's pure-Python packages run here; its third-party wheels are built for arm64 Linux, so
+    the instance venv's (x86_64) copies of the same packages stand in for them.
+    """
+    client = boto3.client("lambda")
+    name = stack.outputs["IngestionFunctionName"]
+    function = client.get_function(FunctionName=name)
+    bucket, key = moto_workarounds.lambda_code_object(
+        stack.template, stack.logical_id(name), ACCOUNT_ID, REGION
+    )
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    bundle = zipfile.ZipFile(io.BytesIO(body))
+    code = sandbox / "lambda-code"
+    shutil.rmtree(code, ignore_errors=True)
+    for member in bundle.namelist():
+        if member.split("/")[0] in {"lambda_src", "pipeline"}:
+            bundle.extract(member, code)
+    schedules = boto3.client("scheduler").list_schedules()["Schedules"]
+    schedule_input = "{}"
+    for item in schedules:
+        detail = boto3.client("scheduler").get_schedule(Name=item["Name"])
+        if detail["Target"]["Arn"] == function["Configuration"]["FunctionArn"]:
+            schedule_input = detail["Target"].get("Input", "{}")
+    handler_module, handler_name = function["Configuration"]["Handler"].rsplit(".", 1)
+    runner = (
+        "import json, sys, importlib\n"
+        "class Context:\n"
+        "    def get_remaining_time_in_millis(self): return 600_000\n"
+        f"handler = getattr(importlib.import_module({handler_module!r}), {handler_name!r})\n"
+        "print(json.dumps(handler(json.loads(sys.argv[1]), Context())))\n"
+    )
+    event = json.dumps({**json.loads(schedule_input), **FIXTURE_WINDOW})
+    environment = {
+        **os.environ,
+        **function["Configuration"].get("Environment", {}).get("Variables", {}),
+        **overrides,
+        "PYTHONPATH": str(code),
+    }
+    Path(environment["PIPELINE_HOME"]).mkdir(parents=True, exist_ok=True)
+    with log.open("w") as output:
+        return subprocess.run(
+            [str(python), "-c", runner, event],
+            cwd=code,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+
+
+@contextmanager
+def _served(
+    command: list[str], cwd: str, environment: Mapping[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=dict(environment), stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_health(base_url: str, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the dashboard exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+                return str(response.read().decode())
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"no answer on /_stcore/health within {SERVER_START_SECONDS}s")
+
+
+def check_page_with_data(base_url: str, expected_text: str) -> str:
+    """The dashboard's first page, rendered in headless Chromium, shows `expected_text`."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(base_url)
+            page.get_by_text(expected_text).first.wait_for(timeout=RENDER_TIMEOUT_MS)
+        finally:
+            browser.close()
+    return f"'{expected_text}' shown"
+
+
+def rehearse_first_boot(
+    report: Report, workspace: Workspace, emulator: Emulator, stack: DeployedStack, variables: Sequence[str]
+) -> None:
+    """Run the instance's user data in a sandbox, then each unit's command as written, then the ops."""
+    from tests.support.fake_apis import FakeApis
+
+    environment = emulator.client_environment()
+
+    sandbox = workspace.root.parent / "sandbox"
+    shutil.rmtree(sandbox, ignore_errors=True)
+    stand_in_log = sandbox / instance.STAND_IN_LOG
+    instance.write_stand_ins(
+        sandbox, getattr(sys, "_base_executable", sys.executable), Path(sys.executable).parent / "aws"
+    )
+    script = instance.sandboxed(stack.user_data(), sandbox)
+    (sandbox / "user-data.sh").write_text(script, encoding="utf-8")
+    boot_environment = {**environment, "PATH": instance.search_path(sandbox), "HOME": str(sandbox)}
+    boot_log = workspace.logs / "first-boot.log"
+    started = time.monotonic()
+    with boot_log.open("w") as output:
+        completed = subprocess.run(
+            ["bash", str(sandbox / "user-data.sh")],
+            cwd=sandbox,
+            env=boot_environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            timeout=SCRIPT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    if not report.check(
+        f"first boot: the user data runs to the end ({time.monotonic() - started:.0f}s)",
+        completed.returncode == 0,
+        f"exit {completed.returncode}: {_tail(boot_log)}",
+    ):
+        return
+    app_root = Path(f"{sandbox}{APP_ROOT}")
+    pipeline_bin = app_root / "venv" / "bin" / "pipeline"
+    stand_ins = stand_in_log.read_text(encoding="utf-8")
+
+    def installed_from_asset() -> str:
+        expect(pipeline_bin.exists(), f"no {pipeline_bin}")
+        where = subprocess.run(
+            [str(app_root / "venv/bin/python"), "-c", "import pipeline, dashboard; print(pipeline.__file__)"],
+            cwd=sandbox,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        expect(where.startswith(str(app_root / "venv")), f"pipeline imported from {where}")
+        expect((app_root / "src" / "pyproject.toml").exists(), "the asset was not unpacked into src/")
+        return where.removeprefix(str(sandbox))
+
+    report.run("first boot: `pipeline` installed from the source asset", installed_from_asset)
+    report.check(
+        "first boot: services enabled and started (systemctl stand-in)",
+        "systemctl enable pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer" in stand_ins
+        and "systemctl start --no-block" in stand_ins,
+        stand_ins[-300:],
+    )
+    units_dir = Path(f"{sandbox}/etc/systemd/system")
+    units = {path.name: path.read_text(encoding="utf-8") for path in sorted(units_dir.glob("pipeline-*"))}
+    report.check("first boot: unit files written", len(units) >= 2, f"found {sorted(units)}")
+    for name in units:
+        verified = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", str(units_dir / name)],
+            cwd=units_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        problems = [line for line in (verified.stdout + verified.stderr).splitlines() if line.strip()]
+        report.check(
+            f"first boot: systemd-analyze verify {name}",
+            verified.returncode == 0 and not problems,
+            " | ".join(problems)[:500],
+        )
+
+    def while_serving(dashboard_url: str) -> None:
+        from tests.rehearsal.operations import rehearse_operations
+
+        # From now on SSM Run Command for this instance runs in its sandbox, as root with the
+        # instance profile's (here: the emulator's) credentials.
+        registered = {"sandbox": str(sandbox), "environment": {**environment, "HOME": str(sandbox)}}
+        emulator.sandboxes_file.write_text(json.dumps({stack.outputs["InstanceId"]: registered}))
+        rehearse_operations(report, workspace, environment, stack, dashboard_url, variables)
+
+    _run_services(report, workspace, stack, sandbox, units, app_root, environment, FakeApis, while_serving)
+
+
+def _run_services(
+    report: Report,
+    workspace: Workspace,
+    stack: DeployedStack,
+    sandbox: Path,
+    units: Mapping[str, str],
+    app_root: Path,
+    environment: Mapping[str, str],
+    fake_apis: type,
+    while_serving: Callable[[str], None],
+) -> None:
+    unit_environment_file = Path(unit_setting(units["pipeline-migrate.service"], "EnvironmentFile"))
+    settings = environment_file(unit_environment_file)
+    # On the instance, credentials come from the instance profile; here from the emulator's fake keys.
+    service_environment = {**environment, **settings, "PATH": "/usr/bin:/bin", "HOME": str(sandbox)}
+    Path(settings["PIPELINE_HOME"]).mkdir(parents=True, exist_ok=True)
+    universe = sandbox / "universe.csv"
+    with universe.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["ticker", "name", "sector", "industry"])
+        writer.writerows(UNIVERSE)
+    with stand_in_database(sandbox / "rds", stack) as database_uri:
+        report.limit(
+            "database stand-in",
+            "moto records the RDS instance but runs no database: both secrets now name an embedded "
+            "PostgreSQL 16 (socket and port), with the secrets' own users and passwords",
+        )
+        migrate = _run_unit(
+            units["pipeline-migrate.service"], service_environment, workspace.logs / "unit-migrate.log"
+        )
+        if not report.check(
+            "unit pipeline-migrate: `pipeline db migrate` as written",
+            migrate.returncode == 0,
+            _tail(workspace.logs / "unit-migrate.log"),
+        ):
+            return
+        with fake_apis() as apis:
+            overrides = {
+                **apis.environment(),
+                "PIPELINE_UNIVERSE": str(universe),
+                "PIPELINE_HOME": str(sandbox / "lambda-tmp"),
+            }
+            ingested = run_lambda_handler(
+                stack,
+                sandbox,
+                app_root / "venv/bin/python",
+                {**environment, **overrides},
+                workspace.logs / "lambda-ingest.log",
+            )
+        raw_objects = (
+            boto3.client("s3")
+            .list_objects_v2(Bucket=settings["RAW_BUCKET"], Prefix="raw/")
+            .get("KeyCount", 0)
+        )
+        report.check(
+            "ingestion: the deployed Lambda handler (the schedule's input, the fixtures' window) writes to the raw bucket",
+            ingested.returncode == 0 and raw_objects > 0,
+            f"exit {ingested.returncode}, {raw_objects} raw objects: {_tail(workspace.logs / 'lambda-ingest.log')}",
+        )
+        etl_unit = units["pipeline-etl.service"]
+        etl = _run_unit(etl_unit, service_environment, workspace.logs / "unit-etl.log")
+        allowed = {int(code) for code in unit_setting(etl_unit, "SuccessExitStatus").split()} | {0}
+        loaded = _count_rows(database_uri, "stock_daily")
+        report.check(
+            "unit pipeline-etl: `pipeline etl` as written loads the bucket's objects",
+            etl.returncode in allowed and loaded > 0,
+            f"exit {etl.returncode}, {loaded} stock_daily rows: {_tail(workspace.logs / 'unit-etl.log')}",
+        )
+        _check_dashboard(
+            report,
+            workspace,
+            units["pipeline-dashboard.service"],
+            service_environment,
+            database_uri,
+            while_serving,
+        )
+
+
+def _count_rows(database_uri: str, table: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_uri) as conn:
+        row = conn.execute(
+            psycopg.sql.SQL("SELECT count(*) FROM {}").format(psycopg.sql.Identifier(table))
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _sessions_of(database_uri: str, role: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_uri) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _check_dashboard(
+    report: Report,
+    workspace: Workspace,
+    unit: str,
+    environment: Mapping[str, str],
+    database_uri: str,
+    while_serving: Callable[[str], None],
+) -> None:
+    from pipeline.catalog import DASHBOARD_ROLE
+
+    index_symbol = environment.get("PIPELINE_INDEXES", "^GSPC").split(",")[0]
+
+    command = shlex.split(unit_setting(unit, "ExecStart"))
+    written_port = command[command.index("--port") + 1]
+    port = str(_free_port())
+    log = workspace.logs / "unit-dashboard.log"
+    base_url = f"http://127.0.0.1:{port}"
+    with _served(
+        [port if argument == written_port else argument for argument in command],
+        unit_setting(unit, "WorkingDirectory"),
+        environment,
+        log,
+    ) as process:
+        healthy = report.run(
+            f"unit pipeline-dashboard: `pipeline dashboard` as written (port {written_port} -> {port}) answers /_stcore/health",
+            lambda: _wait_for_health(base_url, process),
+        )
+        if healthy:
+            report.run(
+                "dashboard: serves a page with data (headless Chromium)",
+                lambda: check_page_with_data(base_url, f"{index_symbol} close"),
+            )
+            sessions = _sessions_of(database_uri, DASHBOARD_ROLE)
+            report.check(
+                f"dashboard: connected as {DASHBOARD_ROLE}, with the credentials of the emulator's secret",
+                sessions > 0,
+                f"no session of {DASHBOARD_ROLE}: {_tail(log)}",
+            )
+            while_serving(base_url)

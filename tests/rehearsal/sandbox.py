@@ -1,0 +1,102 @@
+"""The stand-in for the app instance: a folder where its absolute paths live, and its stand-in commands.
+
+`sandboxed` moves the instance's absolute paths under the sandbox (the user data, the unit files and
+the commands SSM Run Command sends all go through it). `write_stand_ins` puts logging stand-ins for
+``dnf``, ``useradd`` and ``chgrp`` on the sandbox's PATH, and a ``systemctl`` that logs every call and,
+for ``systemctl start <unit>.service`` without ``--no-block``, runs the unit's ``ExecStart`` as written
+with its ``EnvironmentFile`` and ``WorkingDirectory`` (what systemd does for a oneshot service);
+``journalctl -u <unit>`` prints that run's output. This module imports nothing heavy: the emulator's
+process uses it too.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from stacks.instance_bootstrap import APP_ROOT, ENVIRONMENT_FILE, PIPELINE_HOME
+
+# The absolute paths of the instance that the first boot and the services use.
+INSTANCE_PATHS = (
+    APP_ROOT,
+    str(Path(ENVIRONMENT_FILE).parent),
+    "/etc/systemd/system",
+    PIPELINE_HOME,
+    "/var/log/pipeline-bootstrap.log",
+    "/tmp/pipeline-source.zip",
+)
+LOGGING_STAND_INS = ("dnf", "useradd", "chgrp")
+STAND_IN_LOG = "stand-ins.log"
+
+_SYSTEMCTL = '''#!{python}
+"""systemctl stand-in: log the call; run a oneshot unit's ExecStart for a blocking `start`."""
+import os, re, shlex, subprocess, sys
+sandbox = {sandbox!r}
+with open(os.path.join(sandbox, {log!r}), "a") as log:
+    log.write("systemctl " + " ".join(sys.argv[1:]) + "\\n")
+arguments = sys.argv[1:]
+if not arguments or arguments[0] != "start" or "--no-block" in arguments:
+    sys.exit(0)
+status = 0
+for unit in arguments[1:]:
+    text = open(os.path.join(sandbox + "/etc/systemd/system", unit)).read()
+    setting = lambda key: re.findall(r"^" + key + r"=(.*)$", text, flags=re.MULTILINE)
+    environment = dict(os.environ)
+    for path in setting("EnvironmentFile"):
+        for line in open(path).read().splitlines():
+            if "=" in line:
+                key, value = line.split("=", 1)
+                environment[key] = value
+    allowed = {{0}} | {{int(code) for value in setting("SuccessExitStatus") for code in value.split()}}
+    with open(os.path.join(sandbox, "journal-" + unit + ".log"), "w") as journal:
+        code = subprocess.run(shlex.split(setting("ExecStart")[-1]), cwd=setting("WorkingDirectory")[-1],
+                              env=environment, stdout=journal, stderr=subprocess.STDOUT).returncode
+    status = status or (0 if code in allowed else code)
+sys.exit(status)
+'''
+
+_JOURNALCTL = """#!/bin/sh
+# journalctl stand-in: the output of the unit's last run through the systemctl stand-in.
+unit=""
+while [ $# -gt 0 ]; do [ "$1" = "-u" ] && unit="$2"; shift; done
+cat "{sandbox}/journal-$unit.log" 2>/dev/null | tail -n 30
+"""
+
+
+def sandboxed(text: str, sandbox: Path) -> str:
+    """`text` with each of the instance's absolute paths moved under `sandbox`."""
+    pattern = re.compile("|".join(re.escape(path) for path in sorted(INSTANCE_PATHS, key=len, reverse=True)))
+    return pattern.sub(lambda match: f"{sandbox}{match.group(0)}", text)
+
+
+def bin_dir(sandbox: Path) -> Path:
+    return sandbox / "bin"
+
+
+def write_stand_ins(sandbox: Path, python: str, aws_cli: Path) -> None:
+    """The sandbox's commands: logging stand-ins, systemctl/journalctl, CPython 3.11 and the AWS CLI."""
+    folder = bin_dir(sandbox)
+    folder.mkdir(parents=True, exist_ok=True)
+    # The folders every Amazon Linux image has, that the script writes into without creating them.
+    for standard in ("var/log", "tmp", "etc/systemd/system"):
+        (sandbox / standard).mkdir(parents=True, exist_ok=True)
+    log = sandbox / STAND_IN_LOG
+    for name in LOGGING_STAND_INS:
+        (folder / name).write_text(
+            f'#!/bin/sh\necho "{name} $*" >> {shlex.quote(str(log))}\n', encoding="utf-8"
+        )
+    (folder / "systemctl").write_text(
+        _SYSTEMCTL.format(python=sys.executable, sandbox=str(sandbox), log=STAND_IN_LOG), encoding="utf-8"
+    )
+    (folder / "journalctl").write_text(_JOURNALCTL.format(sandbox=sandbox), encoding="utf-8")
+    for name in (*LOGGING_STAND_INS, "systemctl", "journalctl"):
+        (folder / name).chmod(0o755)
+    # What dnf would install (CPython 3.11) and what Amazon Linux ships (the AWS CLI).
+    (folder / "python3.11").symlink_to(python)
+    (folder / "aws").symlink_to(aws_cli)
+
+
+def search_path(sandbox: Path) -> str:
+    return f"{bin_dir(sandbox)}:/usr/local/bin:/usr/bin:/bin"
