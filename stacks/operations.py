@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.catalog import CORE_TABLES, DATA_SOURCES
+from etl.schema import CORE_TABLES
+from pipeline.catalog import DATA_SOURCES
 from pipeline.rawzone import source_prefix
 from stacks.aws_tools import ToolError, config_from_arguments, run_tool
 from stacks.instance_bootstrap import ENVIRONMENT_FILE, ETL_SERVICE, PIPELINE_BIN, PIPELINE_HOME

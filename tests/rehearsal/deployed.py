@@ -18,6 +18,8 @@ from typing import Any
 import boto3
 
 from stacks.config import PipelineConfig
+from stacks.dashboard_distribution import CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS
+from stacks.lambda_bundling import RUNTIME
 from tests.rehearsal.report import Report, expect
 
 UNRESOLVED = re.compile(r"\$\{Token\[|\{\"(Ref|Fn::[A-Za-z]+)\"|\bAWS::(Region|AccountId|Partition)\b")
@@ -79,6 +81,10 @@ class DeployedStack:
     def secret(self, arn: str) -> dict[str, Any]:
         value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
         return dict(json.loads(value))
+
+    @property
+    def region(self) -> str:
+        return str(boto3.client("cloudformation").meta.region_name)
 
     def template_types(self) -> set[str]:
         return {resource["Type"] for resource in self.template.get("Resources", {}).values()}
@@ -179,20 +185,35 @@ def check_security_groups(report: Report, stack: DeployedStack) -> None:
                     bool(sources) and sources <= set(instance_groups), f"{group_id} admits groups {sources}"
                 )
 
-    def dashboard_only_from_allowed_cidr() -> None:
+    # The access mode's one inbound rule: CloudFront's origin-facing prefix list, allowed_cidr, or none.
+    mode = stack.config.access_mode
+    prefix_list = stack.config.cloudfront_prefix_list or CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS.get(
+        stack.region, ""
+    )
+    source = {"cloudfront": f"the CloudFront prefix list {prefix_list}", "private": "nowhere"}.get(
+        mode, stack.config.allowed_cidr
+    )
+
+    def dashboard_only_from_its_source() -> str:
         expect(bool(instance_groups), "the instance has no security group")
-        for group_id in instance_groups:
-            for rule in _ingress(group_id):
-                ports = (rule.get("FromPort"), rule.get("ToPort"))
-                expect(ports == (stack.config.dashboard_port,) * 2, f"{group_id} admits ports {ports}")
-                cidrs = [item["CidrIp"] for item in rule.get("IpRanges", [])]
-                expect(cidrs == [stack.config.allowed_cidr], f"{group_id} admits {cidrs}")
-                expect(not rule.get("UserIdGroupPairs"), f"{group_id} admits other groups")
+        rules = [rule for group_id in instance_groups for rule in _ingress(group_id)]
+        expect(len(rules) == (0 if mode == "private" else 1), f"{len(rules)} inbound rules")
+        for rule in rules:
+            ports = (rule.get("FromPort"), rule.get("ToPort"))
+            expect(ports == (stack.config.dashboard_port,) * 2, f"admits ports {ports}")
+            cidrs = [item["CidrIp"] for item in rule.get("IpRanges", [])]
+            lists = [item["PrefixListId"] for item in rule.get("PrefixListIds", [])]
+            expect(not rule.get("UserIdGroupPairs"), "admits other groups")
+            if mode == "cloudfront":
+                expect(not cidrs and lists == [prefix_list], f"admits {cidrs} and prefix lists {lists}")
+            else:
+                expect(cidrs == [stack.config.allowed_cidr] and not lists, f"admits {cidrs} and {lists}")
+        return f"{mode} mode"
 
     report.run("security groups: 5432 only from the instance's group", database_port_only_from_instance)
     report.run(
-        f"security groups: port {stack.config.dashboard_port} only from {stack.config.allowed_cidr}",
-        dashboard_only_from_allowed_cidr,
+        f"security groups: port {stack.config.dashboard_port} only from {source}",
+        dashboard_only_from_its_source,
     )
 
 
@@ -304,10 +325,16 @@ def check_functions(report: Report, stack: DeployedStack) -> None:
         and stack.outputs["IngestionFunctionName"] in {f["FunctionName"] for f in pipeline_functions},
         f"functions {names}",
     )
+    report.check(
+        "lambda: the dispatcher and the worker",
+        {stack.outputs["IngestionFunctionName"], stack.outputs["DispatcherFunctionName"]}
+        <= {f["FunctionName"] for f in pipeline_functions},
+        f"functions {names}",
+    )
     for configuration in pipeline_functions:
         report.check(
-            f"lambda {configuration['FunctionName']}: python3.12 on arm64",
-            configuration["Runtime"] == "python3.12" and configuration.get("Architectures") == ["arm64"],
+            f"lambda {configuration['FunctionName']}: {RUNTIME.name} on arm64",
+            configuration["Runtime"] == RUNTIME.name and configuration.get("Architectures") == ["arm64"],
             f"{configuration['Runtime']} {configuration.get('Architectures')}",
         )
         if stack.config.lab:
@@ -320,8 +347,9 @@ def check_functions(report: Report, stack: DeployedStack) -> None:
 
 def check_schedule(report: Report, stack: DeployedStack) -> None:
     client = boto3.client("scheduler")
+    # The schedule starts the dispatcher, which fans the run out to the worker through the shard queue.
     function_arn = boto3.client("lambda").get_function_configuration(
-        FunctionName=stack.outputs["IngestionFunctionName"]
+        FunctionName=stack.outputs["DispatcherFunctionName"]
     )["FunctionArn"]
     schedules = [
         client.get_schedule(Name=item["Name"], GroupName=item.get("GroupName", "default"))
@@ -332,7 +360,7 @@ def check_schedule(report: Report, stack: DeployedStack) -> None:
     expected = f"cron({clock.minute} {clock.hour} * * ? *)"
 
     def daily_ingestion() -> str:
-        expect(len(ingestion) == 1, f"{len(ingestion)} schedules target the ingestion function")
+        expect(len(ingestion) == 1, f"{len(ingestion)} schedules target the dispatcher")
         schedule = ingestion[0]
         expect(schedule["ScheduleExpression"] == expected, f"expression {schedule['ScheduleExpression']}")
         zone = schedule.get("ScheduleExpressionTimezone")
@@ -343,6 +371,85 @@ def check_schedule(report: Report, stack: DeployedStack) -> None:
         return f"{expected} {zone}"
 
     report.run("schedule: daily ingestion cron and time zone", daily_ingestion)
+
+
+def _queue_attributes(url: str) -> dict[str, str]:
+    return dict(boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"])
+
+
+def check_queues(report: Report, stack: DeployedStack) -> None:
+    """The shard queue (drained by the worker, failures to its DLQ) and the ETL queue (S3 events)."""
+
+    def redrives_to(queue_output: str, dead_letter_arn: str | None = None) -> str:
+        attributes = _queue_attributes(stack.outputs[queue_output])
+        policy = json.loads(attributes.get("RedrivePolicy", "{}"))
+        expect(bool(policy.get("deadLetterTargetArn")), f"no redrive policy: {attributes}")
+        if dead_letter_arn is not None:
+            expect(policy["deadLetterTargetArn"] == dead_letter_arn, f"redrives to {policy}")
+        expect(attributes.get("SqsManagedSseEnabled") == "true", "not encrypted (SQS-managed)")
+        return f"after {policy['maxReceiveCount']} receives"
+
+    def shard_queue() -> str:
+        dead_letter = _queue_attributes(stack.outputs["ShardDeadLetterQueueUrl"])["QueueArn"]
+        return redrives_to("ShardQueueUrl", dead_letter)
+
+    def worker_drains_shard_queue() -> str:
+        queue_arn = _queue_attributes(stack.outputs["ShardQueueUrl"])["QueueArn"]
+        mappings = boto3.client("lambda").list_event_source_mappings(EventSourceArn=queue_arn)
+        functions = [item["FunctionArn"].rsplit(":", 1)[-1] for item in mappings["EventSourceMappings"]]
+        expect(functions == [stack.outputs["IngestionFunctionName"]], f"mapped to {functions}")
+        batch = mappings["EventSourceMappings"][0].get("BatchSize")
+        expect(batch == 1, f"batch size {batch}")
+        return "one shard per invocation"
+
+    def raw_objects_reach_etl_queue() -> str:
+        queue_arn = _queue_attributes(stack.outputs["EtlQueueUrl"])["QueueArn"]
+        events = boto3.client("events")
+        raw = stack.outputs["RawBucketName"]
+        for rule_name in stack.resources["AWS::Events::Rule"]:
+            rule = events.describe_rule(Name=rule_name)
+            pattern = json.loads(rule.get("EventPattern", "{}"))
+            targets = [t["Arn"] for t in events.list_targets_by_rule(Rule=rule_name)["Targets"]]
+            if queue_arn in targets:
+                expect(rule["State"] == "ENABLED", f"rule {rule['State']}")
+                expect(pattern.get("detail", {}).get("bucket", {}).get("name") == [raw], f"pattern {pattern}")
+                return f"rule {rule_name}"
+        raise AssertionError(f"no rule targets {queue_arn}")
+
+    report.run("queues: the shard queue redrives to its dead-letter queue", shard_queue)
+    report.run("queues: the worker Lambda drains the shard queue", worker_drains_shard_queue)
+    report.run("queues: the ETL queue has a dead-letter queue", lambda: redrives_to("EtlQueueUrl"))
+    report.run("queues: raw-bucket object events go to the ETL queue", raw_objects_reach_etl_queue)
+
+
+def check_distribution(report: Report, stack: DeployedStack) -> None:
+    """cloudfront mode: the dashboard URL is the distribution's, its origin the instance on the port."""
+    if stack.config.access_mode != "cloudfront":
+        report.check(
+            f"{stack.config.access_mode} mode: no CloudFront distribution",
+            not stack.resources["AWS::CloudFront::Distribution"],
+            f"{stack.resources['AWS::CloudFront::Distribution']}",
+        )
+        return
+
+    def distribution() -> str:
+        identifiers = stack.resources["AWS::CloudFront::Distribution"]
+        expect(len(identifiers) == 1, f"distributions {identifiers}")
+        config = boto3.client("cloudfront").get_distribution(Id=identifiers[0])["Distribution"]
+        domain = boto3.client("cloudfront").get_distribution(Id=identifiers[0])["Distribution"]["DomainName"]
+        expect(stack.outputs["DashboardUrl"] == f"https://{domain}", f"URL {stack.outputs['DashboardUrl']}")
+        settings = config["DistributionConfig"]
+        behavior = settings["DefaultCacheBehavior"]
+        expect(behavior["ViewerProtocolPolicy"] == "redirect-to-https", f"viewer {behavior}")
+        origins = settings["Origins"]["Items"]
+        expect(len(origins) == 1, f"origins {origins}")
+        custom = origins[0]["CustomOriginConfig"]
+        expect(custom["HTTPPort"] == stack.config.dashboard_port, f"origin port {custom['HTTPPort']}")
+        address = stack.instance().get("PublicIpAddress", "")
+        expect(address.replace(".", "-") in origins[0]["DomainName"], f"origin {origins[0]['DomainName']}")
+        return f"{domain} -> {origins[0]['DomainName']}:{custom['HTTPPort']}"
+
+    report.run("cloudfront: the dashboard URL's distribution, origin the instance's port", distribution)
 
 
 def check_instance(report: Report, stack: DeployedStack) -> None:
@@ -384,5 +491,13 @@ def check_everything(report: Report, stack: DeployedStack) -> None:
     for check in (check_network, check_security_groups, check_buckets):
         check(report, stack)
     check_database(report, stack, lambda: isolated_subnet_ids(stack))
-    for check in (check_secrets, check_functions, check_schedule, check_instance, check_iam):
+    for check in (
+        check_secrets,
+        check_functions,
+        check_queues,
+        check_schedule,
+        check_distribution,
+        check_instance,
+        check_iam,
+    ):
         check(report, stack)

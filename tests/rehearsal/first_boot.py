@@ -140,42 +140,53 @@ def _tail(path: Path, lines: int = 4) -> str:
     return " | ".join(path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:])
 
 
+def _schedule_input(function_arn: str) -> str:
+    client = boto3.client("scheduler")
+    for item in client.list_schedules()["Schedules"]:
+        detail = client.get_schedule(Name=item["Name"])
+        if detail["Target"]["Arn"] == function_arn:
+            return str(detail["Target"].get("Input", "{}"))
+    raise AssertionError(f"no schedule targets {function_arn}")
+
+
 def run_lambda_handler(
-    stack: DeployedStack, sandbox: Path, python: Path, overrides: Mapping[str, str], log: Path
-) -> subprocess.CompletedProcess[str]:
-    """The deployed function's own code (from the emulator), invoked with the schedule's input.
+    stack: DeployedStack,
+    function_output: str,
+    events: Sequence[Mapping[str, object]],
+    sandbox: Path,
+    python: Path,
+    overrides: Mapping[str, str],
+    log: Path,
+) -> tuple[int, list[object]]:
+    """The deployed function's own code (from the emulator), invoked once per event; its exit code and
+    the handler's results.
 
     The bundle's pure-Python packages run here; its third-party wheels are built for arm64 Linux, so
     the instance venv's (x86_64) copies of the same packages stand in for them.
     """
     client = boto3.client("lambda")
-    name = stack.outputs["IngestionFunctionName"]
+    name = stack.outputs[function_output]
     function = client.get_function(FunctionName=name)
     bucket, key = moto_workarounds.lambda_code_object(
         stack.template, stack.logical_id(name), ACCOUNT_ID, REGION
     )
     body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     bundle = zipfile.ZipFile(io.BytesIO(body))
-    code = sandbox / "lambda-code"
+    code = sandbox / f"lambda-code-{function_output}"
     shutil.rmtree(code, ignore_errors=True)
     for member in bundle.namelist():
         if member.split("/")[0] in {"lambda_src", "pipeline"}:
             bundle.extract(member, code)
-    schedules = boto3.client("scheduler").list_schedules()["Schedules"]
-    schedule_input = "{}"
-    for item in schedules:
-        detail = boto3.client("scheduler").get_schedule(Name=item["Name"])
-        if detail["Target"]["Arn"] == function["Configuration"]["FunctionArn"]:
-            schedule_input = detail["Target"].get("Input", "{}")
     handler_module, handler_name = function["Configuration"]["Handler"].rsplit(".", 1)
+    results = sandbox / f"{function_output}-results.json"
     runner = (
         "import json, sys, importlib\n"
         "class Context:\n"
         "    def get_remaining_time_in_millis(self): return 600_000\n"
         f"handler = getattr(importlib.import_module({handler_module!r}), {handler_name!r})\n"
-        "print(json.dumps(handler(json.loads(sys.argv[1]), Context())))\n"
+        "results = [handler(event, Context()) for event in json.loads(sys.argv[1])]\n"
+        "open(sys.argv[2], 'w').write(json.dumps(results))\n"
     )
-    event = json.dumps({**json.loads(schedule_input), **FIXTURE_WINDOW})
     environment = {
         **os.environ,
         **function["Configuration"].get("Environment", {}).get("Variables", {}),
@@ -183,9 +194,9 @@ def run_lambda_handler(
         "PYTHONPATH": str(code),
     }
     Path(environment["PIPELINE_HOME"]).mkdir(parents=True, exist_ok=True)
-    with log.open("w") as output:
-        return subprocess.run(
-            [str(python), "-c", runner, event],
+    with log.open("a") as output:
+        completed = subprocess.run(
+            [str(python), "-c", runner, json.dumps(list(events)), str(results)],
             cwd=code,
             env=environment,
             stdout=output,
@@ -194,6 +205,59 @@ def run_lambda_handler(
             timeout=COMMAND_TIMEOUT_SECONDS,
             check=False,
         )
+    answered = json.loads(results.read_text(encoding="utf-8")) if completed.returncode == 0 else []
+    return completed.returncode, list(answered)
+
+
+def shard_records(queue_url: str) -> list[dict[str, object]]:
+    """The shard queue's messages, one SQS event each (the event source mapping's batch size is 1)."""
+    sqs = boto3.client("sqs")
+    events: list[dict[str, object]] = []
+    while True:
+        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = received.get("Messages", [])
+        if not messages:
+            return events
+        for message in messages:
+            events.append(
+                {
+                    "Records": [
+                        {"messageId": message["MessageId"], "body": message["Body"], "eventSource": "aws:sqs"}
+                    ]
+                }
+            )
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def run_ingestion(
+    report: Report, stack: DeployedStack, sandbox: Path, python: Path, overrides: Mapping[str, str], log: Path
+) -> bool:
+    """The schedule's run as AWS carries it: the dispatcher with the schedule's input queues its shards
+    on the emulator's shard queue; the worker runs each message (what the event source mapping does)."""
+    dispatcher_arn = boto3.client("lambda").get_function_configuration(
+        FunctionName=stack.outputs["DispatcherFunctionName"]
+    )["FunctionArn"]
+    event = {**json.loads(_schedule_input(dispatcher_arn)), **FIXTURE_WINDOW}
+    code, answers = run_lambda_handler(
+        stack, "DispatcherFunctionName", [event], sandbox, python, overrides, log
+    )
+    shards = int(answers[0]["shards"]) if answers and isinstance(answers[0], dict) else 0
+    records = shard_records(stack.outputs["ShardQueueUrl"]) if code == 0 else []
+    if not report.check(
+        "ingestion: the deployed dispatcher (the schedule's input) queues its shards on the shard queue",
+        code == 0 and shards > 0 and len(records) == shards,
+        f"exit {code}, {shards} shard(s) reported, {len(records)} message(s): {_tail(log)}",
+    ):
+        return False
+    code, answers = run_lambda_handler(
+        stack, "IngestionFunctionName", records, sandbox, python, overrides, log
+    )
+    failed = [answer for answer in answers if isinstance(answer, dict) and answer.get("batchItemFailures")]
+    return report.check(
+        f"ingestion: the deployed worker runs the {len(records)} shard message(s) with no batch item failure",
+        code == 0 and len(answers) == len(records) and not failed,
+        f"exit {code}, failures {failed}: {_tail(log)}",
+    )
 
 
 @contextmanager
@@ -228,8 +292,9 @@ def _wait_for_health(base_url: str, process: subprocess.Popen[bytes]) -> str:
     raise AssertionError(f"no answer on /_stcore/health within {SERVER_START_SECONDS}s")
 
 
-def check_page_with_data(base_url: str, expected_text: str) -> str:
-    """The dashboard's first page, rendered in headless Chromium, shows `expected_text`."""
+def check_page_with_data(base_url: str, expected_text: str, login: Mapping[str, str]) -> str:
+    """In headless Chromium the dashboard asks for a login, hides `expected_text` until then, and shows
+    it once signed in with the login secret's user name and password."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -237,10 +302,17 @@ def check_page_with_data(base_url: str, expected_text: str) -> str:
         try:
             page = browser.new_page()
             page.goto(base_url)
+            password = page.get_by_role("textbox", name="Password")
+            password.wait_for(timeout=RENDER_TIMEOUT_MS)
+            expect(page.get_by_text(expected_text).count() == 0, "data shown before the login")
+            if "username" in login:
+                page.get_by_role("textbox", name="User name").fill(login["username"])
+            password.fill(login["password"])
+            page.get_by_role("button", name="Sign in").click()
             page.get_by_text(expected_text).first.wait_for(timeout=RENDER_TIMEOUT_MS)
         finally:
             browser.close()
-    return f"'{expected_text}' shown"
+    return f"login asked; '{expected_text}' shown after signing in"
 
 
 def rehearse_first_boot(
@@ -374,7 +446,8 @@ def _run_services(
                 "PIPELINE_UNIVERSE": str(universe),
                 "PIPELINE_HOME": str(sandbox / "lambda-tmp"),
             }
-            ingested = run_lambda_handler(
+            ingested = run_ingestion(
+                report,
                 stack,
                 sandbox,
                 app_root / "venv/bin/python",
@@ -387,27 +460,76 @@ def _run_services(
             .get("KeyCount", 0)
         )
         report.check(
-            "ingestion: the deployed Lambda handler (the schedule's input, the fixtures' window) writes to the raw bucket",
-            ingested.returncode == 0 and raw_objects > 0,
-            f"exit {ingested.returncode}, {raw_objects} raw objects: {_tail(workspace.logs / 'lambda-ingest.log')}",
+            "ingestion: the shards' objects are in the raw bucket",
+            ingested and raw_objects > 0,
+            f"{raw_objects} raw objects",
         )
-        etl_unit = units["pipeline-etl.service"]
-        etl = _run_unit(etl_unit, service_environment, workspace.logs / "unit-etl.log")
-        allowed = {int(code) for code in unit_setting(etl_unit, "SuccessExitStatus").split()} | {0}
-        loaded = _count_rows(database_uri, "stock_daily")
-        report.check(
-            "unit pipeline-etl: `pipeline etl` as written loads the bucket's objects",
-            etl.returncode in allowed and loaded > 0,
-            f"exit {etl.returncode}, {loaded} stock_daily rows: {_tail(workspace.logs / 'unit-etl.log')}",
-        )
+        _run_etl_units(report, workspace, units, service_environment, settings, database_uri, raw_objects)
         _check_dashboard(
             report,
             workspace,
             units["pipeline-dashboard.service"],
-            service_environment,
+            {
+                **service_environment,
+                **environment_file(
+                    Path(unit_setting(units["pipeline-dashboard.service"], "EnvironmentFile"))
+                ),
+            },
             database_uri,
             while_serving,
+            stack,
         )
+
+
+def _queued_messages(queue_url: str) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def _run_etl_units(
+    report: Report,
+    workspace: Workspace,
+    units: Mapping[str, str],
+    environment: Mapping[str, str],
+    settings: Mapping[str, str],
+    database_uri: str,
+    raw_objects: int,
+) -> None:
+    """`pipeline etl --follow` as written drains the ETL queue (one burst, then stopped); the timer's
+    safety-net run `pipeline etl --recent-days N` as written ends with an allowed status."""
+    queued = _queued_messages(settings["ETL_QUEUE_URL"])
+    report.check(
+        "events: each new raw object reached the ETL queue (S3 -> EventBridge rule -> SQS)",
+        raw_objects > 0 and queued >= raw_objects,
+        f"{queued} message(s) for {raw_objects} raw object(s)",
+    )
+    follow_unit = units["pipeline-etl-follow.service"]
+    log = workspace.logs / "unit-etl-follow.log"
+    command = shlex.split(unit_setting(follow_unit, "ExecStart"))
+    loaded = 0
+    with _served(command, unit_setting(follow_unit, "WorkingDirectory"), environment, log) as process:
+        deadline = time.monotonic() + COMMAND_TIMEOUT_SECONDS
+        while time.monotonic() < deadline and process.poll() is None:
+            loaded = _count_rows(database_uri, "stock_daily")
+            if loaded and _queued_messages(settings["ETL_QUEUE_URL"]) == 0:
+                break
+            time.sleep(1)
+        still_following = process.poll() is None
+    report.check(
+        "unit pipeline-etl-follow: `pipeline etl --follow` as written loads the queued objects (one burst)",
+        still_following and loaded > 0,
+        f"running {still_following}, {loaded} stock_daily rows: {_tail(log)}",
+    )
+    etl_unit = units["pipeline-etl.service"]
+    etl = _run_unit(etl_unit, environment, workspace.logs / "unit-etl.log")
+    allowed = {int(code) for code in unit_setting(etl_unit, "SuccessExitStatus").split()} | {0}
+    report.check(
+        "unit pipeline-etl: the timer's `pipeline etl` as written ends with an allowed status",
+        etl.returncode in allowed,
+        f"exit {etl.returncode}: {_tail(workspace.logs / 'unit-etl.log')}",
+    )
 
 
 def _count_rows(database_uri: str, table: str) -> int:
@@ -435,6 +557,7 @@ def _check_dashboard(
     environment: Mapping[str, str],
     database_uri: str,
     while_serving: Callable[[str], None],
+    stack: DeployedStack,
 ) -> None:
     from pipeline.catalog import DASHBOARD_ROLE
 
@@ -456,9 +579,10 @@ def _check_dashboard(
             lambda: _wait_for_health(base_url, process),
         )
         if healthy:
+            login = stack.secret(environment["DASHBOARD_LOGIN_SECRET_ARN"])
             report.run(
-                "dashboard: serves a page with data (headless Chromium)",
-                lambda: check_page_with_data(base_url, f"{index_symbol} close"),
+                "dashboard: asks for a login, shows data after signing in with the login secret (Chromium)",
+                lambda: check_page_with_data(base_url, f"{index_symbol} close", login),
             )
             sessions = _sessions_of(database_uri, DASHBOARD_ROLE)
             report.check(

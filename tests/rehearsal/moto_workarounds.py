@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 # moto 5.2.5 has no CloudFormation model for these types and skips them with a warning; AWS creates
 # them. The rehearsal reports each as an emulator limit, and asserts on the template for them instead.
@@ -62,6 +62,18 @@ LIMITS: Mapping[str, str] = {
     "value is kept (AWS keeps the name and resolves it again)",
     "ssm-run-command": "SSM Run Command is recorded but runs nothing (there is no instance): "
     "AWS-RunShellScript commands run as root in the instance's sandbox, as the SSM agent runs them",
+    "cloudfront-distribution": "no model for AWS::CloudFront::Distribution: created through moto's "
+    "CloudFront backend (origin, viewer protocol, cache and origin-request policies; moto drops the "
+    "function association), with its cloudfront.net DomainName, as AWS does",
+    "cloudfront-function": "no model for AWS::CloudFront::Function: created (and published) through moto's "
+    "CloudFront backend with its code, as AWS does with AutoPublish",
+    "prefix-list-ingress": "AWS::EC2::SecurityGroupIngress ignores SourcePrefixListId (and fails its own "
+    "check that the rule has a source): authorized with the prefix list as its source, as AWS does",
+    "sqs-lambda-delivery": "SendMessage to a queue with an event source mapping invokes the function inline "
+    "(which needs Docker) and drops the message: messages stay queued, and the rehearsal runs the worker "
+    "for each, one per batch, as the mapping does",
+    "bucket-eventbridge": "AWS::S3::Bucket ignores NotificationConfiguration: EventBridge delivery is turned "
+    "on with its API call, so new objects reach the rule and the ETL queue, as in AWS",
     "instance-properties": "AWS::EC2::Instance ignores NetworkInterfaces (subnet, public IP, security "
     "groups), LaunchTemplate (IMDSv2) and AvailabilityZone: passed on to RunInstances, as AWS does",
 }
@@ -107,6 +119,8 @@ def install() -> None:
     _patch_subnet_route_table_association()
     _patch_run_command()
     _patch_previous_ssm_parameters()
+    _patch_prefix_list_ingress()
+    _patch_queue_lambda_delivery()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
 
@@ -122,6 +136,8 @@ def _register_models() -> None:
         def __init__(self, physical_id: str, delete: Callable[[], object] | None = None) -> None:
             self.physical_id = physical_id
             self._delete = delete
+            # What Fn::GetAtt answers ({attribute: value}), set by each model that has attributes.
+            self.attributes: dict[str, str] = {}
 
         @property
         def physical_resource_id(self) -> str:
@@ -133,7 +149,12 @@ def _register_models() -> None:
 
         @classmethod
         def has_cfn_attr(cls, attr: str) -> bool:
-            return False
+            return attr in cls.ATTRIBUTES
+
+        ATTRIBUTES: ClassVar[tuple[str, ...]] = ()
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.attributes[attribute_name]
 
         def delete(self, account_id: str, region_name: str) -> None:
             if self._delete is not None:
@@ -338,6 +359,148 @@ def _register_models() -> None:
                 treat_missing_data=properties.get("TreatMissingData"),
             )
             return cls(name, lambda: backend.delete_alarms([name]))
+
+    class CloudFrontFunction(_Model, CloudFormationModel):
+        ATTRIBUTES: ClassVar[tuple[str, ...]] = ("FunctionARN",)
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::CloudFront::Function"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **_: Any,
+        ) -> _Model:
+            from moto.cloudfront.models import cloudfront_backends
+
+            properties = cloudformation_json["Properties"]
+            backend = cloudfront_backends[account_id]["global"]
+            name = properties.get("Name") or resource_name
+            function = backend.create_function(
+                name, properties["FunctionConfig"], properties["FunctionCode"].encode(), []
+            )
+            if properties.get("AutoPublish"):
+                function.stage, function.status = "LIVE", "UNASSOCIATED"
+            model = cls(function.arn, lambda: backend.functions.pop(name, None))
+            model.attributes = {"FunctionARN": function.arn}
+            return model
+
+    class CloudFrontDistribution(_Model, CloudFormationModel):
+        ATTRIBUTES: ClassVar[tuple[str, ...]] = ("DomainName", "Id")
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::CloudFront::Distribution"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **_: Any,
+        ) -> _Model:
+            from moto.cloudfront.models import cloudfront_backends
+
+            backend = cloudfront_backends[account_id]["global"]
+            distribution, _location, _etag = backend.create_distribution(
+                _distribution_config(resource_name, cloudformation_json["Properties"]["DistributionConfig"]),
+                [],
+            )
+            identifier = distribution.distribution_id
+            model = cls(identifier, lambda: backend.distributions.pop(identifier, None))
+            model.attributes = {"DomainName": distribution.domain_name, "Id": identifier}
+            return model
+
+
+def _distribution_config(caller_reference: str, config: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation DistributionConfig in the shape of CloudFront's API (what moto's backend takes)."""
+    behavior = config["DefaultCacheBehavior"]
+    origins = []
+    for origin in config["Origins"]:
+        converted = {"Id": origin["Id"], "DomainName": origin["DomainName"]}
+        custom = origin.get("CustomOriginConfig")
+        if custom:
+            converted["CustomOriginConfig"] = {
+                "HTTPPort": custom.get("HTTPPort", 80),
+                "HTTPSPort": custom.get("HTTPSPort", 443),
+                "OriginProtocolPolicy": custom["OriginProtocolPolicy"],
+                "OriginSslProtocols": {"Items": list(custom.get("OriginSSLProtocols", []))},
+            }
+        origins.append(converted)
+    return {
+        "CallerReference": caller_reference,
+        "Comment": config.get("Comment", ""),
+        "Enabled": config["Enabled"],
+        "HttpVersion": config.get("HttpVersion", "http2"),
+        "IsIPV6Enabled": config.get("IPV6Enabled", True),
+        "Origins": {"Quantity": len(origins), "Items": origins},
+        "DefaultCacheBehavior": {
+            "TargetOriginId": behavior["TargetOriginId"],
+            "ViewerProtocolPolicy": behavior["ViewerProtocolPolicy"],
+            "AllowedMethods": {"Items": list(behavior.get("AllowedMethods", ["GET", "HEAD"]))},
+            "Compress": behavior.get("Compress", False),
+            "CachePolicyId": behavior.get("CachePolicyId", ""),
+            "OriginRequestPolicyId": behavior.get("OriginRequestPolicyId"),
+        },
+    }
+
+
+def _patch_prefix_list_ingress() -> None:
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.security_groups import SecurityGroupIngress
+
+    original = SecurityGroupIngress.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(
+        cls: type[SecurityGroupIngress],
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> SecurityGroupIngress:
+        properties = cloudformation_json["Properties"]
+        prefix_list = properties.get("SourcePrefixListId")
+        if not prefix_list:
+            return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = ec2_backends[account_id][region_name]
+        group = backend.describe_security_groups(group_ids=[properties["GroupId"]])[0]
+        backend.authorize_security_group_ingress(
+            group_name_or_id=group.id,
+            ip_protocol=properties["IpProtocol"],
+            from_port=properties.get("FromPort"),
+            to_port=properties.get("ToPort"),
+            ip_ranges=[],
+            prefix_list_ids=[{"PrefixListId": prefix_list, "Description": properties.get("Description", "")}],
+        )
+        return cls(group, properties)
+
+    _replace(
+        SecurityGroupIngress, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json)
+    )
+
+
+def _patch_queue_lambda_delivery() -> None:
+    from moto.sqs.models import Queue
+
+    original = Queue.add_message
+
+    def add_message(self: Any, message: Any) -> None:
+        mappings = self.lambda_event_source_mappings
+        self.lambda_event_source_mappings = {}
+        try:
+            original(self, message)
+        finally:
+            self.lambda_event_source_mappings = mappings
+
+    _replace(Queue, "add_message", add_message)
 
 
 def _secure_transport_statements(policy: dict[str, Any]) -> dict[str, Any]:
@@ -598,6 +761,10 @@ def _patch_bucket_properties() -> None:
             backend.put_bucket_lifecycle_configuration(bucket.name, rules)
         if "PublicAccessBlockConfiguration" in properties:
             backend.put_public_access_block(bucket.name, properties["PublicAccessBlockConfiguration"])
+        if "NotificationConfiguration" in properties:
+            backend.put_bucket_notification_configuration(
+                bucket.name, properties["NotificationConfiguration"]
+            )
         return bucket
 
     _replace(FakeBucket, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))

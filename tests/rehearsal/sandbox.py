@@ -2,7 +2,8 @@
 
 `sandboxed` moves the instance's absolute paths under the sandbox (the user data, the unit files and
 the commands SSM Run Command sends all go through it). `write_stand_ins` puts logging stand-ins for
-``dnf``, ``useradd`` and ``chgrp`` on the sandbox's PATH, and a ``systemctl`` that logs every call and,
+``dnf``, ``useradd`` and ``chgrp`` on the sandbox's PATH (and for the CloudWatch agent's control
+command that ``dnf install amazon-cloudwatch-agent`` would put in place), and a ``systemctl`` that logs every call and,
 for ``systemctl start <unit>.service`` without ``--no-block``, runs the unit's ``ExecStart`` as written
 with its ``EnvironmentFile`` and ``WorkingDirectory`` (what systemd does for a oneshot service);
 ``journalctl -u <unit>`` prints that run's output. This module imports nothing heavy: the emulator's
@@ -16,6 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from stacks import log_agent
 from stacks.instance_bootstrap import APP_ROOT, ENVIRONMENT_FILE, PIPELINE_HOME
 
 # The absolute paths of the instance that the first boot and the services use.
@@ -26,6 +28,10 @@ INSTANCE_PATHS = (
     PIPELINE_HOME,
     "/var/log/pipeline-bootstrap.log",
     "/tmp/pipeline-source.zip",
+    log_agent.LOG_DIRECTORY,
+    log_agent.CURSOR_DIRECTORY,
+    str(Path(log_agent.AGENT_CTL).parents[1]),
+    log_agent.HEALTH_SCRIPT,
 )
 LOGGING_STAND_INS = ("dnf", "useradd", "chgrp")
 STAND_IN_LOG = "stand-ins.log"
@@ -93,6 +99,13 @@ def write_stand_ins(sandbox: Path, python: str, aws_cli: Path) -> None:
     (folder / "journalctl").write_text(_JOURNALCTL.format(sandbox=sandbox), encoding="utf-8")
     for name in (*LOGGING_STAND_INS, "systemctl", "journalctl"):
         (folder / name).chmod(0o755)
+    # What `dnf install amazon-cloudwatch-agent` would install: its control command, logging its call.
+    agent_ctl = Path(sandboxed(log_agent.AGENT_CTL, sandbox))
+    agent_ctl.parent.mkdir(parents=True, exist_ok=True)
+    agent_ctl.write_text(
+        f'#!/bin/sh\necho "{agent_ctl.name} $*" >> {shlex.quote(str(log))}\n', encoding="utf-8"
+    )
+    agent_ctl.chmod(0o755)
     # What dnf would install (CPython 3.11) and what Amazon Linux ships (the AWS CLI).
     (folder / "python3.11").symlink_to(python)
     (folder / "aws").symlink_to(aws_cli)
