@@ -82,6 +82,19 @@ class DeployedStack:
         value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
         return dict(json.loads(value))
 
+    def dashboard_origin(self) -> str:
+        """Where the dashboard URL leads: the distribution's origin (cloudfront mode), else the URL."""
+        identifiers = self.resources["AWS::CloudFront::Distribution"]
+        if not identifiers:
+            return self.outputs["DashboardUrl"]
+        config = boto3.client("cloudfront").get_distribution(Id=identifiers[0])["Distribution"]
+        return str(config["DistributionConfig"]["Origins"]["Items"][0]["DomainName"])
+
+    def names_address(self, address: str) -> bool:
+        """Whether the dashboard URL leads to `address` (as an IP, or in EC2's public DNS name)."""
+        origin = self.dashboard_origin()
+        return address in origin or f"ec2-{address.replace('.', '-')}." in origin
+
     @property
     def region(self) -> str:
         return str(boto3.client("cloudformation").meta.region_name)
@@ -436,7 +449,7 @@ def check_distribution(report: Report, stack: DeployedStack) -> None:
         identifiers = stack.resources["AWS::CloudFront::Distribution"]
         expect(len(identifiers) == 1, f"distributions {identifiers}")
         config = boto3.client("cloudfront").get_distribution(Id=identifiers[0])["Distribution"]
-        domain = boto3.client("cloudfront").get_distribution(Id=identifiers[0])["Distribution"]["DomainName"]
+        domain = config["DomainName"]
         expect(stack.outputs["DashboardUrl"] == f"https://{domain}", f"URL {stack.outputs['DashboardUrl']}")
         settings = config["DistributionConfig"]
         behavior = settings["DefaultCacheBehavior"]
@@ -446,7 +459,7 @@ def check_distribution(report: Report, stack: DeployedStack) -> None:
         custom = origins[0]["CustomOriginConfig"]
         expect(custom["HTTPPort"] == stack.config.dashboard_port, f"origin port {custom['HTTPPort']}")
         address = stack.instance().get("PublicIpAddress", "")
-        expect(address.replace(".", "-") in origins[0]["DomainName"], f"origin {origins[0]['DomainName']}")
+        expect(stack.names_address(address), f"origin {origins[0]['DomainName']}, instance {address}")
         return f"{domain} -> {origins[0]['DomainName']}:{custom['HTTPPort']}"
 
     report.run("cloudfront: the dashboard URL's distribution, origin the instance's port", distribution)

@@ -64,6 +64,6 @@ def rehearse_operations(
     )["Addresses"]
     report.check(
         "make resume: the Elastic IP (the dashboard URL) stays with the instance",
-        bool(address) and address[0]["PublicIp"] in stack.outputs["DashboardUrl"],
+        bool(address) and stack.names_address(address[0]["PublicIp"]),
         f"addresses {address}",
     )
