@@ -35,6 +35,7 @@ from pathlib import Path
 
 import boto3
 
+from stacks import log_agent
 from stacks.instance_bootstrap import APP_ROOT
 from tests.rehearsal import moto_workarounds
 from tests.rehearsal import sandbox as instance
@@ -61,6 +62,12 @@ def unit_setting(unit: str, key: str) -> str:
     if not values:
         raise AssertionError(f"the unit has no {key}=")
     return str(values[-1])
+
+
+def settings_port(units: Mapping[str, str]) -> str:
+    """The dashboard's port as its unit is written (``--port N``)."""
+    command = shlex.split(unit_setting(units["pipeline-dashboard.service"], "ExecStart"))
+    return command[command.index("--port") + 1]
 
 
 def environment_file(path: Path) -> dict[str, str]:
@@ -392,8 +399,41 @@ def rehearse_first_boot(
             " | ".join(problems)[:500],
         )
 
+    agent_config = Path(instance.sandboxed(log_agent.AGENT_CONFIG, sandbox))
+
+    def cloudwatch_agent() -> str:
+        expect("dnf install -y -q amazon-cloudwatch-agent" in stand_ins, "the agent is not installed")
+        expect(
+            f"amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:{agent_config}" in stand_ins,
+            "the agent is not started with the pipeline's configuration",
+        )
+        collected = json.loads(agent_config.read_text(encoding="utf-8"))["logs"]["logs_collected"]
+        files = collected["files"]["collect_list"]
+        return f"{len(files)} log files collected"
+
+    report.run(
+        "first boot: the CloudWatch agent installed and started with its config (stand-ins)", cloudwatch_agent
+    )
+
     def while_serving(dashboard_url: str) -> None:
         from tests.rehearsal.operations import rehearse_operations
+
+        health_unit = units[f"{log_agent.HEALTH_UNIT}.service"]
+        script = Path(unit_setting(health_unit, "ExecStart")).read_text(encoding="utf-8")
+        port = dashboard_url.rsplit(":", 1)[1]
+        written = f"127.0.0.1:{settings_port(units)}/"
+        checked = subprocess.run(
+            ["sh", "-c", script.replace(written, f"127.0.0.1:{port}/")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        report.check(
+            f"unit {log_agent.HEALTH_UNIT}: the health check as written (port -> {port}) reports DashboardHealthy 1",
+            checked.returncode == 0 and written in script and '"DashboardHealthy":1' in checked.stdout,
+            (checked.stdout + checked.stderr)[-300:],
+        )
 
         # From now on SSM Run Command for this instance runs in its sandbox, as root with the
         # instance profile's (here: the emulator's) credentials.

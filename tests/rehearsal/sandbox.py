@@ -73,7 +73,9 @@ cat "{sandbox}/journal-$unit.log" 2>/dev/null | tail -n 30
 
 def sandboxed(text: str, sandbox: Path) -> str:
     """`text` with each of the instance's absolute paths moved under `sandbox`."""
-    pattern = re.compile("|".join(re.escape(path) for path in sorted(INSTANCE_PATHS, key=len, reverse=True)))
+    # A whole path only: /etc/pipeline must not take the /etc/pipeline of /etc/pipeline-agent.json.
+    alternatives = "|".join(re.escape(path) for path in sorted(INSTANCE_PATHS, key=len, reverse=True))
+    pattern = re.compile(f"(?:{alternatives})(?![\\w.-])")
     return pattern.sub(lambda match: f"{sandbox}{match.group(0)}", text)
 
 
