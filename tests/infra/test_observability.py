@@ -14,6 +14,7 @@ from tests.infra.conftest import Synthesized, resolve_user_data
 NAMESPACES = {
     "dev": "MarketWeatherPipeline/dev",
     "lab": "MarketWeatherPipeline/dev",
+    "private": "MarketWeatherPipeline/dev",
     "production": "MarketWeatherPipeline/prod",
 }
 
