@@ -178,3 +178,9 @@ def test_log_retention_must_be_one_cloudwatch_accepts() -> None:
     assert load_config({"log_retention_days": "30"}).log_retention_days == 30
     with pytest.raises(ConfigError, match="log_retention_days"):
         load_config({"log_retention_days": "10"})
+
+
+def test_user_data_with_the_agent_stays_within_ec2s_16_kb(any_mode: Synthesized) -> None:
+    _, instance = any_mode.only("AWS::EC2::Instance")
+    # Tokens (ARNs, URLs) resolve to placeholders here; real values are of similar length.
+    assert len(resolve_user_data(instance["Properties"]["UserData"]).encode()) < 14 * 1024
