@@ -7,13 +7,16 @@ import json
 
 import pytest
 
+from pipeline.catalog import DATA_SOURCES
 from stacks import log_agent
 from stacks.config import ConfigError, load_config
+from stacks.observability import ALLOWED_DAYS_BEHIND
 from tests.infra.conftest import Synthesized, resolve_user_data
 
 NAMESPACES = {
     "dev": "MarketWeatherPipeline/dev",
     "lab": "MarketWeatherPipeline/dev",
+    "private": "MarketWeatherPipeline/dev",
     "production": "MarketWeatherPipeline/prod",
 }
 
@@ -177,3 +180,14 @@ def test_log_retention_must_be_one_cloudwatch_accepts() -> None:
     assert load_config({"log_retention_days": "30"}).log_retention_days == 30
     with pytest.raises(ConfigError, match="log_retention_days"):
         load_config({"log_retention_days": "10"})
+
+
+def test_user_data_with_the_agent_stays_within_ec2s_16_kb(any_mode: Synthesized) -> None:
+    _, instance = any_mode.only("AWS::EC2::Instance")
+    # Tokens (ARNs, URLs) resolve to placeholders here; real values are of similar length.
+    assert len(resolve_user_data(instance["Properties"]["UserData"]).encode()) < 14 * 1024
+
+
+def test_every_data_source_of_the_runtime_has_a_freshness_allowance() -> None:
+    # The stack spells the source names itself (it imports no runtime code): they must be the runtime's.
+    assert tuple(ALLOWED_DAYS_BEHIND) == DATA_SOURCES
