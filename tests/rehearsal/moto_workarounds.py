@@ -160,19 +160,36 @@ def _register_models() -> None:
             if self._delete is not None:
                 self._delete()
 
-    class Secret(_Model, CloudFormationModel):
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SecretsManager::Secret"
+        #: The resource type a model stands for, and how it is made: each model sets both.
+        CFN_TYPE: ClassVar[str] = ""
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
+        def cloudformation_type(cls) -> str:
+            return cls.CFN_TYPE
+
+        @classmethod
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> _Model:
+            raise NotImplementedError(cls.CFN_TYPE)
+
+        @classmethod
+        def create_from_cloudformation_json(
             cls,
             resource_name: str,
             cloudformation_json: dict[str, Any],
             account_id: str,
             region_name: str,
             **_: Any,
+        ) -> _Model:
+            return cls.create(resource_name, cloudformation_json, account_id, region_name)
+
+    class Secret(_Model, CloudFormationModel):
+        CFN_TYPE = "AWS::SecretsManager::Secret"
+
+        @classmethod
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
         ) -> _Model:
             from moto.secretsmanager.models import secretsmanager_backends
 
@@ -221,18 +238,11 @@ def _register_models() -> None:
             )
 
     class SecretTargetAttachment(_Model, CloudFormationModel):
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SecretsManager::SecretTargetAttachment"
+        CFN_TYPE = "AWS::SecretsManager::SecretTargetAttachment"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **_: Any,
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
         ) -> _Model:
             from moto.rds.models import rds_backends
             from moto.secretsmanager.models import secretsmanager_backends
@@ -263,18 +273,11 @@ def _register_models() -> None:
             return cls(secret_arn)
 
     class Schedule(_Model, CloudFormationModel):
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::Scheduler::Schedule"
+        CFN_TYPE = "AWS::Scheduler::Schedule"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **_: Any,
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
         ) -> _Model:
             from moto.scheduler.models import scheduler_backends
 
@@ -299,18 +302,11 @@ def _register_models() -> None:
             return cls(name, lambda: backend.delete_schedule(group, name))
 
     class BucketPolicy(_Model, CloudFormationModel):
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::S3::BucketPolicy"
+        CFN_TYPE = "AWS::S3::BucketPolicy"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **_: Any,
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
         ) -> _Model:
             from moto.s3.models import s3_backends
 
@@ -326,18 +322,11 @@ def _register_models() -> None:
             return cls(bucket, delete)
 
     class Alarm(_Model, CloudFormationModel):
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::CloudWatch::Alarm"
+        CFN_TYPE = "AWS::CloudWatch::Alarm"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **_: Any,
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
         ) -> _Model:
             from moto.cloudwatch.models import cloudwatch_backends
 
@@ -363,18 +352,11 @@ def _register_models() -> None:
     class CloudFrontFunction(_Model, CloudFormationModel):
         ATTRIBUTES: ClassVar[tuple[str, ...]] = ("FunctionARN",)
 
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::CloudFront::Function"
+        CFN_TYPE = "AWS::CloudFront::Function"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **_: Any,
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
         ) -> _Model:
             from moto.cloudfront.models import cloudfront_backends
 
@@ -393,18 +375,11 @@ def _register_models() -> None:
     class CloudFrontDistribution(_Model, CloudFormationModel):
         ATTRIBUTES: ClassVar[tuple[str, ...]] = ("DomainName", "Id")
 
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::CloudFront::Distribution"
+        CFN_TYPE = "AWS::CloudFront::Distribution"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **_: Any,
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
         ) -> _Model:
             from moto.cloudfront.models import cloudfront_backends
 
