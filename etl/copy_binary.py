@@ -17,25 +17,48 @@ POSTGRES_EPOCH = np.datetime64("2000-01-01", "D")
 _FIXED_TYPES = {"date": ">i4", "float8": ">f8", "int8": ">i8", "int2": ">i2"}
 #: The column types `encode_tuples` handles.
 ENCODABLE_TYPES = frozenset({"text", *_FIXED_TYPES})
+# Rows go out in frame order unless that takes more than this many runs of one layout, and fewer rows
+# per run than this on average.
+ORDERED_RUNS_MIN = 1024
+ROWS_PER_RUN_MIN = 32
 
 
-def _prepared(values: pd.Series, pg_type: str) -> tuple[np.ndarray, np.ndarray]:
-    """The column's values in their wire dtype, and its NULL mask."""
+class _Text:
+    """A text column as codes into its distinct values, encoded."""
+
+    def __init__(self, codes: np.ndarray, encoded: np.ndarray) -> None:
+        self.codes = codes
+        self.encoded = encoded
+
+    def fixed(self, rows: np.ndarray, length: int) -> np.ndarray:
+        """The values of `rows`, all `length` bytes long, as a fixed-width bytes array."""
+        return np.array(self.encoded.tolist(), dtype=f"S{max(length, 1)}")[self.codes[rows]]
+
+
+def _prepared(values: pd.Series, pg_type: str) -> tuple[np.ndarray | _Text, np.ndarray, np.ndarray | None]:
+    """The column's values in their wire dtype, its NULL mask, and for text each value's byte length.
+
+    A text column holds few distinct values (a ticker per row of a million): each is encoded once, and
+    the column becomes the codes of its values among them (`_Text`).
+    """
     array = values.to_numpy()
     if pg_type == "date":
         days = array.astype("datetime64[D]")
         missing = np.isnat(days)
-        return np.where(missing, 0, (days - POSTGRES_EPOCH).astype(np.int64)).astype(">i4"), missing
+        return np.where(missing, 0, (days - POSTGRES_EPOCH).astype(np.int64)).astype(">i4"), missing, None
     if pg_type == "text":
-        encoded = np.array([str(value).encode() for value in array], dtype=object)
-        return encoded, pd.isna(values).to_numpy()
+        codes, distinct = pd.factorize(values)
+        # Code -1 (a missing value) picks the empty string appended last.
+        encoded = np.array([*(str(value).encode() for value in distinct), b""], dtype=object)
+        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+        return _Text(codes, encoded), codes < 0, lengths[codes]
     if array.dtype.kind == "f":
         missing = np.isnan(array)
         filled = np.where(missing, 0, array)
         if pg_type != "float8":
             filled = np.round(filled).astype(np.int64)
-        return filled.astype(_FIXED_TYPES[pg_type]), missing
-    return array.astype(_FIXED_TYPES[pg_type]), np.zeros(len(array), dtype=bool)
+        return filled.astype(_FIXED_TYPES[pg_type]), missing, None
+    return array.astype(_FIXED_TYPES[pg_type]), np.zeros(len(array), dtype=bool), None
 
 
 def encode_tuples(frame: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> bytes:
@@ -47,18 +70,29 @@ def encode_tuples(frame: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> by
         return b""
     prepared = [_prepared(frame[name], pg_type) for name, pg_type in columns]
     layout_keys = np.column_stack(
-        [
-            np.where(
-                missing, -1, np.fromiter(map(len, values), np.int64, len(values)) if pg_type == "text" else 0
-            )
-            for (values, missing), (_, pg_type) in zip(prepared, columns, strict=True)
-        ]
+        [np.where(missing, -1, 0 if lengths is None else lengths) for _, missing, lengths in prepared]
     )
     layouts, group_of_row = _distinct_rows(layout_keys)
+    groups = [
+        _encode_group(prepared, columns, layout, np.flatnonzero(group_of_row == group))
+        for group, layout in enumerate(layouts)
+    ]
+    # The tuples go out in the frame's row order (a first load's primary-key index is then built from
+    # presorted rows): each run of consecutive rows of one layout is a slice of its group's records,
+    # which are in row order too. Where the layouts alternate too often for that to be cheap (NULLs
+    # scattered through a column), group by group: the rows are the same.
+    starts = np.flatnonzero(np.concatenate([[True], group_of_row[1:] != group_of_row[:-1]]))
+    if len(starts) > max(ORDERED_RUNS_MIN, len(group_of_row) // ROWS_PER_RUN_MIN):
+        return b"".join(records.tobytes() for records in groups)
+    counts = np.diff(np.append(starts, len(group_of_row)))
+    views = [memoryview(records.tobytes()) for records in groups]
+    sizes = [records.dtype.itemsize for records in groups]
+    taken = [0] * len(groups)
     parts = []
-    for group, layout in enumerate(layouts):
-        rows = np.flatnonzero(group_of_row == group)
-        parts.append(_encode_group(prepared, columns, layout, rows))
+    for group, count in zip(group_of_row[starts].tolist(), counts.tolist(), strict=True):
+        first = taken[group]
+        parts.append(views[group][first * sizes[group] : (first + count) * sizes[group]])
+        taken[group] = first + count
     return b"".join(parts)
 
 
@@ -77,7 +111,8 @@ def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys[first], inverse.ravel()
 
 
-def _encode_group(prepared, columns, layout: np.ndarray, rows: np.ndarray) -> bytes:
+def _encode_group(prepared, columns, layout: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The binary tuples of `rows`, which share `layout`, as one structured array."""
     fields: list[tuple[str, str]] = [("count", ">i2")]
     for index, ((_, pg_type), length) in enumerate(zip(columns, layout, strict=True)):
         fields.append((f"length{index}", ">i4"))
@@ -85,11 +120,17 @@ def _encode_group(prepared, columns, layout: np.ndarray, rows: np.ndarray) -> by
             fields.append((f"value{index}", f"S{length}" if pg_type == "text" else _FIXED_TYPES[pg_type]))
     records = np.empty(len(rows), dtype=np.dtype(fields))
     records["count"] = len(columns)
-    for index, ((values, _), (_, pg_type), length) in enumerate(zip(prepared, columns, layout, strict=True)):
+    for index, ((values, _, _), (_, pg_type), length) in enumerate(
+        zip(prepared, columns, layout, strict=True)
+    ):
         if length < 0:
             records[f"length{index}"] = -1
             continue
-        selected = values[rows]
-        records[f"length{index}"] = length if pg_type == "text" else np.dtype(_FIXED_TYPES[pg_type]).itemsize
-        records[f"value{index}"] = selected.astype(f"S{length}") if pg_type == "text" else selected
-    return records.tobytes()
+        if pg_type == "text":
+            records[f"length{index}"] = length
+            if length:
+                records[f"value{index}"] = values.fixed(rows, length)
+            continue
+        records[f"length{index}"] = np.dtype(_FIXED_TYPES[pg_type]).itemsize
+        records[f"value{index}"] = values[rows]
+    return records

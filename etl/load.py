@@ -61,16 +61,24 @@ def stage_frame(cursor: psycopg.Cursor, spec: TableSpec, frame: pd.DataFrame) ->
     return writer.pending
 
 
-def load_frame(cursor: psycopg.Cursor, table: str, frame: pd.DataFrame, *, unique_keys: bool = False) -> int:
+def load_frame(
+    cursor: psycopg.Cursor,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    unique_keys: bool = False,
+    defer_indexes: bool = False,
+) -> int:
     """Stage and upsert one frame into `table`; return the rows inserted or changed.
 
-    `unique_keys`: no two rows of `frame` share a key (see `StagingWriter`).
+    `unique_keys`: no two rows of `frame` share a key; `defer_indexes`: into an empty table, build the
+    indexes after the rows are in (see `StagingWriter`).
     """
     if frame.empty:
         return 0
-    writer = StagingWriter(cursor, TABLES[table], unique_keys=unique_keys)
+    writer = StagingWriter(cursor, TABLES[table], unique_keys=unique_keys, defer_indexes=defer_indexes)
     write_frame(writer, frame)
-    return writer.flush()
+    return writer.finish()
 
 
 def stored_bars(cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, dt.date]) -> pd.DataFrame:

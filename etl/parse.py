@@ -203,30 +203,51 @@ def parse_open_meteo(body: bytes, states: Sequence[str]) -> pd.DataFrame:
         raise ParseError("expected a JSON object or an array of objects")
     if len(elements) != len(states):
         raise ParseError(f"{len(elements)} location(s) in the response for {len(states)} requested state(s)")
-    frames = [_open_meteo_location(element, state) for element, state in zip(elements, states, strict=True)]
-    if not frames:
+    # Checked location by location, the dates converted once for them all: 50 states of ten years.
+    series = [_open_meteo_location(element, state) for element, state in zip(elements, states, strict=True)]
+    if not series:
         return pd.DataFrame({name: [] for name in WEATHER_COLUMNS})
-    return pd.concat(frames, ignore_index=True)
+    try:
+        dates = _iso_dates([day for days, _ in series for day in days])
+    except ParseError:
+        for (days, _), state in zip(series, states, strict=True):
+            try:
+                _iso_dates(days)
+            except ParseError:
+                raise ParseError(f"bad dates in the daily series of {state}") from None
+        raise
+    columns: dict[str, object] = {
+        "state": np.repeat(np.array(states, dtype=object), [len(days) for days, _ in series]),
+        "obs_date": dates,
+    }
+    for column, _ in OPEN_METEO_VARIABLES.values():
+        columns[column] = np.concatenate([values[column] for _, values in series])
+    return pd.DataFrame(columns)
 
 
-def _open_meteo_location(element: dict, state: str) -> pd.DataFrame:
+def _iso_dates(days: list) -> np.ndarray:
+    """`YYYY-MM-DD` strings as datetime64[ns] (midnight); anything else is a `ParseError`."""
+    try:
+        return pd.to_datetime(days, format="%Y-%m-%d").values.astype("datetime64[ns]")
+    except (TypeError, ValueError):
+        raise ParseError("bad dates in a daily series") from None
+
+
+def _open_meteo_location(element: dict, state: str) -> tuple[list, dict[str, np.ndarray]]:
+    """One location's days (as sent) and its values by curated column, checked."""
     daily = element.get("daily")
     units = element.get("daily_units") or {}
     if not isinstance(daily, dict) or not isinstance(daily.get("time"), list):
         raise ParseError(f"no daily series for {state}")
     days = daily["time"]
-    try:
-        dates = pd.to_datetime(days, format="%Y-%m-%d").values.astype("datetime64[ns]")
-    except (TypeError, ValueError):
-        raise ParseError(f"bad dates in the daily series of {state}") from None
-    columns: dict[str, object] = {"state": [state] * len(days), "obs_date": dates}
+    values = {}
     for variable, (column, unit) in OPEN_METEO_VARIABLES.items():
         if units.get(variable) != unit:
             raise ParseError(f"{variable} of {state} is in {units.get(variable)!r}, expected {unit!r}")
         if variable not in daily:
             raise ParseError(f"{variable} missing for {state}")
-        columns[column] = _float_array(daily[variable], variable, len(days))
-    return pd.DataFrame(columns)
+        values[column] = _float_array(daily[variable], variable, len(days))
+    return days, values
 
 
 def parse_gdelt_timeline(body: bytes, topic: str) -> pd.DataFrame:

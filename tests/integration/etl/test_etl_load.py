@@ -144,6 +144,19 @@ def test_incremental_load_equals_full_reload(migrated_database_url, raw_zone, pg
         drop_database(pg_server, fresh_url)
 
 
+def index_definitions(url: str) -> list[tuple[str, str, str]]:
+    """Every index and key constraint of schema public: table, name, definition."""
+    with psycopg.connect(url) as conn:
+        indexes = conn.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+        ).fetchall()
+        constraints = conn.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE connamespace = 'public'::regnamespace"
+        ).fetchall()
+    return sorted(indexes + constraints)
+
+
 def test_worker_processes_in_small_bounded_batches_load_what_one_pass_loads(
     migrated_database_url, raw_zone, pg_server, monkeypatch
 ):
@@ -156,6 +169,7 @@ def test_worker_processes_in_small_bounded_batches_load_what_one_pass_loads(
     monkeypatch.setattr(etl.stage, "READ_CHUNK_OBJECTS", 2)
     monkeypatch.setattr(etl.stage, "WORKER_BATCH_BYTES", 1)
     monkeypatch.setattr(etl.stage, "IN_FLIGHT_PER_WORKER", 1)
+    monkeypatch.setattr(etl.stage, "DEFER_INDEXES_MIN_ROWS", 1)
     pools = []
 
     class RecordedPool(ProcessPoolExecutor):
@@ -173,9 +187,13 @@ def test_worker_processes_in_small_bounded_batches_load_what_one_pass_loads(
         migrate()
         result = run_etl(get_settings())
         assert result.exit_code == 0, result.summary()
-        # Then the tables are identical, bit for bit, and the six instruments went one batch each
+        # Then the tables are identical, bit for bit, with the same keys and indexes (a backfill into
+        # empty tables drops and rebuilds them), and the six instruments went one batch each
         assert table_checksums(fresh_url) == in_process
+        assert index_definitions(fresh_url) == index_definitions(migrated_database_url)
         assert pools.count("transform_instruments") == 6
+        # ... and the small objects went to the workers too, one task each
+        assert pools.count("transform_object") == result.loaded - 6
     finally:
         drop_database(pg_server, fresh_url)
 

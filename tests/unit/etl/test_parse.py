@@ -143,6 +143,20 @@ def test_open_meteo_wrong_unit_is_rejected():
         parse_open_meteo(json.dumps(element).encode(), ["NY"])
 
 
+def test_open_meteo_bad_dates_name_the_state_they_are_in():
+    # Given a three-state response whose second state sends a date that is not YYYY-MM-DD
+    elements = [weather_element(40.0, 1.0), weather_element(36.7, 2.0), weather_element(47.6, 3.0)]
+    elements[1]["daily"]["time"] = ["2024/01/02"]
+    body = json.dumps(elements).encode()
+    # Then the error names that state, and the same response with good dates parses, states in order
+    with pytest.raises(ParseError, match="bad dates in the daily series of CA"):
+        parse_open_meteo(body, ["NY", "CA", "WA"])
+    elements[1]["daily"]["time"] = ["2024-01-02"]
+    weather = parse_open_meteo(json.dumps(elements).encode(), ["NY", "CA", "WA"])
+    assert weather["state"].tolist() == ["NY", "CA", "WA"]
+    assert weather["precipitation_mm"].tolist() == [1.0, 2.0, 3.0]
+
+
 def test_gdelt_finer_buckets_are_summed_per_day():
     data = [
         {"date": "20240102T000000Z", "value": 3, "norm": 100},
