@@ -13,7 +13,7 @@ import contextlib
 import multiprocessing
 import os
 from collections import defaultdict, deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -83,25 +83,23 @@ def transform_and_stage(
     parallel = plan.instrument_window_days >= PARALLEL_THRESHOLD_WINDOW_DAYS
     sink = _ResultSink(staged, cursor, {item.key: item for item in to_transform}, bar, backfill=parallel)
     with _instrument_pool(parallel) as pool:
+        # The small objects are parsed and loaded here while the worker processes start.
+        for item, body in read_bodies(store, plan.objects):
+            sink.absorb(transform_object(_input(item, body)))
+        for table, parts in sink.frames.items():
+            staged.rows_written[table] = _load_objects(cursor, table, parts, staged, backfill=parallel)
+        on_phase("objects")
         started_empty = {table for table, writer in sink.writers.items() if writer.into_empty}
         batches = instrument_batches(
             cursor, plan, store, WORKER_BATCH_BYTES if parallel else None, started_empty=started_empty
         )
         for transformed in _transform_all(pool, batches):
             sink.absorb(transformed)
-        on_phase("transform_and_stage")
-        # The small objects go to the workers now: parsed there while PostgreSQL upserts the last
-        # instrument rows (or, after a backfill, builds their indexes).
-        objects = _transform_objects(pool, store, plan.objects)
-        for table, writer in sink.writers.items():
-            staged.rows_written[table] = writer.finish()
-            staged.rows_staged += writer.rows
-        on_phase("upsert")
-        for transformed in objects:
-            sink.absorb(transformed)
-    for table, parts in sink.frames.items():
-        staged.rows_written[table] = _load_objects(cursor, table, parts, staged, backfill=parallel)
-    on_phase("objects")
+    on_phase("transform_and_stage")
+    for table, writer in sink.writers.items():
+        staged.rows_written[table] = writer.finish()
+        staged.rows_staged += writer.rows
+    on_phase("upsert")
     bar.close()
     for table, arrays in sink.day_arrays.items():
         days = np.unique(np.concatenate(arrays)).tolist()
@@ -216,18 +214,6 @@ def _instrument_pool(parallel: bool) -> Iterator[ProcessPoolExecutor | None]:
         # helper thread does the waiting while the caller loads the small objects.
         starter.submit(lambda: [pool.submit(int) for _ in range(WORKERS)])
         yield pool
-
-
-def _transform_objects(
-    pool: ProcessPoolExecutor | None, store: RawStore, objects: Sequence[PendingObject]
-) -> Iterator[TransformResult]:
-    """The transform of each small object (weather, news, macro, manifests), in order: in the worker
-    processes, all submitted at once (they are few and small), or here, one by one."""
-    inputs = (_input(item, body) for item, body in read_bodies(store, objects))
-    if pool is None:
-        return map(transform_object, inputs)
-    futures = [pool.submit(transform_object, item) for item in inputs]
-    return (future.result() for future in futures)
 
 
 def _transform_all(

@@ -111,11 +111,14 @@ class StagingWriter:
         return self.written
 
     def finish(self) -> int:
-        """Flush, then rebuild the indexes dropped at the start; return the rows written."""
+        """Flush, then rebuild the indexes dropped at the start and gather the table's statistics
+        (the planner would take the freshly filled table for empty); return the rows written."""
         written = self.flush()
-        for statement in self.rebuild:
-            self.cursor.execute(statement)
-        self.rebuild = []
+        if self.rebuild:
+            for statement in self.rebuild:
+                self.cursor.execute(statement)
+            self.cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.spec.name)))
+            self.rebuild = []
         return written
 
 
