@@ -16,6 +16,7 @@ import etl.stage
 import etl.staging
 from cli.status import status_report
 from etl import run_etl
+from pipeline.rawzone import LocalRawStore, RawMetadata
 from pipeline.settings import get_settings
 from tests.conftest import create_database, drop_database, reset_settings_caches
 from tests.integration.etl.conftest import FIRST_DAY, table_checksums, trading_days
@@ -331,3 +332,50 @@ def test_loads_from_an_s3_raw_zone_and_reads_metadata_only_of_new_or_changed_obj
         result = run_etl(get_settings(), full=True)
     assert result.exit_code == 0 and result.loaded == 9 and result.metadata_lookups == 9
     assert count(url, "SELECT count(*) FROM stock_daily") == 30
+
+
+def test_a_local_raw_zone_reads_the_sidecars_only_of_new_or_rewritten_objects(
+    migrated_database_url, raw_zone, monkeypatch
+):
+    keys = raw_zone.everything(DAYS[:10])
+    url = migrated_database_url
+    # Every sidecar read (a `head`) the ETL makes on the local folder.
+    heads: list[str] = []
+    original_head = LocalRawStore.head
+
+    def counted_head(store: LocalRawStore, key: str) -> RawMetadata:
+        heads.append(key)
+        return original_head(store, key)
+
+    monkeypatch.setattr(LocalRawStore, "head", counted_head)
+
+    def etl_heads() -> tuple[int, int]:
+        heads.clear()
+        result = run_etl(get_settings())
+        assert result.exit_code == 0, result.summary()
+        assert result.metadata_lookups == len(heads)
+        return result.loaded, len(heads)
+
+    # The first run reads every sidecar and records each body file's stat token, like an ETag ...
+    assert etl_heads() == (9, 9)
+    assert count(url, "SELECT count(*) FROM raw_objects WHERE etag ~ '^[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$'") == 9
+    # ... so a run with nothing new reads none.
+    assert etl_heads() == (0, 0)
+    # An object rewritten with the same bytes has a new token: its sidecar is read once, nothing is
+    # loaded and `loaded_at` stays; the new token is recorded, so the next run reads nothing again.
+    with psycopg.connect(url) as conn:
+        loaded_at = conn.execute("SELECT max(loaded_at) FROM raw_objects").fetchone()[0]
+    raw_zone.replace_body(keys[0], raw_zone.store.get(keys[0]).body)
+    assert etl_heads() == (0, 1)
+    assert etl_heads() == (0, 0)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT max(loaded_at) FROM raw_objects").fetchone()[0] == loaded_at
+    # An object rewritten with other bytes is read and loaded, and only that one.
+    raw_zone.replace_body(
+        keys[1], raw_zone.store.get(keys[1]).body.replace(b'"error": null', b'"error":null')
+    )
+    assert etl_heads() == (1, 1)
+    assert etl_heads() == (0, 0)
+    # --full still reads every object.
+    result = run_etl(get_settings(), full=True)
+    assert result.exit_code == 0 and result.loaded == 9 and result.metadata_lookups == 9
