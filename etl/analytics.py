@@ -9,13 +9,24 @@ values in units of 1e-12 (`numeric` would be exact too, but is three times slowe
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Collection
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from etl.schema import MARKET_DAILY, SECTOR_DAILY, TABLES
+from etl.schema import (
+    INDEX_DAILY,
+    MACRO_DAILY,
+    MARKET_DAILY,
+    NEWS_DAILY,
+    PIPELINE_RUNS,
+    SECTOR_DAILY,
+    TABLES,
+    WEATHER_DAILY,
+)
 from pipeline.db import fetch_value
 from pipeline.settings import Settings
 
@@ -26,6 +37,12 @@ TREASURY_10Y_SERIES = "DGS10"
 
 _SECTOR = TABLES[SECTOR_DAILY]
 _MARKET = TABLES[MARKET_DAILY]
+
+# The tables `market_daily` is computed from: a run that wrote none of their rows (and whose settings
+# are those of the last refresh) would recompute exactly the rows already there.
+MARKET_DAILY_SOURCES = (INDEX_DAILY, WEATHER_DAILY, NEWS_DAILY, MACRO_DAILY)
+# The key of an ETL run's `pipeline_runs.details` that records what its `market_daily` reflects.
+MARKET_DAILY_INPUTS = "market_daily_inputs"
 
 
 # Values are summed as integers in units of 1 / MEAN_SCALE: exact, so independent of row order.
@@ -94,15 +111,43 @@ def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
     macro values are the last observation on or before the day of each series of
     `PIPELINE_FRED_SERIES` (in `macro`; `vix` and `treasury_10y` when VIXCLS and DGS10 are configured).
     """
-    parameters = {
+    cursor.execute(_market_daily_query(cursor), _market_daily_parameters(settings))
+    return int(fetch_value(cursor))
+
+
+def market_daily_inputs(cursor: psycopg.Cursor, settings: Settings) -> dict[str, Any]:
+    """What `market_daily` is computed with besides its tables' rows: the settings it reads and a
+    digest of its query (so a new version of the query counts as a change too). JSON-ready."""
+    digest = hashlib.sha256(_market_daily_query(cursor).encode()).hexdigest()[:16]
+    return {**_market_daily_parameters(settings), "query": digest}
+
+
+def last_market_daily_inputs(cursor: psycopg.Cursor) -> dict[str, Any] | None:
+    """The `market_daily_inputs` of the last ETL run that committed (None if no run recorded any).
+
+    Runs commit one at a time under the ETL lock, and each stamps `finished_at` while it holds it,
+    so the latest `finished_at` is the last refresh's (a failed run's row records no inputs)."""
+    cursor.execute(
+        f"SELECT details -> %(key)s FROM {PIPELINE_RUNS} "
+        "WHERE kind = 'etl' AND details ? %(key)s ORDER BY finished_at DESC LIMIT 1",
+        {"key": MARKET_DAILY_INPUTS},
+    )
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _market_daily_parameters(settings: Settings) -> dict[str, Any]:
+    return {
         "symbol": settings.pipeline_indexes[0],
         "topic": settings.pipeline_news_topics[0],
         "series": list(settings.pipeline_fred_series),
         "vix": VIX_SERIES,
         "treasury": TREASURY_10Y_SERIES,
     }
-    cursor.execute(
-        f"""
+
+
+def _market_daily_query(cursor: psycopg.Cursor) -> str:
+    return f"""
         WITH weather AS (
             SELECT obs_date, {_exact_mean("precipitation_mm")} AS precipitation_mm
             FROM weather_daily GROUP BY obs_date
@@ -147,10 +192,7 @@ def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM written)
-        """,
-        parameters,
-    )
-    return int(fetch_value(cursor))
+        """
 
 
 _MATERIALIZED_VIEWS = """

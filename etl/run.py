@@ -23,7 +23,15 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from etl.analytics import refresh_market_daily, refresh_materialized_views, refresh_sector_daily
+from etl.analytics import (
+    MARKET_DAILY_INPUTS,
+    MARKET_DAILY_SOURCES,
+    last_market_daily_inputs,
+    market_daily_inputs,
+    refresh_market_daily,
+    refresh_materialized_views,
+    refresh_sector_daily,
+)
 from etl.extract import Scan, find_pending, find_pending_keys, recent_listing
 from etl.ledger import read_ledger, record_etags, record_objects
 from etl.metrics import publish_run, run_mode
@@ -67,6 +75,10 @@ class EtlResult:
     phase_seconds: dict[str, float] = field(default_factory=dict)
     # Objects whose metadata had to be read (a HEAD request each on S3): new, changed or --full.
     metadata_lookups: int = 0
+    # The settings and query version `market_daily` now reflects (recorded in the run's details), and
+    # whether this run recomputed it.
+    market_daily_inputs: dict[str, Any] = field(default_factory=dict)
+    market_daily_refreshed: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -189,7 +201,7 @@ def _load(
         result.take(staged)
         _load_reference_tables(cursor, settings, staged, result)
         phase.done("companies_and_dates")
-        _refresh_analytics(cursor, settings, staged, result)
+        _refresh_analytics(cursor, settings, staged, result, full=full)
         phase.done("analytics")
         record_objects(cursor, staged.ledger_rows)
         record_etags(cursor, scan.new_etags)
@@ -243,12 +255,25 @@ def _load_reference_tables(
 
 
 def _refresh_analytics(
-    cursor: psycopg.Cursor, settings: Settings, staged: StagedLoad, result: EtlResult
+    cursor: psycopg.Cursor, settings: Settings, staged: StagedLoad, result: EtlResult, *, full: bool
 ) -> None:
-    """The summaries of the days the run changed; every day when the universe (sectors) changed."""
+    """The summaries of the days the run changed; every day when the universe (sectors) changed.
+
+    `market_daily` is recomputed whole, but only when it could come out different: rows written to
+    a table it reads, other settings than the last refresh used (`PIPELINE_INDEXES` and the others
+    change without a row changing), a new version of its query, or `--full`.
+    """
     every_day = bool(result.rows_written[COMPANIES])
     result.rows_written[SECTOR_DAILY] = refresh_sector_daily(cursor, None if every_day else staged.stock_days)
-    result.rows_written[MARKET_DAILY] = refresh_market_daily(cursor, settings)
+    result.market_daily_inputs = market_daily_inputs(cursor, settings)
+    result.market_daily_refreshed = (
+        full
+        or any(result.rows_written.get(table) for table in MARKET_DAILY_SOURCES)
+        or last_market_daily_inputs(cursor) != result.market_daily_inputs
+    )
+    result.rows_written[MARKET_DAILY] = (
+        refresh_market_daily(cursor, settings) if result.market_daily_refreshed else 0
+    )
 
 
 def _record_run(
@@ -267,6 +292,8 @@ def _record_run(
         "data_quality": quality,
         "phase_seconds": result.phase_seconds,
         "metadata_lookups": result.metadata_lookups,
+        "market_daily_refreshed": result.market_daily_refreshed,
+        MARKET_DAILY_INPUTS: result.market_daily_inputs,
         "seconds": round(result.seconds, 3),
     }
     cursor.execute(

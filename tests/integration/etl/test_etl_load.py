@@ -75,6 +75,38 @@ def test_market_daily_follows_the_configured_fred_series(migrated_database_url, 
     )
 
 
+def test_market_daily_is_recomputed_only_when_its_rows_or_settings_change(
+    migrated_database_url, raw_zone, monkeypatch
+):
+    # Given a loaded raw zone with a FRED series the settings do not name yet
+    raw_zone.everything(DAYS)
+    raw_zone.fred("UNRATE", DAYS)
+    url = migrated_database_url
+    first = run_etl(get_settings())
+    assert first.market_daily_refreshed and first.rows_written["market_daily"] == 30
+    assert count(url, "SELECT count(*) FROM market_daily WHERE macro ? 'UNRATE'") == 0
+    # When a run finds nothing new, then market_daily is not recomputed, and the run says so
+    again = run_etl(get_settings())
+    assert again.exit_code == 0 and not again.market_daily_refreshed
+    assert again.rows_written["market_daily"] == again.rows_written["sector_daily"] == 0
+    recorded = "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl' AND details ? 'market_daily_inputs'"
+    assert count(url, recorded) == 2
+    # When PIPELINE_FRED_SERIES changes, with no new row anywhere, then the next run recomputes it
+    monkeypatch.setenv("PIPELINE_FRED_SERIES", "VIXCLS,DGS10,UNRATE")
+    reset_settings_caches()
+    changed = run_etl(get_settings())
+    assert changed.loaded == 0 and changed.market_daily_refreshed
+    assert changed.rows_written["market_daily"] == 30
+    assert count(url, "SELECT count(*) FROM market_daily WHERE macro ? 'UNRATE'") == 30
+    assert not run_etl(get_settings()).market_daily_refreshed
+    # and so does a change of the news topic, and --full
+    monkeypatch.setenv("PIPELINE_NEWS_TOPICS", "recession")
+    reset_settings_caches()
+    assert run_etl(get_settings()).market_daily_refreshed
+    assert count(url, "SELECT count(*) FROM market_daily WHERE news_topic = 'recession'") == 30
+    assert run_etl(get_settings(), full=True).market_daily_refreshed
+
+
 def test_freshness_is_the_last_day_of_data_each_object_covers(migrated_database_url, raw_zone):
     # Given windows over 30 days: their keys carry the first day, the manifest its own day.
     raw_zone.everything(DAYS)
