@@ -22,7 +22,6 @@ from etl.schema import (
     MACRO_DAILY,
     MARKET_DAILY,
     NEWS_DAILY,
-    PIPELINE_RUNS,
     SECTOR_DAILY,
     TABLES,
     WEATHER_DAILY,
@@ -41,8 +40,6 @@ _MARKET = TABLES[MARKET_DAILY]
 # The tables `market_daily` is computed from: a run that wrote none of their rows (and whose settings
 # are those of the last refresh) would recompute exactly the rows already there.
 MARKET_DAILY_SOURCES = (INDEX_DAILY, WEATHER_DAILY, NEWS_DAILY, MACRO_DAILY)
-# The key of an ETL run's `pipeline_runs.details` that records what its `market_daily` reflects.
-MARKET_DAILY_INPUTS = "market_daily_inputs"
 
 
 # Values are summed as integers in units of 1 / MEAN_SCALE: exact, so independent of row order.
@@ -120,20 +117,6 @@ def market_daily_inputs(cursor: psycopg.Cursor, settings: Settings) -> dict[str,
     digest of its query (so a new version of the query counts as a change too). JSON-ready."""
     digest = hashlib.sha256(_market_daily_query(cursor).encode()).hexdigest()[:16]
     return {**_market_daily_parameters(settings), "query": digest}
-
-
-def last_market_daily_inputs(cursor: psycopg.Cursor) -> dict[str, Any] | None:
-    """The `market_daily_inputs` of the last ETL run that committed (None if no run recorded any).
-
-    Runs commit one at a time under the ETL lock, and each stamps `finished_at` while it holds it,
-    so the latest `finished_at` is the last refresh's (a failed run's row records no inputs)."""
-    cursor.execute(
-        f"SELECT details -> %(key)s FROM {PIPELINE_RUNS} "
-        "WHERE kind = 'etl' AND details ? %(key)s ORDER BY finished_at DESC LIMIT 1",
-        {"key": MARKET_DAILY_INPUTS},
-    )
-    row = cursor.fetchone()
-    return row[0] if row else None
 
 
 def _market_daily_parameters(settings: Settings) -> dict[str, Any]:

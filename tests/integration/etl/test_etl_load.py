@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from moto import mock_aws
 
+import etl.run
 import etl.stage
 import etl.staging
 from cli.status import status_report
@@ -105,6 +106,32 @@ def test_market_daily_is_recomputed_only_when_its_rows_or_settings_change(
     assert run_etl(get_settings()).market_daily_refreshed
     assert count(url, "SELECT count(*) FROM market_daily WHERE news_topic = 'recession'") == 30
     assert run_etl(get_settings(), full=True).market_daily_refreshed
+
+
+def test_companies_are_reloaded_only_when_the_universe_file_changes(
+    migrated_database_url, raw_zone, universe, monkeypatch
+):
+    raw_zone.everything(DAYS)
+    loads = []
+    original = etl.run.load_companies
+
+    def counted(cursor, companies):
+        loads.append(len(companies))
+        return original(cursor, companies)
+
+    monkeypatch.setattr(etl.run, "load_companies", counted)
+    # Given a first run, which loads the universe
+    assert run_etl(get_settings()).companies_loaded and len(loads) == 1
+    # When nothing changed, then the universe is neither read nor loaded again
+    again = run_etl(get_settings())
+    assert not again.companies_loaded and again.rows_written["companies"] == 0 and len(loads) == 1
+    # When the universe file gains a company, then the next run loads it (and only then)
+    universe.write_text(universe.read_text() + "NEWCO,New Company,Energy,Oil & Gas\n")
+    changed = run_etl(get_settings())
+    assert changed.companies_loaded and changed.rows_written["companies"] == 1 and len(loads) == 2
+    assert count(migrated_database_url, "SELECT count(*) FROM companies WHERE ticker = 'NEWCO'") == 1
+    assert not run_etl(get_settings()).companies_loaded
+    assert run_etl(get_settings(), full=True).companies_loaded
 
 
 def test_freshness_is_the_last_day_of_data_each_object_covers(migrated_database_url, raw_zone):
