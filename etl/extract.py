@@ -16,7 +16,6 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -203,6 +202,8 @@ def _in_threads(function: Callable[[T], R], items: Sequence[T], threads: int) ->
     if threads <= 1:
         yield from map(function, items)
         return
+    from concurrent.futures import ThreadPoolExecutor  # S3 only: a local run never starts a thread
+
     size = max(1, math.ceil(len(items) / (threads * TASKS_PER_THREAD)))
     runs = [items[start : start + size] for start in range(0, len(items), size)]
     with ThreadPoolExecutor(threads) as pool:

@@ -33,7 +33,6 @@ from etl.analytics import (
 )
 from etl.extract import Scan, find_pending, find_pending_keys, recent_listing
 from etl.ledger import read_ledger, record_etags, record_objects
-from etl.metrics import publish_run, run_mode
 from etl.plan import LoadPlan, StagedLoad, plan_load
 from etl.schema import COMPANIES, DIM_DATE, MARKET_DAILY, PIPELINE_RUNS, SECTOR_DAILY
 from etl.staging import load_companies
@@ -168,7 +167,11 @@ def run_etl(
             result.seconds = time.perf_counter() - started
     if result.error:
         _record_failure(settings, result, started_at, full)
-    publish_run(settings, result, run_mode(full=full, keys=keys, recent_days=recent_days))
+    if settings.pipeline_metrics_namespace:
+        # The metric modules (calendar, telemetry) only where metrics are published (AWS).
+        from etl.metrics import publish_run, run_mode
+
+        publish_run(settings, result, run_mode(full=full, keys=keys, recent_days=recent_days))
     return result
 
 
