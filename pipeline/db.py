@@ -106,15 +106,25 @@ def _ready_server_uri(data_dir: Path) -> str | None:
     pid, port, socket_dir = lines[0].strip(), lines[3].strip(), lines[4].strip()
     if not socket_dir or not (Path(socket_dir) / f".s.PGSQL.{port}").exists():
         return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # alive, run by another user (pgserver's own when we are root)
-    except ValueError:
+    if not _is_postgres_process(pid):
         return None
     return f"postgresql://postgres:@/postgres?host={socket_dir}"
+
+
+def _is_postgres_process(pid: str) -> bool:
+    """Whether `pid` is alive and, where /proc tells (Linux), a postgres process: after a crash and
+    a reboot, a stale postmaster.pid may name a pid some other process now has."""
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        pass  # alive, run by another user (pgserver's own when we are root)
+    try:
+        command = Path(f"/proc/{int(pid)}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): the pid and the socket are what we have, as for pgserver
+    return b"postgres" in command
 
 
 def _ready_stamp(postmaster_lines: list[str]) -> str:

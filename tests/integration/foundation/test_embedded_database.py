@@ -78,6 +78,14 @@ def test_a_running_configured_server_is_found_without_pgserver(embedded_home: Pa
     assert resolve() == [url, "False"]
 
 
+def test_a_stale_postmaster_pid_of_another_process_is_not_taken_for_the_server() -> None:
+    from pipeline.db import _is_postgres_process
+
+    # pid 1 (the init process) is alive but no postgres; a pid nobody has is not alive.
+    assert not _is_postgres_process("1") or Path("/proc/1/cmdline").read_bytes().find(b"postgres") >= 0
+    assert not _is_postgres_process("999999999") and not _is_postgres_process("not a pid")
+
+
 def test_two_clients_use_the_embedded_database_at_once(embedded_home: Path) -> None:
     url = run_pipeline("db", "url").stdout.strip()
     with psycopg.connect(url) as writer, psycopg.connect(url, autocommit=True) as reader:
