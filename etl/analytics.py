@@ -9,13 +9,23 @@ values in units of 1e-12 (`numeric` would be exact too, but is three times slowe
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Collection
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from etl.schema import MARKET_DAILY, SECTOR_DAILY, TABLES
+from etl.schema import (
+    INDEX_DAILY,
+    MACRO_DAILY,
+    MARKET_DAILY,
+    NEWS_DAILY,
+    SECTOR_DAILY,
+    TABLES,
+    WEATHER_DAILY,
+)
 from pipeline.db import fetch_value
 from pipeline.settings import Settings
 
@@ -27,6 +37,10 @@ TREASURY_10Y_SERIES = "DGS10"
 _SECTOR = TABLES[SECTOR_DAILY]
 _MARKET = TABLES[MARKET_DAILY]
 _FRESH_SECTORS = "sector_daily_fresh"
+
+# The tables `market_daily` is computed from: a run that wrote none of their rows (and whose settings
+# are those of the last refresh) would recompute exactly the rows already there.
+MARKET_DAILY_SOURCES = (INDEX_DAILY, WEATHER_DAILY, NEWS_DAILY, MACRO_DAILY)
 
 
 # Values are summed as integers in units of 1 / MEAN_SCALE: exact, so independent of row order.
@@ -103,15 +117,29 @@ def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
     macro values are the last observation on or before the day of each series of
     `PIPELINE_FRED_SERIES` (in `macro`; `vix` and `treasury_10y` when VIXCLS and DGS10 are configured).
     """
-    parameters = {
+    cursor.execute(_market_daily_query(cursor), _market_daily_parameters(settings))
+    return int(fetch_value(cursor))
+
+
+def market_daily_inputs(cursor: psycopg.Cursor, settings: Settings) -> dict[str, Any]:
+    """What `market_daily` is computed with besides its tables' rows: the settings it reads and a
+    digest of its query (so a new version of the query counts as a change too). JSON-ready."""
+    digest = hashlib.sha256(_market_daily_query(cursor).encode()).hexdigest()[:16]
+    return {**_market_daily_parameters(settings), "query": digest}
+
+
+def _market_daily_parameters(settings: Settings) -> dict[str, Any]:
+    return {
         "symbol": settings.pipeline_indexes[0],
         "topic": settings.pipeline_news_topics[0],
         "series": list(settings.pipeline_fred_series),
         "vix": VIX_SERIES,
         "treasury": TREASURY_10Y_SERIES,
     }
-    cursor.execute(
-        f"""
+
+
+def _market_daily_query(cursor: psycopg.Cursor) -> str:
+    return f"""
         WITH weather AS (
             SELECT obs_date, {_exact_mean("precipitation_mm")} AS precipitation_mm
             FROM weather_daily GROUP BY obs_date
@@ -156,10 +184,7 @@ def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM written)
-        """,
-        parameters,
-    )
-    return int(fetch_value(cursor))
+        """
 
 
 _MATERIALIZED_VIEWS = """

@@ -6,6 +6,8 @@ are not retried (they would fail the same way); `--full` reads every object agai
 
 On S3 the sha256 is in each object's metadata, one HEAD request away; the listing already returns each
 object's ETag, so an object whose ETag equals the one the ledger recorded is unchanged without a look-up.
+The local folder's listing gives a token of the same use (the body file's inode, size and modification
+time), recorded in the same column: an unchanged local object's sidecar is not read either.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -201,6 +202,8 @@ def _in_threads(function: Callable[[T], R], items: Sequence[T], threads: int) ->
     if threads <= 1:
         yield from map(function, items)
         return
+    from concurrent.futures import ThreadPoolExecutor  # S3 only: a local run never starts a thread
+
     size = max(1, math.ceil(len(items) / (threads * TASKS_PER_THREAD)))
     runs = [items[start : start + size] for start in range(0, len(items), size)]
     with ThreadPoolExecutor(threads) as pool:

@@ -12,6 +12,7 @@ finds only what the first left). Any failure rolls the whole load back and is re
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import multiprocessing
 import sys
@@ -23,10 +24,15 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from etl.analytics import refresh_market_daily, refresh_materialized_views, refresh_sector_daily
+from etl.analytics import (
+    MARKET_DAILY_SOURCES,
+    market_daily_inputs,
+    refresh_market_daily,
+    refresh_materialized_views,
+    refresh_sector_daily,
+)
 from etl.extract import Scan, find_pending, find_pending_keys, recent_listing
 from etl.ledger import read_ledger, record_etags, record_objects
-from etl.metrics import publish_run, run_mode
 from etl.plan import LoadPlan, StagedLoad, plan_load
 from etl.schema import COMPANIES, DIM_DATE, MARKET_DAILY, PIPELINE_RUNS, SECTOR_DAILY
 from etl.staging import load_companies
@@ -50,6 +56,10 @@ log = logging.getLogger(__name__)
 # An arbitrary constant that identifies "ETL load" among the pipeline's advisory locks.
 ETL_LOCK_ID = 7_202_402
 QUARANTINE_DETAILS_LIMIT = 100
+# Keys of an ETL run's `details`: what its `companies` and `market_daily` were made from (the universe
+# file's sha256; the settings and query version), so the next run redoes neither if those are the same.
+UNIVERSE_SHA256 = "universe_sha256"
+MARKET_DAILY_INPUTS = "market_daily_inputs"
 
 
 @dataclass
@@ -67,6 +77,13 @@ class EtlResult:
     phase_seconds: dict[str, float] = field(default_factory=dict)
     # Objects whose metadata had to be read (a HEAD request each on S3): new, changed or --full.
     metadata_lookups: int = 0
+    # The settings and query version `market_daily` now reflects (recorded in the run's details), and
+    # whether this run recomputed it.
+    market_daily_inputs: dict[str, Any] = field(default_factory=dict)
+    market_daily_refreshed: bool = False
+    # The sha256 of the universe file `companies` now reflects, and whether this run loaded it.
+    universe_sha256: str = ""
+    companies_loaded: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -150,7 +167,11 @@ def run_etl(
             result.seconds = time.perf_counter() - started
     if result.error:
         _record_failure(settings, result, started_at, full)
-    publish_run(settings, result, run_mode(full=full, keys=keys, recent_days=recent_days))
+    if settings.pipeline_metrics_namespace:
+        # The metric modules (calendar, telemetry) only where metrics are published (AWS).
+        from etl.metrics import publish_run, run_mode
+
+        publish_run(settings, result, run_mode(full=full, keys=keys, recent_days=recent_days))
     return result
 
 
@@ -185,11 +206,12 @@ def _load(
     with conn.transaction(), conn.cursor() as cursor:
         # Room for the hash joins and aggregates of a full load; LOCAL: this transaction only.
         cursor.execute("SET LOCAL work_mem = '256MB'")
+        last_inputs = _last_recorded_inputs(cursor)
         staged = _transform_and_stage(cursor, plan, store, progress=progress, phase=phase)
         result.take(staged)
-        _load_reference_tables(cursor, settings, staged, result)
+        _load_reference_tables(cursor, settings, staged, result, full=full, last_inputs=last_inputs)
         phase.done("companies_and_dates")
-        _refresh_analytics(cursor, settings, staged, result)
+        _refresh_analytics(cursor, settings, staged, result, full=full, last_inputs=last_inputs)
         phase.done("analytics")
         record_objects(cursor, staged.ledger_rows)
         record_etags(cursor, scan.new_etags)
@@ -230,11 +252,36 @@ def _transform_and_stage(
     return transform_and_stage(cursor, plan, store, progress=progress, on_phase=phase.done)
 
 
+def _last_recorded_inputs(cursor: psycopg.Cursor) -> dict[str, Any]:
+    """What the last committed ETL run recorded under `UNIVERSE_SHA256` and `MARKET_DAILY_INPUTS`
+    (empty before any did). Runs commit one at a time under the ETL lock, each stamping `finished_at`
+    while it holds it, so the latest `finished_at` is the last commit's; failed runs record neither."""
+    cursor.execute(
+        f"SELECT details -> %(universe)s, details -> %(market)s FROM {PIPELINE_RUNS} "
+        "WHERE kind = 'etl' AND details ? %(market)s ORDER BY finished_at DESC LIMIT 1",
+        {"universe": UNIVERSE_SHA256, "market": MARKET_DAILY_INPUTS},
+    )
+    row = cursor.fetchone()
+    return {UNIVERSE_SHA256: row[0], MARKET_DAILY_INPUTS: row[1]} if row else {}
+
+
 def _load_reference_tables(
-    cursor: psycopg.Cursor, settings: Settings, staged: StagedLoad, result: EtlResult
+    cursor: psycopg.Cursor,
+    settings: Settings,
+    staged: StagedLoad,
+    result: EtlResult,
+    *,
+    full: bool,
+    last_inputs: dict[str, Any],
 ) -> None:
-    """`companies` from the universe file, and `dim_date` over every day the run touched."""
-    result.rows_written[COMPANIES] = load_companies(cursor, load_universe(settings.pipeline_universe))
+    """`companies` from the universe file (when its bytes differ from the last load's, or `--full`),
+    and `dim_date` over every day the run touched."""
+    result.universe_sha256 = hashlib.sha256(settings.pipeline_universe.read_bytes()).hexdigest()
+    result.companies_loaded = full or last_inputs.get(UNIVERSE_SHA256) != result.universe_sha256
+    result.rows_written[COMPANIES] = 0
+    if result.companies_loaded:
+        # Read again after the digest: a file changed in between has another digest next run.
+        result.rows_written[COMPANIES] = load_companies(cursor, load_universe(settings.pipeline_universe))
     result.rows_written[DIM_DATE] = 0
     if staged.dates:
         from etl.load import extend_date_dimension  # builds the days with pandas: only with new rows
@@ -243,12 +290,31 @@ def _load_reference_tables(
 
 
 def _refresh_analytics(
-    cursor: psycopg.Cursor, settings: Settings, staged: StagedLoad, result: EtlResult
+    cursor: psycopg.Cursor,
+    settings: Settings,
+    staged: StagedLoad,
+    result: EtlResult,
+    *,
+    full: bool,
+    last_inputs: dict[str, Any],
 ) -> None:
-    """The summaries of the days the run changed; every day when the universe (sectors) changed."""
+    """The summaries of the days the run changed; every day when the universe (sectors) changed.
+
+    `market_daily` is recomputed whole, but only when it could come out different: rows written to
+    a table it reads, other settings than the last refresh used (`PIPELINE_INDEXES` and the others
+    change without a row changing), a new version of its query, or `--full`.
+    """
     every_day = bool(result.rows_written[COMPANIES])
     result.rows_written[SECTOR_DAILY] = refresh_sector_daily(cursor, None if every_day else staged.stock_days)
-    result.rows_written[MARKET_DAILY] = refresh_market_daily(cursor, settings)
+    result.market_daily_inputs = market_daily_inputs(cursor, settings)
+    result.market_daily_refreshed = (
+        full
+        or any(result.rows_written.get(table) for table in MARKET_DAILY_SOURCES)
+        or last_inputs.get(MARKET_DAILY_INPUTS) != result.market_daily_inputs
+    )
+    result.rows_written[MARKET_DAILY] = (
+        refresh_market_daily(cursor, settings) if result.market_daily_refreshed else 0
+    )
 
 
 def _record_run(
@@ -267,6 +333,10 @@ def _record_run(
         "data_quality": quality,
         "phase_seconds": result.phase_seconds,
         "metadata_lookups": result.metadata_lookups,
+        "companies_loaded": result.companies_loaded,
+        UNIVERSE_SHA256: result.universe_sha256,
+        "market_daily_refreshed": result.market_daily_refreshed,
+        MARKET_DAILY_INPUTS: result.market_daily_inputs,
         "seconds": round(result.seconds, 3),
     }
     cursor.execute(

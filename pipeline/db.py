@@ -52,8 +52,16 @@ EMBEDDED_SERVER_SETTINGS = {
 }
 
 
+# Beside the data folder: the server (pid and start time) that `_embedded_uri` last found ready and
+# configured with `EMBEDDED_SERVER_SETTINGS`, so the next command can connect without pgserver.
+_READY_MARKER = ".pg.ready"
+
+
 @functools.cache
 def _embedded_uri(data_dir: Path) -> str:
+    running = _ready_server_uri(data_dir)
+    if running is not None:
+        return running
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
         warnings.simplefilter("ignore")
@@ -70,6 +78,7 @@ def _embedded_uri(data_dir: Path) -> str:
                 server = pgserver.get_server(data_dir, cleanup_mode=None)
             uri = server.get_uri()
             _configure_embedded(uri, data_dir)
+            _mark_ready(data_dir)
         except DatabaseUnavailable:
             raise
         except Exception as error:
@@ -77,6 +86,61 @@ def _embedded_uri(data_dir: Path) -> str:
                 f"cannot start the embedded PostgreSQL in {data_dir}: {error}"
             ) from error
     return uri
+
+
+def _ready_server_uri(data_dir: Path) -> str | None:
+    """The URI of the embedded server when the one `_mark_ready` recorded is still up and ready;
+    else None (stopped, restarted, never configured, other settings), and pgserver starts or finds it.
+
+    Read from ``postmaster.pid`` (pid, data folder, start time, port, socket folder, ..., status) as
+    pgserver reads it, without importing pgserver (psutil, its locks and bookkeeping: about 0.1 s of
+    every command), and the same URI as pgserver's `get_uri`.
+    """
+    try:
+        lines = (data_dir / "postmaster.pid").read_text().splitlines()
+        marker = (data_dir.parent / _READY_MARKER).read_text()
+    except OSError:
+        return None
+    if len(lines) < 8 or lines[7].strip() != "ready" or marker != _ready_stamp(lines):
+        return None
+    pid, port, socket_dir = lines[0].strip(), lines[3].strip(), lines[4].strip()
+    if not socket_dir or not (Path(socket_dir) / f".s.PGSQL.{port}").exists():
+        return None
+    if not _is_postgres_process(pid):
+        return None
+    return f"postgresql://postgres:@/postgres?host={socket_dir}"
+
+
+def _is_postgres_process(pid: str) -> bool:
+    """Whether `pid` is alive and, where /proc tells (Linux), a postgres process: after a crash and
+    a reboot, a stale postmaster.pid may name a pid some other process now has."""
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        pass  # alive, run by another user (pgserver's own when we are root)
+    try:
+        command = Path(f"/proc/{int(pid)}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): the pid and the socket are what we have, as for pgserver
+    return b"postgres" in command
+
+
+def _ready_stamp(postmaster_lines: list[str]) -> str:
+    """The server (pid and start time) and the settings it was configured with."""
+    settings = ",".join(f"{name}={value}" for name, value in sorted(EMBEDDED_SERVER_SETTINGS.items()))
+    return f"{postmaster_lines[0].strip()} {postmaster_lines[2].strip()} {settings}\n"
+
+
+def _mark_ready(data_dir: Path) -> None:
+    """Record the running, configured server for `_ready_server_uri` (re-read: a restart changed it)."""
+    try:
+        lines = (data_dir / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return
+    if len(lines) >= 8:
+        (data_dir.parent / _READY_MARKER).write_text(_ready_stamp(lines))
 
 
 def _configure_embedded(uri: str, data_dir: Path) -> None:

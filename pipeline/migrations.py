@@ -63,9 +63,23 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-def apply_migrations(conn: psycopg.Connection) -> list[Migration]:
+def is_up_to_date(conn: psycopg.Connection, migrations: list[Migration]) -> bool:
+    """True when `schema_migrations` records exactly `migrations`, each with its checksum: one
+    read-only query, no lock and no DDL (what every `pipeline etl` finds). Anything else, a missing
+    ledger included, is for `apply_migrations` to apply or report."""
+    try:
+        with conn.transaction(), conn.cursor() as cursor:
+            cursor.execute("SELECT version, checksum FROM schema_migrations")
+            applied: dict[str, str] = dict(cursor.fetchall())
+    except psycopg.errors.UndefinedTable:
+        return False
+    return applied == {migration.version: migration.checksum for migration in migrations}
+
+
+def apply_migrations(conn: psycopg.Connection, migrations: list[Migration] | None = None) -> list[Migration]:
     """Apply the pending migrations on `conn` in one transaction; return those applied."""
-    migrations = available_migrations()
+    if migrations is None:
+        migrations = available_migrations()
     with conn.transaction(), conn.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
         cursor.execute(_CREATE_LEDGER)
@@ -117,7 +131,8 @@ def set_dashboard_passwords(conn: psycopg.Connection, settings: Settings) -> Non
 def migrate(settings: Settings | None = None) -> list[Migration]:
     """Bring the pipeline's database up to date; return the migrations applied by this call."""
     settings = settings or get_settings()
+    migrations = available_migrations()
     with connect(database_url(settings), autocommit=True) as conn:
-        applied = apply_migrations(conn)
+        applied = [] if is_up_to_date(conn, migrations) else apply_migrations(conn, migrations)
         set_dashboard_passwords(conn, settings)
     return applied

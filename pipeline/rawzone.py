@@ -187,9 +187,10 @@ class RawStore(Protocol):
         self, prefix: str = RAW_PREFIX + "/", start_after: str | None = None
     ) -> Iterator[tuple[str, str | None]]:
         """Keys under `prefix` (and after `start_after`, in key order), each with a token that changes
-        whenever the object is rewritten with other bytes (S3's ETag), or None where the listing has
-        no such token (the local folder). Keys sort by date within a source, so `start_after` lists
-        recent partitions without paging through older ones."""
+        whenever the object is rewritten with other bytes: S3's ETag, or the local body file's
+        identity and modification time (`local_version`), which changes on every rewrite, even with
+        the same bytes. None means the store had no token for the object. Keys sort by date within a
+        source, so `start_after` lists recent partitions without paging through older ones."""
         ...
 
     def describe(self) -> str: ...
@@ -229,9 +230,12 @@ class LocalRawStore:
             body = path.read_bytes()
         except FileNotFoundError:
             raise RawObjectNotFound(key) from None
-        return RawObject(key, body, self.head(key))
+        return RawObject(key, body, self._read_metadata(key))
 
     def head(self, key: str) -> RawMetadata:
+        return self._read_metadata(key)
+
+    def _read_metadata(self, key: str) -> RawMetadata:
         path = self._path(key)
         try:
             flat = json.loads(path.with_name(path.name + _META_SUFFIX).read_bytes())
@@ -244,24 +248,58 @@ class LocalRawStore:
 
     def list(self, prefix: str = RAW_PREFIX + "/") -> Iterator[str]:
         """Keys under `prefix`, in sorted order."""
-        base = self.root / RAW_PREFIX
-        if not base.is_dir():
-            return
-        for directory, subdirectories, files in os.walk(base):
-            subdirectories.sort()
-            relative = Path(directory).relative_to(self.root).as_posix()
-            for name in sorted(files):
-                if name.endswith(_META_SUFFIX) or name.startswith(".tmp-"):
-                    continue
-                key = f"{relative}/{name}"
-                if key.startswith(prefix):
-                    yield key
+        for key, _ in self._walk(prefix):
+            yield key
 
     def list_versions(
         self, prefix: str = RAW_PREFIX + "/", start_after: str | None = None
     ) -> Iterator[tuple[str, str | None]]:
-        # Reading a sidecar costs about what a stat would: no token, the caller reads the metadata.
-        return ((key, None) for key in self.list(prefix) if start_after is None or key > start_after)
+        # The token is a stat of the body file, which the directory scan has at hand: an unchanged
+        # object needs no sidecar read, as an S3 object listed with its recorded ETag needs no HEAD.
+        for key, entry in self._walk(prefix):
+            if start_after is not None and key <= start_after:
+                continue
+            try:
+                yield key, local_version(entry.stat())
+            except FileNotFoundError:
+                continue  # removed since the scan: no longer listed
+
+    def _walk(self, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """Every body file under `prefix` (sidecars and temporary files left out), in key order."""
+        base = self.root / RAW_PREFIX
+        if not base.is_dir():
+            return
+        yield from self._walk_directory(base, RAW_PREFIX, prefix)
+
+    def _walk_directory(
+        self, directory: Path, relative: str, prefix: str
+    ) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        try:
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            key = f"{relative}/{entry.name}"
+            if entry.is_dir():
+                # Only directories on the way to `prefix` or inside it are worth entering.
+                if (key + "/").startswith(prefix) or prefix.startswith(key + "/"):
+                    yield from self._walk_directory(Path(entry.path), key, prefix)
+            elif (
+                not entry.name.endswith(_META_SUFFIX)
+                and not entry.name.startswith(".")
+                and key.startswith(prefix)
+            ):
+                yield key, entry
+
+
+def local_version(stat: os.stat_result) -> str:
+    """The listing token of a local body file: inode, size and modification time (nanoseconds).
+
+    Every write is a new file renamed into place (`write_atomically`), so a rewrite changes the inode
+    even when the bytes and the size stay; a changed token only says "look again", as a new ETag does.
+    """
+    return f"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
 
 
 class S3RawStore:

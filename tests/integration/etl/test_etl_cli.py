@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from cli.main import run_cli
@@ -33,3 +36,25 @@ def test_unreachable_database_is_one_line_and_exit_1(monkeypatch, capsys):
     assert run_cli(["etl"]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith("pipeline: error: cannot connect to") and "\n" not in error
+
+
+def test_a_pipeline_etl_with_nothing_new_imports_neither_pandas_nor_numpy(
+    migrated_database_url, raw_zone, subprocess_env
+):
+    # Given a raw zone already loaded
+    raw_zone.everything(trading_days(FIRST_DAY, 10))
+    assert run_cli(["etl"]) == 0
+    # When `pipeline etl` runs again as a process of its own (as the benchmark and the timer run it)
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cli", "etl"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        timeout=120,
+    )
+    # Then it finds nothing, and never imported pandas, numpy or the transform
+    assert run.returncode == 0, run.stderr
+    assert "0 object(s) loaded" in run.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if "|" in line}
+    assert "cli.main" in imported and "etl.run" in imported  # the probe sees the run's imports
+    assert not imported & {"pandas", "numpy", "pyarrow", "etl.transform", "etl.stage"}

@@ -12,10 +12,12 @@ import psycopg
 import pytest
 from moto import mock_aws
 
+import etl.run
 import etl.stage
 import etl.staging
 from cli.status import status_report
 from etl import run_etl
+from pipeline.rawzone import LocalRawStore, RawMetadata
 from pipeline.settings import get_settings
 from tests.conftest import create_database, drop_database, reset_settings_caches
 from tests.integration.etl.conftest import FIRST_DAY, table_checksums, trading_days
@@ -72,6 +74,64 @@ def test_market_daily_follows_the_configured_fred_series(migrated_database_url, 
     assert (
         count(url, "SELECT count(*) FROM market_daily WHERE treasury_10y = (macro->>'DGS10')::float8") == 30
     )
+
+
+def test_market_daily_is_recomputed_only_when_its_rows_or_settings_change(
+    migrated_database_url, raw_zone, monkeypatch
+):
+    # Given a loaded raw zone with a FRED series the settings do not name yet
+    raw_zone.everything(DAYS)
+    raw_zone.fred("UNRATE", DAYS)
+    url = migrated_database_url
+    first = run_etl(get_settings())
+    assert first.market_daily_refreshed and first.rows_written["market_daily"] == 30
+    assert count(url, "SELECT count(*) FROM market_daily WHERE macro ? 'UNRATE'") == 0
+    # When a run finds nothing new, then market_daily is not recomputed, and the run says so
+    again = run_etl(get_settings())
+    assert again.exit_code == 0 and not again.market_daily_refreshed
+    assert again.rows_written["market_daily"] == again.rows_written["sector_daily"] == 0
+    recorded = "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl' AND details ? 'market_daily_inputs'"
+    assert count(url, recorded) == 2
+    # When PIPELINE_FRED_SERIES changes, with no new row anywhere, then the next run recomputes it
+    monkeypatch.setenv("PIPELINE_FRED_SERIES", "VIXCLS,DGS10,UNRATE")
+    reset_settings_caches()
+    changed = run_etl(get_settings())
+    assert changed.loaded == 0 and changed.market_daily_refreshed
+    assert changed.rows_written["market_daily"] == 30
+    assert count(url, "SELECT count(*) FROM market_daily WHERE macro ? 'UNRATE'") == 30
+    assert not run_etl(get_settings()).market_daily_refreshed
+    # and so does a change of the news topic, and --full
+    monkeypatch.setenv("PIPELINE_NEWS_TOPICS", "recession")
+    reset_settings_caches()
+    assert run_etl(get_settings()).market_daily_refreshed
+    assert count(url, "SELECT count(*) FROM market_daily WHERE news_topic = 'recession'") == 30
+    assert run_etl(get_settings(), full=True).market_daily_refreshed
+
+
+def test_companies_are_reloaded_only_when_the_universe_file_changes(
+    migrated_database_url, raw_zone, universe, monkeypatch
+):
+    raw_zone.everything(DAYS)
+    loads = []
+    original = etl.run.load_companies
+
+    def counted(cursor, companies):
+        loads.append(len(companies))
+        return original(cursor, companies)
+
+    monkeypatch.setattr(etl.run, "load_companies", counted)
+    # Given a first run, which loads the universe
+    assert run_etl(get_settings()).companies_loaded and len(loads) == 1
+    # When nothing changed, then the universe is neither read nor loaded again
+    again = run_etl(get_settings())
+    assert not again.companies_loaded and again.rows_written["companies"] == 0 and len(loads) == 1
+    # When the universe file gains a company, then the next run loads it (and only then)
+    universe.write_text(universe.read_text() + "NEWCO,New Company,Energy,Oil & Gas\n")
+    changed = run_etl(get_settings())
+    assert changed.companies_loaded and changed.rows_written["companies"] == 1 and len(loads) == 2
+    assert count(migrated_database_url, "SELECT count(*) FROM companies WHERE ticker = 'NEWCO'") == 1
+    assert not run_etl(get_settings()).companies_loaded
+    assert run_etl(get_settings(), full=True).companies_loaded
 
 
 def test_freshness_is_the_last_day_of_data_each_object_covers(migrated_database_url, raw_zone):
@@ -347,3 +407,50 @@ def test_loads_from_an_s3_raw_zone_and_reads_metadata_only_of_new_or_changed_obj
         result = run_etl(get_settings(), full=True)
     assert result.exit_code == 0 and result.loaded == 9 and result.metadata_lookups == 9
     assert count(url, "SELECT count(*) FROM stock_daily") == 30
+
+
+def test_a_local_raw_zone_reads_the_sidecars_only_of_new_or_rewritten_objects(
+    migrated_database_url, raw_zone, monkeypatch
+):
+    keys = raw_zone.everything(DAYS[:10])
+    url = migrated_database_url
+    # Every sidecar read (a `head`) the ETL makes on the local folder.
+    heads: list[str] = []
+    original_head = LocalRawStore.head
+
+    def counted_head(store: LocalRawStore, key: str) -> RawMetadata:
+        heads.append(key)
+        return original_head(store, key)
+
+    monkeypatch.setattr(LocalRawStore, "head", counted_head)
+
+    def etl_heads() -> tuple[int, int]:
+        heads.clear()
+        result = run_etl(get_settings())
+        assert result.exit_code == 0, result.summary()
+        assert result.metadata_lookups == len(heads)
+        return result.loaded, len(heads)
+
+    # The first run reads every sidecar and records each body file's stat token, like an ETag ...
+    assert etl_heads() == (9, 9)
+    assert count(url, "SELECT count(*) FROM raw_objects WHERE etag ~ '^[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$'") == 9
+    # ... so a run with nothing new reads none.
+    assert etl_heads() == (0, 0)
+    # An object rewritten with the same bytes has a new token: its sidecar is read once, nothing is
+    # loaded and `loaded_at` stays; the new token is recorded, so the next run reads nothing again.
+    with psycopg.connect(url) as conn:
+        loaded_at = conn.execute("SELECT max(loaded_at) FROM raw_objects").fetchone()[0]
+    raw_zone.replace_body(keys[0], raw_zone.store.get(keys[0]).body)
+    assert etl_heads() == (0, 1)
+    assert etl_heads() == (0, 0)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT max(loaded_at) FROM raw_objects").fetchone()[0] == loaded_at
+    # An object rewritten with other bytes is read and loaded, and only that one.
+    raw_zone.replace_body(
+        keys[1], raw_zone.store.get(keys[1]).body.replace(b'"error": null', b'"error":null')
+    )
+    assert etl_heads() == (1, 1)
+    assert etl_heads() == (0, 0)
+    # --full still reads every object.
+    result = run_etl(get_settings(), full=True)
+    assert result.exit_code == 0 and result.loaded == 9 and result.metadata_lookups == 9

@@ -56,6 +56,36 @@ def test_embedded_server_starts_is_reused_and_keeps_data_across_restart(embedded
         assert conn.execute("SELECT value FROM kept").fetchall() == [("survives",)]
 
 
+def test_a_running_configured_server_is_found_without_pgserver(embedded_home: Path) -> None:
+    # Given a server that a first command started and configured
+    url = run_pipeline("db", "url").stdout.strip()
+    probe = (
+        "import sys; from pipeline.db import database_url; print(database_url(), 'pgserver' in sys.modules)"
+    )
+
+    def resolve() -> list[str]:
+        return subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+        ).stdout.split()
+
+    # When another process asks for the URI, then it gets the same one, without importing pgserver
+    assert resolve() == [url, "False"]
+    # But when the recorded server is not the one running (a marker from another start), pgserver
+    # is asked again, and records the running one
+    marker = embedded_home / ".pg.ready"
+    marker.write_text("1 1 other\n")
+    assert resolve() == [url, "True"]
+    assert resolve() == [url, "False"]
+
+
+def test_a_stale_postmaster_pid_of_another_process_is_not_taken_for_the_server() -> None:
+    from pipeline.db import _is_postgres_process
+
+    # pid 1 (the init process) is alive but no postgres; a pid nobody has is not alive.
+    assert not _is_postgres_process("1") or Path("/proc/1/cmdline").read_bytes().find(b"postgres") >= 0
+    assert not _is_postgres_process("999999999") and not _is_postgres_process("not a pid")
+
+
 def test_two_clients_use_the_embedded_database_at_once(embedded_home: Path) -> None:
     url = run_pipeline("db", "url").stdout.strip()
     with psycopg.connect(url) as writer, psycopg.connect(url, autocommit=True) as reader:

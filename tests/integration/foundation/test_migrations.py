@@ -40,6 +40,30 @@ def test_first_run_creates_the_core_tables_then_is_a_no_op(database_url: str) ->
     assert recorded_versions(database_url) == [m.version for m in available_migrations()]
 
 
+def test_an_up_to_date_database_is_checked_by_one_read_without_lock_or_ddl(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a migrated database
+    migrate()
+
+    def no_apply(*args: object, **kwargs: object) -> list[Migration]:
+        raise AssertionError("apply_migrations (lock and DDL) called on an up-to-date database")
+
+    # When migrate runs again, then it only compares the recorded versions and checksums
+    monkeypatch.setattr(migrations, "apply_migrations", no_apply)
+    assert migrate() == []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert migrations.is_up_to_date(conn, available_migrations())
+        # and a new file, or a database never migrated, is not up to date
+        extra = Migration("9998", "later", "SELECT 1")
+        assert not migrations.is_up_to_date(conn, [*available_migrations(), extra])
+        conn.execute("ALTER TABLE schema_migrations RENAME TO schema_migrations_aside")
+        try:
+            assert not migrations.is_up_to_date(conn, available_migrations())
+        finally:
+            conn.execute("ALTER TABLE schema_migrations_aside RENAME TO schema_migrations")
+
+
 def test_two_concurrent_runs_apply_each_migration_once(database_url: str) -> None:
     results: list[list[Migration]] = []
     errors: list[BaseException] = []

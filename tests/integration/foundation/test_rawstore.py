@@ -93,8 +93,25 @@ def test_listed_versions_change_with_the_bytes_only(store: RawStore) -> None:
         assert same == first
         assert changed[key] != first[key] and changed[other] == first[other]
     else:
-        # The local folder has no cheap token; the ETL reads each sidecar instead.
-        assert set(first.values()) == set(changed.values()) == {None}
+        # The local token is a stat of the body file: any rewrite (a new file renamed into place)
+        # changes it, even with the same bytes; the ETL then reads that one sidecar, as on a new ETag.
+        assert first[key] and first[other] and first[key] != first[other]
+        assert same[key] != first[key] and same[other] == first[other]
+        assert changed[key] not in {first[key], same[key]} and changed[other] == first[other]
+
+
+def test_the_local_listing_leaves_out_sidecars_temporary_files_and_other_prefixes(tmp_path: Path) -> None:
+    store = LocalRawStore(tmp_path / "zone")
+    day = dt.date(2024, 1, 2)
+    key = put(store, "fred", day, "VIXCLS_2024-01-02.csv", b"x")
+    yahoo = put(store, "yahoo", day, "AAPL_2024-01-02.json", b"{}")
+    # A write interrupted before its rename leaves a temporary file beside the body.
+    (tmp_path / "zone" / "raw" / "fred" / day.isoformat() / ".VIXCLS_2024-01-02.csv.abc.tmp").write_bytes(
+        b"x"
+    )
+    assert [listed for listed, _ in store.list_versions()] == [key, yahoo] == list(store.list())
+    assert [listed for listed, _ in store.list_versions("raw/yahoo/")] == [yahoo]
+    assert list(store.list("raw/fred/2024-01-0")) == [key]
 
 
 def test_listing_after_a_key_skips_older_date_partitions(store: RawStore) -> None:
