@@ -92,11 +92,7 @@ class DashboardIdentity(Construct):
 
     def grant_read_client(self, role: iam.IRole) -> None:
         """Let `role` read the app client's description (and so its secret), on this pool only."""
-        iam.Grant.add_to_principal(
-            grantee=role,
-            actions=["cognito-idp:DescribeUserPoolClient"],
-            resource_arns=[self.user_pool.user_pool_arn],
-        )
+        self.user_pool.grant(role, "cognito-idp:DescribeUserPoolClient")
 
     @property
     def dashboard_environment(self) -> dict[str, str]:

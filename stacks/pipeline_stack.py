@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsii
-from aws_cdk import Aws, CfnOutput, Fn, IResolvable, IResolveContext, Stack, Token
+from aws_cdk import Aws, CfnOutput, Fn, Stack
 from constructs import Construct
 
 from stacks.cfn_hygiene import drop_provider_role_dependencies, drop_role_dependency
@@ -14,6 +13,7 @@ from stacks.config import PipelineConfig
 from stacks.dashboard_distribution import DashboardDistribution, public_dns_name
 from stacks.dashboard_identity import OIDC_SETTINGS, DashboardIdentity, add_user_command
 from stacks.database import DatabaseConstruct
+from stacks.deferred import DeferredSettings
 from stacks.etl_events import EtlEventsConstruct
 from stacks.ingestion import IngestionConstruct
 from stacks.lab import LabAccess
@@ -59,7 +59,7 @@ class PipelineStack(Stack):
         )
         # With a Cognito login the instance's user data names CloudFront's domain, and CloudFront's
         # origin is the instance's address: the settings are filled in once the distribution exists.
-        oidc_settings = _LaterSettings(OIDC_SETTINGS) if config.dashboard_login == "cognito" else None
+        oidc_settings = DeferredSettings(OIDC_SETTINGS) if config.dashboard_login == "cognito" else None
         app = AppInstanceConstruct(
             self,
             "App",
@@ -155,34 +155,3 @@ def _invoke_command(function_name: str, payload: str) -> str:
             f" --invocation-type Event --cli-binary-format raw-in-base64-out --payload '{payload}' /dev/null",
         ],
     )
-
-
-@jsii.implements(IResolvable)
-class _LaterValue:
-    """A token whose value is given after it is used (resolved at synthesis)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.value: str | None = None
-        self.creation_stack: list[str] = []
-
-    def resolve(self, context: IResolveContext) -> str:
-        if self.value is None:
-            raise ValueError(f"{self.name} was never filled in")
-        return self.value
-
-    def to_string(self) -> str:
-        return Token.as_string(self)
-
-
-class _LaterSettings:
-    """Environment variables whose values are known only later in the stack's construction (lazy tokens)."""
-
-    def __init__(self, names: tuple[str, ...]) -> None:
-        self._values = {name: _LaterValue(name) for name in names}
-        self.tokens: dict[str, str] = {name: Token.as_string(value) for name, value in self._values.items()}
-
-    def fill(self, values: dict[str, str]) -> None:
-        assert set(values) == set(self._values), f"expected {sorted(self._values)}, got {sorted(values)}"
-        for name, value in values.items():
-            self._values[name].value = value
