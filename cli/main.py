@@ -253,6 +253,8 @@ def _serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
         "--client.toolbarMode",
         "viewer",
     ]
+    if settings.uses_oidc_login:
+        arguments += ["--secrets.files", str(_oidc_secrets_file(settings))]
     if address:
         arguments += ["--server.address", address]
     click.echo(f"dashboard: http://{address or 'localhost'}:{port}", err=True)
@@ -260,6 +262,13 @@ def _serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
     sys.stderr.flush()
     os.execv(sys.executable, arguments)
     return EXIT_OK  # not reached
+
+
+def _oidc_secrets_file(settings: Settings) -> Path:
+    """Streamlit's secrets file with st.login's settings (the app client's secret read from Cognito)."""
+    from dashboard.oidc import write_streamlit_secrets
+
+    return write_streamlit_secrets(settings)
 
 
 _port_option = click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
@@ -356,6 +365,7 @@ def _fail(message: str, code: int) -> int:
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status (no `sys.exit`, for tests)."""
+    from dashboard.oidc import OidcUnavailable
     from pipeline.db import DatabaseUnavailable
     from pipeline.migrations import MigrationError
 
@@ -370,7 +380,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return _fail("aborted", EXIT_INTERRUPTED)
     except SettingsError as error:
         return _fail(str(error), EXIT_USAGE)
-    except (DatabaseUnavailable, MigrationError) as error:
+    except (DatabaseUnavailable, MigrationError, OidcUnavailable) as error:
         if verbose:
             raise
         return _fail(" ".join(str(error).split()), EXIT_FAILED)

@@ -8,6 +8,12 @@ comparison reveals nothing through its timing. Attempts are checked one at a tim
 session of the server, and a failed one is answered only after a delay that grows with the failures
 of the last minutes, so guessing is slow however many browser tabs try at once. Signing in lasts for the browser session (a reload asks again);
 "Sign out" ends it.
+
+With the DASHBOARD_OIDC_* settings (``dashboard_login=cognito``), visitors sign in through Streamlit's
+own OIDC login instead: "Sign in" calls ``st.login()`` (the provider's page, then Streamlit's signed
+cookie), "Sign out" ``st.logout()``. `pipeline dashboard` has written st.login's settings into
+Streamlit's secrets file (`dashboard.oidc`). The provider's discovery document is fetched first, so an
+unreachable provider is one clear message rather than an error page after the click.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 import os
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +38,9 @@ SESSION_KEY = "signed_in_as"
 FAILURE_WINDOW_SECONDS = 300
 MAX_DELAY_SECONDS = 10.0
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+#: How long the provider's discovery document may take, and how long its reachability is remembered.
+PROVIDER_TIMEOUT_SECONDS = 5
+PROVIDER_CHECK_TTL_SECONDS = 30
 
 
 class LoginUnavailable(RuntimeError):
@@ -120,6 +130,10 @@ def _server_login() -> tuple[Credentials | None, FailedAttempts]:
 
 def require_login() -> None:
     """Show the sign-in form and stop the script until the visitor has signed in (if a login is set)."""
+    settings = get_settings()
+    if settings.uses_oidc_login:
+        _require_oidc_sign_in(settings.oidc_metadata_url)
+        return
     try:
         credentials, failures = _server_login()
     except LoginUnavailable as error:
@@ -153,3 +167,39 @@ def _sign_in_form(credentials: Credentials, failures: FailedAttempts) -> None:
         st.session_state[SESSION_KEY] = credentials.username
         st.rerun()
     st.error("Wrong user name or password.", icon=":material/lock:")
+
+
+@st.cache_data(ttl=PROVIDER_CHECK_TTL_SECONDS, show_spinner=False)
+def provider_problem(metadata_url: str) -> str | None:
+    """Why the OIDC provider cannot sign anyone in now (its discovery document unreadable), or None."""
+    try:
+        with urllib.request.urlopen(metadata_url, timeout=PROVIDER_TIMEOUT_SECONDS) as response:
+            metadata = json.loads(response.read())
+    except (OSError, ValueError) as error:
+        return type(error).__name__
+    if not isinstance(metadata, dict) or "authorization_endpoint" not in metadata:
+        return "no authorization endpoint in its discovery document"
+    return None
+
+
+def _require_oidc_sign_in(metadata_url: str) -> None:
+    # The server always sets is_logged_in; a run without its cookie handling (AppTest) may not.
+    if st.user.get("is_logged_in", False):
+        with st.sidebar:
+            # The e-mail address is the provider's, shown as text, never as Markdown.
+            st.text(f"Signed in as {st.user.email}")
+            if st.button("Sign out", icon=":material/logout:"):
+                st.logout()
+        return
+    problem = provider_problem(metadata_url)
+    if problem is not None:
+        st.error(
+            f"The sign-in service cannot be reached ({problem}), so the dashboard stays closed. "
+            "Try again in a minute.",
+            icon=":material/lock:",
+        )
+        st.stop()
+    st.title("Sign in")
+    if st.button("Sign in", type="primary", icon=":material/login:"):
+        st.login()
+    st.stop()

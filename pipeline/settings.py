@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pipeline.redaction import redact
@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     # directly (tests, a shared machine); neither set means no login (`pipeline demo` on localhost).
     dashboard_login_secret_arn: str | None = None
     dashboard_password: SecretStr | None = None
+    # Or Streamlit's own OIDC login (st.login) with a Cognito user pool (dashboard_login=cognito): the
+    # pool, its app client, the region and the dashboard's callback URL (.../oauth2callback). The client
+    # secret is read from Cognito at start unless given (local use); the provider's metadata URL is
+    # Cognito's unless given (tests, a proxy).
+    dashboard_oidc_pool_id: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d+_[0-9A-Za-z]+$")
+    dashboard_oidc_client_id: str | None = Field(default=None, pattern=r"^[\w+]+$")
+    dashboard_oidc_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
+    dashboard_oidc_redirect_uri: AnyHttpUrl | None = None
+    dashboard_oidc_client_secret: SecretStr | None = None
+    dashboard_oidc_metadata_url: AnyHttpUrl | None = None
     raw_bucket: str | None = None
     aws_region: str | None = Field(default=None, validation_alias="AWS_REGION")
     pipeline_universe: Path = DEFAULT_UNIVERSE
@@ -135,6 +145,73 @@ class Settings(BaseSettings):
     def _check_password(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value and value.get_secret_value() else None
 
+    @field_validator(
+        "dashboard_oidc_pool_id",
+        "dashboard_oidc_client_id",
+        "dashboard_oidc_region",
+        "dashboard_oidc_redirect_uri",
+        "dashboard_oidc_client_secret",
+        "dashboard_oidc_metadata_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("dashboard_oidc_redirect_uri")
+    @classmethod
+    def _check_redirect_uri(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if value is not None and value.path != "/oauth2callback":
+            raise ValueError("must be the dashboard's address ending in /oauth2callback")
+        return value
+
+    @model_validator(mode="after")
+    def _check_one_login(self) -> Settings:
+        oidc = {
+            "DASHBOARD_OIDC_POOL_ID": self.dashboard_oidc_pool_id,
+            "DASHBOARD_OIDC_CLIENT_ID": self.dashboard_oidc_client_id,
+            "DASHBOARD_OIDC_REDIRECT_URI": self.dashboard_oidc_redirect_uri,
+        }
+        if not any(oidc.values()):
+            return self
+        missing = [name for name, value in oidc.items() if not value]
+        if missing:
+            raise ValueError(f"{missing[0]}: must be set with the other DASHBOARD_OIDC_* settings")
+        password = [
+            name
+            for name, value in {
+                "DASHBOARD_PASSWORD": self.dashboard_password,
+                "DASHBOARD_LOGIN_SECRET_ARN": self.dashboard_login_secret_arn,
+            }.items()
+            if value
+        ]
+        if password:
+            raise ValueError(
+                f"DASHBOARD_OIDC_POOL_ID: the OIDC login cannot be combined with {password[0]}; set one login only"
+            )
+        return self
+
+    @property
+    def uses_oidc_login(self) -> bool:
+        """True when visitors sign in through the OIDC provider (st.login), not with a password."""
+        return self.dashboard_oidc_pool_id is not None
+
+    @property
+    def oidc_region(self) -> str:
+        """The user pool's region: the setting, else the pool id's prefix (``us-east-1_AbC``)."""
+        assert self.dashboard_oidc_pool_id, "no OIDC login configured"
+        return self.dashboard_oidc_region or self.dashboard_oidc_pool_id.split("_", 1)[0]
+
+    @property
+    def oidc_metadata_url(self) -> str:
+        """The provider's discovery document: the setting, else the user pool's at Cognito."""
+        if self.dashboard_oidc_metadata_url is not None:
+            return str(self.dashboard_oidc_metadata_url)
+        return (
+            f"https://cognito-idp.{self.oidc_region}.amazonaws.com/"
+            f"{self.dashboard_oidc_pool_id}/.well-known/openid-configuration"
+        )
+
     @property
     def uses_embedded_database(self) -> bool:
         """True when neither DATABASE_URL nor DB_SECRET_ARN is set: the embedded PostgreSQL is used."""
@@ -151,9 +228,11 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
-        variable = field.upper()
         message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:
+            # A check across settings: its message starts with the variable it is about.
+            raise SettingsError(f"invalid setting {message}") from None
+        variable = str(first["loc"][0]).upper()
         given = first.get("input")
         # A malformed database URI may still hold a password: never echo one.
         shown = f" (got {redact(given)!r})" if isinstance(given, str) else ""

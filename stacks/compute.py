@@ -3,7 +3,8 @@
 No SSH: no key pair and no port 22; operators use Session Manager. The security group admits only the
 dashboard port, from whom the access mode says: CloudFront's origin-facing addresses (``cloudfront``),
 ``allowed_cidr`` (``tls``, Streamlit serving HTTPS itself), or nobody (``private``, a Session Manager
-port forward). The dashboard's login password is generated into a secret of its own. IMDSv2 is
+port forward). The dashboard's login password is generated into a secret of its own, unless visitors
+sign in through Cognito (``dashboard_login=cognito``, `stacks.dashboard_identity`). IMDSv2 is
 required and the root volume is encrypted. The project is installed from an S3 asset of this
 repository; the asset's key is part of the user data, so a deploy with changed code replaces the
 instance (its Elastic IP, and so the dashboard URL, stays).
@@ -25,6 +26,7 @@ from constructs import Construct
 from stacks.config import PipelineConfig
 from stacks.dashboard_distribution import cloudfront_prefix_list
 from stacks.instance_bootstrap import (
+    DASHBOARD_HOME,
     PIPELINE_HOME,
     BootstrapSettings,
     etl_times_after,
@@ -76,7 +78,9 @@ class AppInstanceConstruct(Construct):
         secrets: Mapping[str, secretsmanager.ISecret],
         pipeline_environment: Mapping[str, str],
         existing_profile: iam.IInstanceProfile | None = None,
+        oidc_environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`oidc_environment`: the DASHBOARD_OIDC_* settings of a Cognito login (with dashboard_login=cognito)."""
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
             self,
@@ -85,23 +89,8 @@ class AppInstanceConstruct(Construct):
             description=_SECURITY_GROUP_DESCRIPTIONS[config.access_mode],
         )
         self._admit_visitors(config)
-        self.login_secret = secretsmanager.Secret(
-            self,
-            "LoginSecret",
-            description="Dashboard login (user name and generated password)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=json.dumps({"username": LOGIN_USERNAME}),
-                generate_string_key="password",
-                exclude_punctuation=True,
-                password_length=24,
-            ),
-        )
-        acknowledge(
-            self.login_secret,
-            "AwsSolutions-SMG4",
-            "The login password is rotated by the operator (a new secret version, then a dashboard restart); "
-            "automatic rotation would need a rotation Lambda for one password.",
-        )
+        oidc = config.dashboard_login == "cognito"
+        self.login_secret = None if oidc else self._login_secret()
         source = s3_assets.Asset(self, "Source", path=str(REPO_ROOT), exclude=list(SOURCE_EXCLUDES))
         region = {"AWS_REGION": Aws.REGION}
         environment = {
@@ -111,10 +100,16 @@ class AppInstanceConstruct(Construct):
             "RAW_BUCKET": raw_bucket.bucket_name,
             "PIPELINE_HOME": PIPELINE_HOME,
         }
+        login_environment = (
+            # The dashboard writes Streamlit's secrets file (st.login's settings) into a home of its own.
+            {**(oidc_environment or {}), "PIPELINE_HOME": DASHBOARD_HOME}
+            if self.login_secret is None
+            else {"DASHBOARD_LOGIN_SECRET_ARN": self.login_secret.secret_arn}
+        )
         dashboard_environment = {
             **{name: secrets[name].secret_arn for name in DASHBOARD_SECRETS if name in secrets},
             **region,
-            "DASHBOARD_LOGIN_SECRET_ARN": self.login_secret.secret_arn,
+            **login_environment,
         }
         script = render_bootstrap_script(
             BootstrapSettings(
@@ -127,6 +122,7 @@ class AppInstanceConstruct(Construct):
                 dashboard_environment=dashboard_environment,
                 tls=config.access_mode == "tls",
                 private=config.access_mode == "private",
+                dashboard_home=oidc,
             )
         )
         instance_type = ec2.InstanceType(config.instance_type)
@@ -156,11 +152,49 @@ class AppInstanceConstruct(Construct):
         role = self.instance.role
         raw_bucket.grant_read(role, f"{RAW_PREFIX}*")
         source.grant_read(role)
-        for secret in (*secrets.values(), self.login_secret):
+        for secret in (*secrets.values(), *([self.login_secret] if self.login_secret else [])):
             secret.grant_read(role)
-        address = ec2.CfnEIP(self, "PublicAddress", domain="vpc", instance_id=self.instance.instance_id)
-        self.public_ip: str = address.attr_public_ip
+        self.public_ip: str = self._public_address(associated_separately=oidc)
         self._acknowledge_instance_findings(existing_profile is None, raw_bucket)
+
+    def _login_secret(self) -> secretsmanager.Secret:
+        secret = secretsmanager.Secret(
+            self,
+            "LoginSecret",
+            description="Dashboard login (user name and generated password)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"username": LOGIN_USERNAME}),
+                generate_string_key="password",
+                exclude_punctuation=True,
+                password_length=24,
+            ),
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "The login password is rotated by the operator (a new secret version, then a dashboard restart); "
+            "automatic rotation would need a rotation Lambda for one password.",
+        )
+        return secret
+
+    def _public_address(self, *, associated_separately: bool) -> str:
+        """The Elastic IP of the instance (the dashboard's URL, or CloudFront's origin), as a token.
+
+        With a Cognito login the user data names CloudFront's domain, and CloudFront's origin is this
+        address: the address is then attached by an association of its own, so that it does not wait
+        for the instance (which would close a dependency cycle).
+        """
+        if not associated_separately:
+            address = ec2.CfnEIP(self, "PublicAddress", domain="vpc", instance_id=self.instance.instance_id)
+            return address.attr_public_ip
+        address = ec2.CfnEIP(self, "PublicAddress", domain="vpc")
+        ec2.CfnEIPAssociation(
+            self,
+            "PublicAddressAssociation",
+            allocation_id=address.attr_allocation_id,
+            instance_id=self.instance.instance_id,
+        )
+        return address.attr_public_ip
 
     def _create_role(self) -> iam.Role:
         return iam.Role(

@@ -37,6 +37,9 @@ REMOVAL_POLICIES = ("destroy", "snapshot", "retain")
 # How visitors reach the dashboard (docs/deploy.md): through CloudFront (HTTPS, the instance admits only
 # CloudFront), straight to the instance over Streamlit's own TLS, or only through a Session Manager tunnel.
 ACCESS_MODES = ("cloudfront", "tls", "private")
+# How visitors sign in: the generated password (dashboard/login.py), or a Cognito user pool through
+# Streamlit's own OIDC login (st.login), which needs CloudFront's HTTPS address for its callback.
+LOGIN_MODES = ("password", "cognito")
 # The retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
 
@@ -79,6 +82,7 @@ class PipelineConfig:
     pipeline_settings: Mapping[str, str] = field(default_factory=dict)
     dashboard_access: str | None = None
     cloudfront_prefix_list: str | None = None
+    dashboard_login: str = "password"
 
     @property
     def access_mode(self) -> str:
@@ -208,6 +212,15 @@ def _access_mode(key: str, value: Any) -> str:
     return text
 
 
+def _login_mode(key: str, value: Any) -> str:
+    text = _text(key, value).lower()
+    if text not in LOGIN_MODES:
+        raise ConfigError(
+            f"invalid context key '{key}': expected one of {', '.join(LOGIN_MODES)}, got {value!r}"
+        )
+    return text
+
+
 def _pipeline_settings(key: str, value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise ConfigError(
@@ -260,6 +273,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
         "cloudfront_prefix_list",
         _matching(_PREFIX_LIST, "a managed prefix list id such as pl-3b927c52"),
     ),
+    "dashboard_login": ("dashboard_login", _login_mode),
 }
 CONTEXT_KEYS: tuple[str, ...] = tuple(_PARSERS)
 
@@ -293,7 +307,23 @@ def load_config(context: Mapping[str, Any]) -> PipelineConfig:
                 "invalid context key 'dashboard_access': lab accounts cannot create CloudFront "
                 "distributions; use tls or private"
             )
+    _check_login(config)
     return config
+
+
+def _check_login(config: PipelineConfig) -> None:
+    """Cognito's hosted sign-in calls back over HTTPS to a name it trusts: CloudFront's, never a lab's."""
+    if config.dashboard_login != "cognito":
+        return
+    if config.lab:
+        raise ConfigError(
+            "invalid context key 'dashboard_login': lab accounts cannot create Cognito user pools; use password"
+        )
+    if config.access_mode != "cloudfront":
+        raise ConfigError(
+            "invalid context key 'dashboard_login': cognito needs dashboard_access=cloudfront "
+            f"(an HTTPS callback address), got {config.access_mode!r}"
+        )
 
 
 def config_from_node(node: Any) -> PipelineConfig:

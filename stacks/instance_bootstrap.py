@@ -35,6 +35,9 @@ SERVICE_USER = "pipeline"
 DASHBOARD_USER = "pipeline-dashboard"
 ENVIRONMENT_FILE = "/etc/pipeline/pipeline.env"
 DASHBOARD_ENVIRONMENT_FILE = "/etc/pipeline/dashboard.env"
+# The dashboard's own state folder (systemd's StateDirectory, its user's alone), with a Cognito login:
+# Streamlit's secrets file with st.login's settings and the kept cookie secret.
+DASHBOARD_HOME = "/var/lib/pipeline-dashboard"
 TLS_DIRECTORY = "/etc/pipeline/tls"
 TLS_CERTIFICATE = f"{TLS_DIRECTORY}/dashboard.crt"
 TLS_KEY = f"{TLS_DIRECTORY}/dashboard.key"
@@ -74,6 +77,8 @@ class BootstrapSettings:
     tls: bool = False
     #: Listen on localhost only (reached through a Session Manager port forward).
     private: bool = False
+    #: Give the dashboard unit a state folder of its own (DASHBOARD_HOME).
+    dashboard_home: bool = False
 
 
 def etl_times_after(schedule: dt.time, delay_minutes: int) -> tuple[dt.time, dt.time]:
@@ -111,6 +116,11 @@ def systemd_units(settings: BootstrapSettings) -> dict[str, str]:
     """The unit files, by name."""
     port = settings.dashboard_port
     capability = "AmbientCapabilities=CAP_NET_BIND_SERVICE\n" if port < PRIVILEGED_PORT_LIMIT else ""
+    state = (
+        f"StateDirectory={DASHBOARD_HOME.rsplit('/', 1)[1]}\nStateDirectoryMode=0700\n"
+        if settings.dashboard_home
+        else ""
+    )
     calendars = "".join(
         f"OnCalendar=*-*-* {time:%H:%M}:00 {settings.time_zone}\n" for time in settings.etl_times
     )
@@ -126,7 +136,7 @@ def systemd_units(settings: BootstrapSettings) -> dict[str, str]:
             "Wants=pipeline-migrate.service\nAfter=pipeline-migrate.service\n"
             + _service_section(
                 f"dashboard --port {port} --address {'127.0.0.1' if settings.private else '0.0.0.0'}",
-                f"{capability}Restart=on-failure\nRestartSec=5\n",
+                f"{capability}{state}Restart=on-failure\nRestartSec=5\n",
                 user=DASHBOARD_USER,
                 environment_file=DASHBOARD_ENVIRONMENT_FILE,
                 # The pipeline's home is its user's alone (0700).

@@ -11,7 +11,9 @@ from stacks.cfn_hygiene import drop_provider_role_dependencies, drop_role_depend
 from stacks.compute import AppInstanceConstruct, read_login_command, run_etl_command, tunnel_command
 from stacks.config import PipelineConfig
 from stacks.dashboard_distribution import DashboardDistribution, public_dns_name
+from stacks.dashboard_identity import OIDC_SETTINGS, DashboardIdentity, add_user_command
 from stacks.database import DatabaseConstruct
+from stacks.deferred import DeferredSettings
 from stacks.etl_events import EtlEventsConstruct
 from stacks.ingestion import IngestionConstruct
 from stacks.lab import LabAccess
@@ -55,6 +57,9 @@ class PipelineStack(Stack):
             },
             shard_queue=ingestion.shard_queue,
         )
+        # With a Cognito login the instance's user data names CloudFront's domain, and CloudFront's
+        # origin is the instance's address: the settings are filled in once the distribution exists.
+        oidc_settings = DeferredSettings(OIDC_SETTINGS) if config.dashboard_login == "cognito" else None
         app = AppInstanceConstruct(
             self,
             "App",
@@ -68,6 +73,7 @@ class PipelineStack(Stack):
             },
             pipeline_environment={**pipeline_environment, "ETL_QUEUE_URL": etl_events.queue.queue_url},
             existing_profile=lab.instance_profile if lab else None,
+            oidc_environment=oidc_settings.tokens if oidc_settings else None,
         )
         etl_events.queue.grant_consume_messages(app.instance.role)
         database.allow_from(app.instance)
@@ -90,11 +96,24 @@ class PipelineStack(Stack):
             dashboard_url = DashboardDistribution(
                 self, "DashboardCdn", config=config, origin_domain=public_dns_name(self, app.public_ip)
             ).url
+        login_outputs: dict[str, str] = {}
+        if oidc_settings and dashboard_url:
+            identity = DashboardIdentity(
+                self, "DashboardIdentity", config=config, dashboard_url=dashboard_url
+            )
+            identity.grant_read_client(app.instance.role)
+            oidc_settings.fill(identity.dashboard_environment)
+            login_outputs = {
+                "DashboardUserPoolId": identity.user_pool.user_pool_id,
+                "AddDashboardUserCommand": add_user_command(identity.user_pool.user_pool_id),
+            }
+        if app.login_secret:
+            login_outputs = {"DashboardLoginCommand": read_login_command(app.login_secret.secret_arn)}
 
         outputs = {
             "DashboardUrl": dashboard_url or "",
             "DashboardAccess": config.access_mode,
-            "DashboardLoginCommand": read_login_command(app.login_secret.secret_arn),
+            **login_outputs,
             "TunnelCommand": tunnel_command(app.instance.instance_id, config.dashboard_port),
             "RawBucketName": storage.raw_bucket.bucket_name,
             "LogBucketName": storage.log_bucket.bucket_name,

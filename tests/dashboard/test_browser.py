@@ -71,10 +71,15 @@ def wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path)
 
 @contextlib.contextmanager
 def dashboard_server(
-    database_url: str, log_path: Path, environment: dict[str, str] | None = None, *, scheme: str = "http"
+    database_url: str,
+    log_path: Path,
+    environment: dict[str, str] | None = None,
+    *,
+    scheme: str = "http",
+    port: int | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`pipeline dashboard` on a free local port for the block; yields its base URL and its process."""
-    port = free_port()
+    """`pipeline dashboard` on a (free) local port for the block; yields its base URL and its process."""
+    port = port or free_port()
     base_url = f"{scheme}://127.0.0.1:{port}"
     environment = {**os.environ, "DATABASE_URL": database_url, **(environment or {})}
     pipeline_command = str(Path(sys.executable).parent / "pipeline")
@@ -106,18 +111,20 @@ def served_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def offline_chromium_page(
-    base_url: str, *, ignore_https_errors: bool = False
+    base_url: str, *, ignore_https_errors: bool = False, also_reachable: tuple[str, ...] = ()
 ) -> Iterator[tuple[Page, list[str]]]:
-    """A headless Chromium page that may reach `base_url` only, as on a network without internet.
+    """A headless Chromium page that may reach `base_url` (and `also_reachable`) only, as on a network
+    without internet.
 
     Yields the page and the list of URLs it tried to reach elsewhere (each one refused).
     """
     from playwright.sync_api import sync_playwright
 
     refused: list[str] = []
+    reachable = (base_url, *also_reachable)
 
     def local_only(route: Route) -> None:
-        if route.request.url.startswith(base_url):
+        if route.request.url.startswith(reachable):
             route.continue_()
         else:
             refused.append(route.request.url)

@@ -33,6 +33,11 @@ MODES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Synthesized on demand only (not part of `any_mode`): the Cognito login's template tests name it.
+OPTIONAL_MODES: dict[str, dict[str, Any]] = {
+    "cognito": {"dashboard_login": "cognito", "allowed_cidr": "203.0.113.0/24"},
+}
+
 
 @dataclass(frozen=True)
 class Synthesized:
@@ -62,7 +67,7 @@ class Synthesized:
 
 
 def synthesize(mode: str, outdir: Path) -> Synthesized:
-    app, stack = build_app({**cdk_json_context(), **MODES[mode]}, outdir=str(outdir))
+    app, stack = build_app({**cdk_json_context(), **{**MODES, **OPTIONAL_MODES}[mode]}, outdir=str(outdir))
     assembly = app.synth()
     artifact = assembly.get_stack_by_name(stack.stack_name)
     path = Path(assembly.directory) / artifact.template_file
@@ -107,6 +112,11 @@ def private(synthesized) -> Synthesized:
 @pytest.fixture(scope="session")
 def production(synthesized) -> Synthesized:
     return synthesized("production")
+
+
+@pytest.fixture(scope="session")
+def cognito(synthesized) -> Synthesized:
+    return synthesized("cognito")
 
 
 def resolve_user_data(user_data: Any) -> str:

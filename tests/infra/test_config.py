@@ -31,6 +31,8 @@ BAD_VALUES = [
     ("lab_role_name", "Lab Role", "IAM role name"),
     ("pipeline_settings", {"DATABASE_URL": "postgresql://x"}, "unknown setting DATABASE_URL"),
     ("pipeline_settings", "PIPELINE_INDEXES=^GSPC", "object of environment variables"),
+    ("dashboard_login", "oidc", "password, cognito"),
+    ("dashboard_login", True, "expected a string"),
 ]
 
 
@@ -71,3 +73,20 @@ def test_context_arguments_mirror_the_cdk_cli() -> None:
     assert context["schedule_time"] == "08:00"  # the rest comes from cdk.json
     with pytest.raises(ConfigError, match="expected -c key=value"):
         parse_context_arguments(["lab=true"])
+
+
+def test_cognito_login_needs_cloudfront_and_a_normal_account() -> None:
+    assert load_config({}).dashboard_login == "password"
+    assert load_config({"dashboard_login": " Cognito "}).dashboard_login == "cognito"
+    with pytest.raises(ConfigError) as in_a_lab:
+        load_config({"lab": "true", "dashboard_access": "tls", "dashboard_login": "cognito"})
+    assert str(in_a_lab.value) == (
+        "invalid context key 'dashboard_login': lab accounts cannot create Cognito user pools; use password"
+    )
+    for access in ("tls", "private"):
+        with pytest.raises(
+            ConfigError,
+            match=r"^invalid context key 'dashboard_login': cognito needs "
+            rf"dashboard_access=cloudfront \(an HTTPS callback address\), got '{access}'$",
+        ):
+            load_config({"dashboard_access": access, "dashboard_login": "cognito"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,87 @@ def test_with_credentials_of_its_own_it_needs_no_owner_and_does_not_migrate(serv
     serve(monkeypatch, DASHBOARD_DB_SECRET_ARN="arn:aws:secretsmanager:us-east-1:123456789012:secret:reader")
 
     assert served["migrated"] == []
+
+
+OIDC_ENVIRONMENT = {
+    "DASHBOARD_DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:reader",
+    "DASHBOARD_OIDC_POOL_ID": "us-east-1_AbCdEf123",
+    "DASHBOARD_OIDC_CLIENT_ID": "4h1fq2example7client",
+    "DASHBOARD_OIDC_REDIRECT_URI": "https://d111111abcdef8.cloudfront.net/oauth2callback",
+}
+
+
+def test_with_an_oidc_login_streamlit_reads_only_the_secrets_file_it_writes(served, monkeypatch, tmp_path):
+    import stat
+    import tomllib
+
+    serve(monkeypatch, **OIDC_ENVIRONMENT, DASHBOARD_OIDC_CLIENT_SECRET="the-client-secret")
+
+    argv = served["argv"]
+    path = Path(argv[argv.index("--secrets.files") + 1])
+    assert argv.count("--secrets.files") == 1
+    assert path == Path(os.environ["PIPELINE_HOME"]) / "dashboard" / "secrets.toml"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    auth = tomllib.loads(path.read_text())["auth"]
+    cookie_secret = auth.pop("cookie_secret")
+    assert auth == {
+        "redirect_uri": "https://d111111abcdef8.cloudfront.net/oauth2callback",
+        "client_id": "4h1fq2example7client",
+        "client_secret": "the-client-secret",
+        "server_metadata_url": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
+        "/.well-known/openid-configuration",
+        "client_kwargs": {"scope": "openid email profile", "prompt": "login"},
+    }
+    assert len(cookie_secret) >= 32
+
+    # Given a second start, the cookie secret is the one kept: nobody is signed out by a restart.
+    serve(monkeypatch, **OIDC_ENVIRONMENT, DASHBOARD_OIDC_CLIENT_SECRET="the-client-secret")
+    assert tomllib.loads(path.read_text())["auth"]["cookie_secret"] == cookie_secret
+    assert stat.S_IMODE((path.parent / "cookie_secret").stat().st_mode) == 0o600
+
+
+def test_without_an_oidc_login_no_secrets_file_is_named(served, monkeypatch):
+    serve(monkeypatch, DATABASE_URL="postgresql://owner@127.0.0.1:1/db")
+
+    assert "--secrets.files" not in served["argv"]
+
+
+def test_the_client_secret_is_read_from_cognito_when_not_given(served, monkeypatch):
+    import tomllib
+
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        cognito = boto3.client("cognito-idp", region_name="us-east-1")
+        pool = cognito.create_user_pool(PoolName="dashboard")["UserPool"]["Id"]
+        client = cognito.create_user_pool_client(UserPoolId=pool, ClientName="dashboard", GenerateSecret=True)
+        described = client["UserPoolClient"]
+        serve(
+            monkeypatch,
+            **{
+                **OIDC_ENVIRONMENT,
+                "DASHBOARD_OIDC_POOL_ID": pool,
+                "DASHBOARD_OIDC_CLIENT_ID": described["ClientId"],
+            },
+        )
+
+    argv = served["argv"]
+    auth = tomllib.loads(Path(argv[argv.index("--secrets.files") + 1]).read_text())["auth"]
+    assert auth["client_secret"] == described["ClientSecret"]
+
+
+def test_an_unreadable_client_secret_is_one_line_and_no_server(monkeypatch, capsys):
+    from moto import mock_aws
+
+    for name, value in OIDC_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    reset_settings_caches()
+    with mock_aws():
+        code = cli.run_cli(["dashboard", "--port", "8600"])
+
+    error = capsys.readouterr().err
+    assert code == 1
+    assert error.startswith("pipeline: error: cannot read the app client 4h1fq2example7client")
+    assert error.count("\n") == 1
