@@ -110,14 +110,18 @@ def refresh_sector_daily(cursor: psycopg.Cursor, days: Collection[dt.date] | Non
     return written
 
 
-def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings) -> int:
-    """Recompute `market_daily`, one row per trading day of the primary index; return rows written.
+def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings, since: dt.date | None = None) -> int:
+    """Recompute `market_daily`, one row per trading day of the primary index, for the days from
+    `since` on (every day when None); return rows written.
 
     Weather is the mean precipitation over the states that day; news is the first topic's counts; the
     macro values are the last observation on or before the day of each series of
     `PIPELINE_FRED_SERIES` (in `macro`; `vix` and `treasury_10y` when VIXCLS and DGS10 are configured).
+    A day's row reads only that day and the macro observations before it: when the run wrote nothing
+    dated before `since`, the days before it cannot change.
     """
-    cursor.execute(_market_daily_query(cursor), _market_daily_parameters(settings))
+    parameters = {**_market_daily_parameters(settings), "since": since or dt.date.min}
+    cursor.execute(_market_daily_query(cursor), parameters)
     return int(fetch_value(cursor))
 
 
@@ -142,7 +146,7 @@ def _market_daily_query(cursor: psycopg.Cursor) -> str:
     return f"""
         WITH weather AS (
             SELECT obs_date, {_exact_mean("precipitation_mm")} AS precipitation_mm
-            FROM weather_daily GROUP BY obs_date
+            FROM weather_daily WHERE obs_date >= %(since)s GROUP BY obs_date
         ),
         macro AS (
             SELECT i.trade_date,
@@ -156,7 +160,7 @@ def _market_daily_query(cursor: psycopg.Cursor) -> str:
                 WHERE m.series_id = s.series_id AND m.obs_date <= i.trade_date AND m.value IS NOT NULL
                 ORDER BY m.obs_date DESC LIMIT 1
             ) AS last ON true
-            WHERE i.symbol = %(symbol)s
+            WHERE i.symbol = %(symbol)s AND i.trade_date >= %(since)s
             GROUP BY i.trade_date
         ),
         fresh AS (
@@ -170,11 +174,11 @@ def _market_daily_query(cursor: psycopg.Cursor) -> str:
             LEFT JOIN weather AS w ON w.obs_date = i.trade_date
             LEFT JOIN news_daily AS n ON n.topic = %(topic)s AND n.news_date = i.trade_date
             LEFT JOIN macro AS x ON x.trade_date = i.trade_date
-            WHERE i.symbol = %(symbol)s
+            WHERE i.symbol = %(symbol)s AND i.trade_date >= %(since)s
         ),
         removed AS (
             DELETE FROM {MARKET_DAILY} AS old
-            WHERE NOT EXISTS (SELECT FROM fresh WHERE fresh.trade_date = old.trade_date)
+            WHERE old.trade_date >= %(since)s AND NOT EXISTS (SELECT FROM fresh WHERE fresh.trade_date = old.trade_date)
             RETURNING 1
         ),
         written AS (

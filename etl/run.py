@@ -300,9 +300,10 @@ def _refresh_analytics(
 ) -> None:
     """The summaries of the days the run changed; every day when the universe (sectors) changed.
 
-    `market_daily` is recomputed whole, but only when it could come out different: rows written to
-    a table it reads, other settings than the last refresh used (`PIPELINE_INDEXES` and the others
-    change without a row changing), a new version of its query, or `--full`.
+    `market_daily` is recomputed only when it could come out different: rows written to a table it
+    reads (then from the earliest day the run staged on), other settings than the last refresh used
+    (`PIPELINE_INDEXES` and the others change without a row changing), a new version of its query, or
+    `--full` (then every day).
     """
     every_day = bool(result.rows_written[COMPANIES])
     result.rows_written[SECTOR_DAILY] = refresh_sector_daily(cursor, None if every_day else staged.stock_days)
@@ -312,8 +313,11 @@ def _refresh_analytics(
         or any(result.rows_written.get(table) for table in MARKET_DAILY_SOURCES)
         or last_inputs.get(MARKET_DAILY_INPUTS) != result.market_daily_inputs
     )
+    # Only the days from the earliest one the run staged, unless every day may have changed.
+    inputs_changed = full or last_inputs.get(MARKET_DAILY_INPUTS) != result.market_daily_inputs
+    since = None if inputs_changed or not staged.dates else min(staged.dates)
     result.rows_written[MARKET_DAILY] = (
-        refresh_market_daily(cursor, settings) if result.market_daily_refreshed else 0
+        refresh_market_daily(cursor, settings, since) if result.market_daily_refreshed else 0
     )
 
 

@@ -204,6 +204,24 @@ def test_incremental_load_equals_full_reload(migrated_database_url, raw_zone, pg
         drop_database(pg_server, fresh_url)
 
 
+def test_market_daily_is_recomputed_from_the_first_day_a_run_staged(migrated_database_url, raw_zone):
+    # Given 20 loaded days, and a row of the first day changed behind the ETL's back
+    raw_zone.everything(DAYS[:20])
+    assert run_etl(get_settings()).exit_code == 0
+    url = migrated_database_url
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE market_daily SET index_close = -1 WHERE trade_date = %s", (DAYS[0],))
+    # When the next 10 days load, then their rows are written, and the days before them are not read
+    # again (the changed row stays as it was)
+    raw_zone.everything(DAYS[20:])
+    later = run_etl(get_settings())
+    assert later.market_daily_refreshed and later.rows_written["market_daily"] == 10
+    assert count(url, "SELECT count(*) FROM market_daily WHERE index_close = -1") == 1
+    # and --full recomputes every day
+    assert run_etl(get_settings(), full=True).exit_code == 0
+    assert count(url, "SELECT count(*) FROM market_daily WHERE index_close = -1") == 0
+
+
 def index_definitions(url: str) -> list[tuple[str, str, str]]:
     """Every index and key constraint of schema public: table, name, definition."""
     with psycopg.connect(url) as conn:
