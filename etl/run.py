@@ -36,6 +36,7 @@ from etl.ledger import read_ledger, record_etags, record_objects
 from etl.plan import LoadPlan, StagedLoad, plan_load
 from etl.schema import COMPANIES, DIM_DATE, MARKET_DAILY, PIPELINE_RUNS, SECTOR_DAILY
 from etl.staging import load_companies
+from etl.workers import instrument_pool, is_backfill
 from pipeline.db import connect, database_url, fetch_value
 from pipeline.market_time import market_today
 from pipeline.outcomes import (
@@ -247,9 +248,11 @@ def _transform_and_stage(
         # Nothing to parse: the transform's modules (pandas, numpy) are never imported, so a run with
         # nothing new costs what its queries cost.
         return StagedLoad(ledger_rows=list(plan.settled))
-    from etl.stage import transform_and_stage
+    # A backfill's workers first: the fork server imports the transform while this process does.
+    with instrument_pool(is_backfill(plan.instrument_window_days)) as pool:
+        from etl.stage import transform_and_stage
 
-    return transform_and_stage(cursor, plan, store, progress=progress, on_phase=phase.done)
+        return transform_and_stage(cursor, plan, store, pool=pool, progress=progress, on_phase=phase.done)
 
 
 def _last_recorded_inputs(cursor: psycopg.Cursor) -> dict[str, Any]:

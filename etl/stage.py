@@ -9,12 +9,9 @@ touched, the rows written per table and the data-quality counts.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-import os
 from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -32,14 +29,10 @@ from etl.transform import (
     transform_instruments,
     transform_object,
 )
+from etl.workers import WORKERS
 from pipeline.progress import Progress
 from pipeline.rawzone import RawStore
 
-# Below this many days of instrument windows (about 16 MB of responses; a daily run of 500 symbols
-# spans 500), starting worker processes costs more than it saves: the vectorised transform handles a
-# day of updates for the whole universe in a fraction of a second.
-PARALLEL_THRESHOLD_WINDOW_DAYS = 250_000
-WORKERS = os.cpu_count() or 2
 # Batches submitted ahead per worker: enough to keep every worker busy, few enough that memory stays
 # flat (each batch holds about WORKER_BATCH_BYTES of bodies, and its result about as much).
 IN_FLIGHT_PER_WORKER = 2
@@ -63,10 +56,13 @@ def transform_and_stage(
     plan: LoadPlan,
     store: RawStore,
     *,
+    pool: ProcessPoolExecutor | None,
     progress: bool,
     on_phase: Callable[[str], None],
 ) -> StagedLoad:
     """Read, transform and load every object of `plan`; return what was staged and written.
+
+    `pool` (`etl.workers.instrument_pool`, None for a small run) transforms the instruments.
 
     Instrument objects are read a batch at a time and at most `IN_FLIGHT_PER_WORKER` batches per
     worker are in flight, so memory stays flat however many objects a backfill holds.
@@ -80,21 +76,20 @@ def transform_and_stage(
         unit="object",
         every=0,
     )
-    parallel = plan.instrument_window_days >= PARALLEL_THRESHOLD_WINDOW_DAYS
+    parallel = pool is not None
     sink = _ResultSink(staged, cursor, {item.key: item for item in to_transform}, bar, backfill=parallel)
-    with _instrument_pool(parallel) as pool:
-        # The small objects are parsed and loaded here while the worker processes start.
-        for item, body in read_bodies(store, plan.objects):
-            sink.absorb(transform_object(_input(item, body)))
-        for table, parts in sink.frames.items():
-            staged.rows_written[table] = _load_objects(cursor, table, parts, staged, backfill=parallel)
-        on_phase("objects")
-        started_empty = {table for table, writer in sink.writers.items() if writer.into_empty}
-        batches = instrument_batches(
-            cursor, plan, store, WORKER_BATCH_BYTES if parallel else None, started_empty=started_empty
-        )
-        for transformed in _transform_all(pool, batches):
-            sink.absorb(transformed)
+    # The small objects are parsed and loaded here while the worker processes start.
+    for item, body in read_bodies(store, plan.objects):
+        sink.absorb(transform_object(_input(item, body)))
+    for table, parts in sink.frames.items():
+        staged.rows_written[table] = _load_objects(cursor, table, parts, staged, backfill=parallel)
+    on_phase("objects")
+    started_empty = {table for table, writer in sink.writers.items() if writer.into_empty}
+    batches = instrument_batches(
+        cursor, plan, store, WORKER_BATCH_BYTES if parallel else None, started_empty=started_empty
+    )
+    for transformed in _transform_all(pool, batches):
+        sink.absorb(transformed)
     on_phase("transform_and_stage")
     for table, writer in sink.writers.items():
         staged.rows_written[table] = writer.finish()
@@ -195,25 +190,6 @@ def _load_objects(
     staged.rows_staged += len(merged)
     defer_indexes = backfill and len(merged) >= DEFER_INDEXES_MIN_ROWS
     return load_frame(cursor, table, merged, unique_keys=True, defer_indexes=defer_indexes)
-
-
-@contextlib.contextmanager
-def _instrument_pool(parallel: bool) -> Iterator[ProcessPoolExecutor | None]:
-    """Worker processes for a big load (None for a small one), started in the background."""
-    if not parallel:
-        yield None
-        return
-    # forkserver: a worker forked from this process would inherit its open database connection.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["etl.transform"])
-    with (
-        ProcessPoolExecutor(max_workers=WORKERS, mp_context=context) as pool,
-        ThreadPoolExecutor(1) as starter,
-    ):
-        # Starting the workers waits for the fork server to import the transform (about a second): a
-        # helper thread does the waiting while the caller loads the small objects.
-        starter.submit(lambda: [pool.submit(int) for _ in range(WORKERS)])
-        yield pool
 
 
 def _transform_all(

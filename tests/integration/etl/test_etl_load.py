@@ -15,6 +15,7 @@ from moto import mock_aws
 import etl.run
 import etl.stage
 import etl.staging
+import etl.workers
 from cli.status import status_report
 from etl import run_etl
 from pipeline.rawzone import LocalRawStore, RawMetadata
@@ -243,7 +244,7 @@ def test_worker_processes_in_small_bounded_batches_load_what_one_pass_loads(
     assert run_etl(get_settings()).exit_code == 0
     in_process = table_checksums(migrated_database_url)
     # ... and by worker processes, two objects read at a time, a batch per symbol, bounded in flight
-    monkeypatch.setattr(etl.stage, "PARALLEL_THRESHOLD_WINDOW_DAYS", 1)
+    monkeypatch.setattr(etl.workers, "PARALLEL_THRESHOLD_WINDOW_DAYS", 1)
     monkeypatch.setattr(etl.stage, "READ_CHUNK_OBJECTS", 2)
     monkeypatch.setattr(etl.stage, "WORKER_BATCH_BYTES", 1)
     monkeypatch.setattr(etl.stage, "IN_FLIGHT_PER_WORKER", 1)
@@ -255,7 +256,7 @@ def test_worker_processes_in_small_bounded_batches_load_what_one_pass_loads(
             pools.append(fn.__name__)
             return super().submit(fn, *args, **kwargs)
 
-    monkeypatch.setattr(etl.stage, "ProcessPoolExecutor", RecordedPool)
+    monkeypatch.setattr(etl.workers, "ProcessPoolExecutor", RecordedPool)
     fresh_url = create_database(pg_server)
     try:
         monkeypatch.setenv("DATABASE_URL", fresh_url)
