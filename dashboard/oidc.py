@@ -12,10 +12,10 @@ signs nobody out.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from pathlib import Path
 
+from pipeline.rawzone import write_atomically
 from pipeline.settings import Settings
 
 SECRETS_FOLDER = "dashboard"
@@ -48,22 +48,13 @@ def client_secret(settings: Settings) -> str:
         ) from None
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, readable and writable by this user only (0600)."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.unlink(missing_ok=True)
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, path)
-
-
 def _kept_cookie_secret(folder: Path) -> str:
     path = folder / COOKIE_SECRET_FILE
-    if path.is_file() and path.read_text(encoding="utf-8").strip():
-        return path.read_text(encoding="utf-8").strip()
+    kept = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+    if kept:
+        return kept
     cookie_secret = secrets.token_urlsafe(48)
-    _write_private(path, cookie_secret + "\n")
+    write_atomically(path, (cookie_secret + "\n").encode(), mode=0o600)
     return cookie_secret
 
 
@@ -92,5 +83,5 @@ def write_streamlit_secrets(settings: Settings) -> Path:
     folder.chmod(0o700)
     section = auth_section(settings, client_secret(settings), _kept_cookie_secret(folder))
     path = folder / SECRETS_FILE
-    _write_private(path, render_secrets(section))
+    write_atomically(path, render_secrets(section).encode(), mode=0o600)
     return path

@@ -311,14 +311,12 @@ def _refresh_analytics(
     every_day = bool(result.rows_written[COMPANIES])
     result.rows_written[SECTOR_DAILY] = refresh_sector_daily(cursor, None if every_day else staged.stock_days)
     result.market_daily_inputs = market_daily_inputs(cursor, settings)
-    result.market_daily_refreshed = (
-        full
-        or any(result.rows_written.get(table) for table in MARKET_DAILY_SOURCES)
-        or last_inputs.get(MARKET_DAILY_INPUTS) != result.market_daily_inputs
+    every_market_day = full or last_inputs.get(MARKET_DAILY_INPUTS) != result.market_daily_inputs
+    result.market_daily_refreshed = every_market_day or any(
+        result.rows_written.get(table) for table in MARKET_DAILY_SOURCES
     )
     # Only the days from the earliest one the run staged, unless every day may have changed.
-    inputs_changed = full or last_inputs.get(MARKET_DAILY_INPUTS) != result.market_daily_inputs
-    since = None if inputs_changed or not staged.dates else min(staged.dates)
+    since = None if every_market_day or not staged.dates else min(staged.dates)
     result.rows_written[MARKET_DAILY] = (
         refresh_market_daily(cursor, settings, since) if result.market_daily_refreshed else 0
     )

@@ -360,6 +360,16 @@ def test_two_concurrent_runs_load_once(migrated_database_url, raw_zone):
     assert count(migrated_database_url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl'") == 2
 
 
+def etl_heads(heads: list[str]) -> tuple[int, int]:
+    """Run the ETL; return the objects it loaded and the metadata look-ups it made (each one counted
+    into `heads`, emptied first), checking that the run reports those look-ups."""
+    heads.clear()
+    result = run_etl(get_settings())
+    assert result.exit_code == 0, result.summary()
+    assert result.metadata_lookups == len(heads)
+    return result.loaded, len(heads)
+
+
 def test_loads_from_an_s3_raw_zone_and_reads_metadata_only_of_new_or_changed_objects(
     migrated_database_url, raw_zone, monkeypatch
 ):
@@ -382,42 +392,35 @@ def test_loads_from_an_s3_raw_zone_and_reads_metadata_only_of_new_or_changed_obj
             stored = raw_zone.store.get(key)
             bucket.put(key, stored.body, stored.metadata)
 
-        def etl_heads() -> tuple[int, int]:
-            heads.clear()
-            result = run_etl(get_settings())
-            assert result.exit_code == 0, result.summary()
-            assert result.metadata_lookups == len(heads)
-            return result.loaded, len(heads)
-
         for key in keys:
             upload(key)
         monkeypatch.setenv("RAW_BUCKET", "raw-zone-test")
         reset_settings_caches()
 
         # The first run reads the metadata of every object and records each one's ETag ...
-        assert etl_heads() == (9, 9)
+        assert etl_heads(heads) == (9, 9)
         assert count(url, "SELECT count(*) FROM stock_daily") == 30
         assert count(url, "SELECT count(*) FROM raw_objects WHERE etag LIKE '\"%\"'") == 9
         # ... so a run with nothing new sends no HEAD request at all,
-        assert etl_heads() == (0, 0)
+        assert etl_heads(heads) == (0, 0)
         # nor does an object re-fetched with the same bytes (same ETag).
         upload(keys[0])
-        assert etl_heads() == (0, 0)
+        assert etl_heads(heads) == (0, 0)
 
         # An object re-fetched with other bytes is looked up and loaded, and only that one.
         raw_zone.replace_body(
             keys[1], raw_zone.store.get(keys[1]).body.replace(b'"error": null', b'"error":null')
         )
         upload(keys[1])
-        assert etl_heads() == (1, 1)
+        assert etl_heads(heads) == (1, 1)
 
         # Ledger rows without an ETag (recorded before ETags were) are looked up once, then remembered
         # without reloading anything or touching loaded_at.
         with psycopg.connect(url) as conn:
             conn.execute("UPDATE raw_objects SET etag = NULL WHERE key = ANY(%s)", (keys[2:5],))
             loaded_at = conn.execute("SELECT max(loaded_at) FROM raw_objects").fetchone()[0]
-        assert etl_heads() == (0, 3)
-        assert etl_heads() == (0, 0)
+        assert etl_heads(heads) == (0, 3)
+        assert etl_heads(heads) == (0, 0)
         assert count(url, "SELECT count(*) FROM raw_objects WHERE etag IS NULL") == 0
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT max(loaded_at) FROM raw_objects").fetchone()[0] == loaded_at
@@ -443,33 +446,26 @@ def test_a_local_raw_zone_reads_the_sidecars_only_of_new_or_rewritten_objects(
 
     monkeypatch.setattr(LocalRawStore, "head", counted_head)
 
-    def etl_heads() -> tuple[int, int]:
-        heads.clear()
-        result = run_etl(get_settings())
-        assert result.exit_code == 0, result.summary()
-        assert result.metadata_lookups == len(heads)
-        return result.loaded, len(heads)
-
     # The first run reads every sidecar and records each body file's stat token, like an ETag ...
-    assert etl_heads() == (9, 9)
+    assert etl_heads(heads) == (9, 9)
     assert count(url, "SELECT count(*) FROM raw_objects WHERE etag ~ '^[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$'") == 9
     # ... so a run with nothing new reads none.
-    assert etl_heads() == (0, 0)
+    assert etl_heads(heads) == (0, 0)
     # An object rewritten with the same bytes has a new token: its sidecar is read once, nothing is
     # loaded and `loaded_at` stays; the new token is recorded, so the next run reads nothing again.
     with psycopg.connect(url) as conn:
         loaded_at = conn.execute("SELECT max(loaded_at) FROM raw_objects").fetchone()[0]
     raw_zone.replace_body(keys[0], raw_zone.store.get(keys[0]).body)
-    assert etl_heads() == (0, 1)
-    assert etl_heads() == (0, 0)
+    assert etl_heads(heads) == (0, 1)
+    assert etl_heads(heads) == (0, 0)
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT max(loaded_at) FROM raw_objects").fetchone()[0] == loaded_at
     # An object rewritten with other bytes is read and loaded, and only that one.
     raw_zone.replace_body(
         keys[1], raw_zone.store.get(keys[1]).body.replace(b'"error": null', b'"error":null')
     )
-    assert etl_heads() == (1, 1)
-    assert etl_heads() == (0, 0)
+    assert etl_heads(heads) == (1, 1)
+    assert etl_heads(heads) == (0, 0)
     # --full still reads every object.
     result = run_etl(get_settings(), full=True)
     assert result.exit_code == 0 and result.loaded == 9 and result.metadata_lookups == 9
