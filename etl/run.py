@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import multiprocessing
 import sys
 import time
 from collections.abc import Sequence
@@ -137,7 +136,9 @@ def run_etl(
     Raises `DatabaseUnavailable` when the database cannot be reached at all; any later failure rolls
     the load back and comes back as an `EtlResult` with exit code 1.
     """
-    if multiprocessing.parent_process() is not None:
+    # A worker process has multiprocessing imported; any other process need not import it (4 ms).
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is not None and multiprocessing.parent_process() is not None:
         # Worker processes re-import the main script: unguarded, it would start a run that waits on
         # the lock its own parent holds, forever.
         raise RuntimeError(

@@ -8,10 +8,12 @@ modules and then loads the small objects, instead of one after the other.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # Below this many days of instrument windows (about 16 MB of responses; a daily run of 500 symbols
 # spans 500), starting worker processes costs more than it saves: the vectorised transform handles a
@@ -31,6 +33,10 @@ def instrument_pool(parallel: bool) -> Iterator[ProcessPoolExecutor | None]:
     if not parallel:
         yield None
         return
+    # Imported here: a run with nothing new, or a daily one, starts no process (about 4 ms).
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
     # forkserver: a worker forked from this process would inherit its open database connection.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["etl.transform"])

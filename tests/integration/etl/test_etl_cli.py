@@ -52,9 +52,31 @@ def test_a_pipeline_etl_with_nothing_new_imports_neither_pandas_nor_numpy(
         env=subprocess_env,
         timeout=120,
     )
-    # Then it finds nothing, and never imported pandas, numpy or the transform
+    # Then it finds nothing, and never imported pandas, numpy, the transform or the worker machinery
     assert run.returncode == 0, run.stderr
     assert "0 object(s) loaded" in run.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if "|" in line}
     assert "cli.main" in imported and "etl.run" in imported  # the probe sees the run's imports
-    assert not imported & {"pandas", "numpy", "pyarrow", "etl.transform", "etl.stage"}
+    assert not imported & {"pandas", "numpy", "pyarrow", "etl.transform", "etl.stage", "multiprocessing"}
+
+
+def _run_etl_in_a_worker() -> str:
+    from etl.run import run_etl
+    from pipeline.settings import load_settings
+
+    try:
+        run_etl(load_settings())
+    except RuntimeError as error:
+        return str(error)
+    return "no error"
+
+
+def test_run_etl_refuses_to_run_in_a_worker_process(migrated_database_url):
+    # Given a worker process (as an unguarded script's would be, re-importing its main module)
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        # When it calls run_etl
+        message = pool.apply(_run_etl_in_a_worker)
+    # Then it is refused, before it could wait forever on the lock its parent holds
+    assert "guard the script with if __name__ == '__main__'" in message
