@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import subprocess
 import sys
 import threading
@@ -256,7 +257,8 @@ def test_worker_processes_in_small_bounded_batches_load_what_one_pass_loads(
             pools.append(fn.__name__)
             return super().submit(fn, *args, **kwargs)
 
-    monkeypatch.setattr(etl.workers, "ProcessPoolExecutor", RecordedPool)
+    # etl.workers imports it when it starts workers (a run without them never imports it).
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", RecordedPool)
     fresh_url = create_database(pg_server)
     try:
         monkeypatch.setenv("DATABASE_URL", fresh_url)
