@@ -77,3 +77,23 @@ def test_ingest_concurrency_and_queue_urls_are_validated_with_one_line() -> None
         load_settings(ingest_concurrency="0")
     with pytest.raises(SettingsError, match=r"^invalid setting ETL_QUEUE_URL: "):
         load_settings(etl_queue_url="not a url")
+
+
+def test_variables_match_in_any_case_and_overrides_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a setting's variable in lower case, one in upper case, and a variable that is no setting
+    monkeypatch.setenv("pipeline_news_topics", "recession")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("PIPELINE_NOT_A_SETTING", "ignored")
+    # When the settings are read, with an override of one of them
+    settings = load_settings(aws_region="us-east-2")
+    # Then both variables are read, the override wins over the environment, the stranger is ignored
+    assert settings.pipeline_news_topics == ("recession",)
+    assert settings.aws_region == "us-east-2"
+    assert load_settings().aws_region == "eu-west-1"
+    assert not hasattr(settings, "pipeline_not_a_setting")
+
+
+def test_a_non_integer_concurrency_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_CONCURRENCY", "two")
+    with pytest.raises(SettingsError, match=r"^invalid setting INGEST_CONCURRENCY: .*integer"):
+        load_settings()
