@@ -3,10 +3,10 @@
 
 Prints, measured in the same run: the full load's rate in curated rows per second and its share of a
 raw binary COPY of the same stock rows into the same server (into a table of `stock_daily`'s
-definition, and into a bare one; each the best of `RAW_COPY_ROUNDS` runs, the 500-ticker full load
-the best of `FULL_LOAD_ROUNDS`), every timed step after a checkpoint and a sync of the sample's files,
-`pandas.DataFrame.to_sql(method="multi")` on a subset, the no-op and one-day times as whole processes (start-up and imports included), the peak
-memory of the largest ETL process (workers included) and how the full load scales with the tickers.
+definition, and into a bare one): the best of `FULL_LOAD_ROUNDS` loads against the best of the COPYs
+run right after each of them, and each load against its own COPY; every timed step after a checkpoint
+and a sync of the sample's files. Then `pandas.DataFrame.to_sql(method="multi")` on a subset, the
+no-op and one-day times as whole processes (start-up and imports included), the peak memory of the largest ETL process (workers included) and how the full load scales with the tickers.
 The 500-ticker database is left in `home` for the dashboard benchmark.
 """
 
@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import compileall
 import datetime as dt
+import multiprocessing
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -37,11 +40,11 @@ DAYS = 2520
 LAST_DAY = dt.date(2025, 12, 18)
 TO_SQL_ROWS = 50_000
 NO_OP_ROUNDS = 5
-# The 500-ticker full load and the raw COPY baseline it is compared with: the best of this many runs
-# each, every one after a checkpoint (the shared 2-core machine's speed varies by 20-30% from one
-# run to the next, for both alike).
+# The 500-ticker full load and the raw COPY baseline it is compared with: this many loads, each followed
+# by one raw COPY of the rows it loaded (into each kind of table), so that every load is compared with
+# a COPY run on the machine as it was then (the shared 2-core machine's speed drifts by 20-50% over
+# minutes); every step after a checkpoint.
 FULL_LOAD_ROUNDS = 3
-RAW_COPY_ROUNDS = 3
 # The project's packages, byte-compiled before anything is timed (see `_compile_project`).
 PROJECT_PACKAGES = ("cli", "etl", "pipeline")
 SCRATCH_COPY = "bench_scratch_copy"
@@ -85,20 +88,44 @@ def pipeline(home: Path, *arguments: str) -> Process:
 
 
 @dataclass(frozen=True)
+class RawCopy:
+    """Rows per second of a plain binary COPY of every stock row (bytes already in memory, in key
+    order, as the raw zone holds them: ticker by ticker, day by day, the order in which the index is
+    cheapest to maintain), into a table of `stock_daily`'s definition (its primary key and index: what
+    the ETL must build too), and into a bare table (no key, no index: the server's bound)."""
+
+    into_table: float
+    into_bare_table: float
+
+
+@dataclass(frozen=True)
 class FullLoad:
+    """The best of a ticker count's loads; with the rate of each load and the raw COPY after each."""
+
     tickers: int
     seconds: float
     rows: int
     peak_mb: float
+    rates: list[float] = field(default_factory=list)
+    copies: list[RawCopy] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return self.rows / self.seconds
 
+    @property
+    def best_copy(self) -> RawCopy:
+        """The fastest raw COPY into each kind of table, over the loads."""
+        return RawCopy(
+            max(copy.into_table for copy in self.copies), max(copy.into_bare_table for copy in self.copies)
+        )
 
-def full_load(home: Path, tickers: int, rounds: int = 1) -> FullLoad:
+
+def full_load(home: Path, tickers: int, rounds: int = 1, *, with_raw_copy: bool = False) -> FullLoad:
     """Sample `tickers` x 10 years into an empty `home`, then time `pipeline etl` loading it: the best
-    of `rounds` loads, each into emptied tables after a checkpoint (the peak memory is the largest)."""
+    of `rounds` loads, each into emptied tables after a checkpoint (the peak memory is the largest).
+
+    `with_raw_copy`: each load is followed by a raw COPY of its stock rows (`_raw_copy_rate`)."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DEFAULT_UNIVERSE, home / "universe.csv")
     sample = pipeline(home, "sample", "--tickers", str(tickers), "--days", str(DAYS), "--end", str(LAST_DAY))
@@ -106,31 +133,38 @@ def full_load(home: Path, tickers: int, rounds: int = 1) -> FullLoad:
     os.sync()
     print(f"  {tickers:>5} tickers: sample written in {sample.seconds:.1f} s")
     pipeline(home, "db", "migrate")
-    loads = []
+    url = database_url(load_settings(pipeline_home=home))
+    loads, copies = [], []
     for round_ in range(rounds):
-        with connect(database_url(load_settings(pipeline_home=home))) as conn:
+        with connect(url) as conn:
             if round_:
                 conn.execute(f"TRUNCATE {', '.join(TABLES)}")
             _checkpoint(conn)
         loads.append(pipeline(home, "etl"))
-        print(
+        line = (
             f"  {tickers:>5} tickers: full load {loads[-1].seconds:.1f} s, {loads[-1].rows_written:,} rows, "
             f"peak {loads[-1].peak_mb:,.0f} MB"
         )
+        if with_raw_copy:
+            # In a process of its own: the rows it holds would otherwise stay in this one, and the
+            # next load's child, forked from it, would report them as its own peak memory.
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+                copies.append(child.submit(_raw_copy_rate, url).result())
+            rate = loads[-1].rows_written / loads[-1].seconds
+            line += (
+                f"; raw COPY right after: {copies[-1].into_table:,.0f} rows/s (load at "
+                f"{rate / copies[-1].into_table:.0%} of it), bare {copies[-1].into_bare_table:,.0f} rows/s"
+            )
+        print(line)
     best = min(loads, key=lambda load: load.seconds)
-    return FullLoad(tickers, best.seconds, best.rows_written, max(load.peak_mb for load in loads))
-
-
-@dataclass(frozen=True)
-class RawCopy:
-    """Rows per second of a plain binary COPY of every stock row (bytes already in memory, in key
-    order, as the raw zone holds them: ticker by ticker, day by day, the order in which the index is
-    cheapest to maintain), into a table of `stock_daily`'s definition (its primary key and index: what
-    the ETL must build too), and into a bare table (no key, no index: the server's bound); each the
-    best of `RAW_COPY_ROUNDS`."""
-
-    into_table: float
-    into_bare_table: float
+    return FullLoad(
+        tickers,
+        best.seconds,
+        best.rows_written,
+        max(load.peak_mb for load in loads),
+        [load.rows_written / load.seconds for load in loads],
+        copies,
+    )
 
 
 def _raw_copy_rate(url: str) -> RawCopy:
@@ -144,25 +178,22 @@ def _raw_copy_rate(url: str) -> RawCopy:
             blocks = list(copy)
         rates = []
         for definition in ("INCLUDING ALL", "INCLUDING DEFAULTS"):
-            best = 0.0
-            for _ in range(RAW_COPY_ROUNDS):
-                conn.execute(f"DROP TABLE IF EXISTS {SCRATCH_COPY}")
-                conn.execute(f"CREATE TABLE {SCRATCH_COPY} (LIKE stock_daily {definition})")
-                conn.commit()
-                _checkpoint(conn)
-                started = time.perf_counter()
-                with (
-                    conn.cursor() as cursor,
-                    cursor.copy(f"COPY {SCRATCH_COPY} ({STOCK_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
-                ):
-                    for block in blocks:
-                        copy.write(block)
-                conn.commit()
-                seconds = time.perf_counter() - started
-                best = max(best, fetch_value(conn.execute(f"SELECT count(*) FROM {SCRATCH_COPY}")) / seconds)
-                conn.execute(f"DROP TABLE {SCRATCH_COPY}")
-                conn.commit()
-            rates.append(best)
+            conn.execute(f"DROP TABLE IF EXISTS {SCRATCH_COPY}")
+            conn.execute(f"CREATE TABLE {SCRATCH_COPY} (LIKE stock_daily {definition})")
+            conn.commit()
+            _checkpoint(conn)
+            started = time.perf_counter()
+            with (
+                conn.cursor() as cursor,
+                cursor.copy(f"COPY {SCRATCH_COPY} ({STOCK_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                for block in blocks:
+                    copy.write(block)
+            conn.commit()
+            seconds = time.perf_counter() - started
+            rates.append(fetch_value(conn.execute(f"SELECT count(*) FROM {SCRATCH_COPY}")) / seconds)
+            conn.execute(f"DROP TABLE {SCRATCH_COPY}")
+            conn.commit()
     return RawCopy(*rates)
 
 
@@ -208,12 +239,13 @@ def main(home: Path) -> None:
     loads = {}
     for tickers in TICKER_COUNTS:
         target = home if tickers == MAIN_TICKERS else home / f"tickers-{tickers}"
-        loads[tickers] = full_load(target, tickers, FULL_LOAD_ROUNDS if tickers == MAIN_TICKERS else 1)
+        paired = tickers == MAIN_TICKERS
+        loads[tickers] = full_load(target, tickers, FULL_LOAD_ROUNDS if paired else 1, with_raw_copy=paired)
         if target != home:
             stop_embedded(load_settings(pipeline_home=target))
             shutil.rmtree(target)
     url = database_url(load_settings(pipeline_home=home))
-    copy_rate = _raw_copy_rate(url)
+    copy_rate = loads[MAIN_TICKERS].best_copy
     to_sql_rate = _to_sql_rate(url)
     no_op = min(pipeline(home, "etl").seconds for _ in range(NO_OP_ROUNDS))
     pipeline(
@@ -242,6 +274,11 @@ def main(home: Path) -> None:
     print(
         f"raw COPY into a bare table:   {copy_rate.into_bare_table:>10,.0f} rows/s, no key or index "
         f"(full load at {main_load.rate / copy_rate.into_bare_table:.0%} of it)"
+    )
+    shares = [rate / copy.into_table for rate, copy in zip(main_load.rates, main_load.copies, strict=True)]
+    print(
+        f"each load against the COPY right after it: {', '.join(f'{share:.0%}' for share in shares)} "
+        f"(median {statistics.median(shares):.0%})"
     )
     print(f"to_sql(method='multi'), {TO_SQL_ROWS:,}: {to_sql_rate:>8,.0f} rows/s")
     print(f"no-op run, whole process:     {no_op:>10.2f} s (best of {NO_OP_ROUNDS})")
