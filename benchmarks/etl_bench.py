@@ -6,8 +6,8 @@ raw binary COPY of the same stock rows into the same server (into a table of `st
 definition, and into a bare one): the best of `FULL_LOAD_ROUNDS` loads against the best of the COPYs
 run right after each of them, and each load against its own COPY; every timed step after a checkpoint
 and a sync of the sample's files. Then `pandas.DataFrame.to_sql(method="multi")` on a subset, the
-no-op and one-day times as whole processes (start-up and imports included), the peak memory of the largest ETL process (workers included) and how the full load scales with the tickers.
-The 500-ticker database is left in `home` for the dashboard benchmark.
+no-op and one-day times as whole processes (start-up and imports included), the peak memory of the
+largest ETL process (workers included) and how the full load scales with the tickers. The 500-ticker database is left in `home` for the dashboard benchmark.
 """
 
 from __future__ import annotations
@@ -65,6 +65,11 @@ class Process:
     def rows_written(self) -> int:
         match = _WRITTEN.search(self.output)
         return int(match.group(1).replace(",", "")) if match else 0
+
+    @property
+    def rate(self) -> float:
+        """Rows written per second."""
+        return self.rows_written / self.seconds
 
 
 def pipeline(home: Path, *arguments: str) -> Process:
@@ -150,10 +155,9 @@ def full_load(home: Path, tickers: int, rounds: int = 1, *, with_raw_copy: bool 
             # next load's child, forked from it, would report them as its own peak memory.
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
                 copies.append(child.submit(_raw_copy_rate, url).result())
-            rate = loads[-1].rows_written / loads[-1].seconds
             line += (
                 f"; raw COPY right after: {copies[-1].into_table:,.0f} rows/s (load at "
-                f"{rate / copies[-1].into_table:.0%} of it), bare {copies[-1].into_bare_table:,.0f} rows/s"
+                f"{loads[-1].rate / copies[-1].into_table:.0%} of it), bare {copies[-1].into_bare_table:,.0f} rows/s"
             )
         print(line)
     best = min(loads, key=lambda load: load.seconds)
@@ -162,7 +166,7 @@ def full_load(home: Path, tickers: int, rounds: int = 1, *, with_raw_copy: bool 
         best.seconds,
         best.rows_written,
         max(load.peak_mb for load in loads),
-        [load.rows_written / load.seconds for load in loads],
+        [load.rate for load in loads],
         copies,
     )
 

@@ -237,10 +237,17 @@ class Settings(BaseModel):
         return str(getattr(self, name)).rstrip("/")
 
 
+# Each setting's variable: its field name in capitals (matched in any case).
+_FIELD_OF_VARIABLE = {name.upper(): name for name in Settings.model_fields}
+
+
 def _from_environment() -> dict[str, str]:
-    """The value of each setting's variable that is set: its field name in capitals, in any case."""
-    fields = {name.upper(): name for name in Settings.model_fields}
-    return {fields[name.upper()]: value for name, value in os.environ.items() if name.upper() in fields}
+    """The value of each setting's variable that is set."""
+    return {
+        _FIELD_OF_VARIABLE[name.upper()]: value
+        for name, value in os.environ.items()
+        if name.upper() in _FIELD_OF_VARIABLE
+    }
 
 
 def load_settings(**overrides: Any) -> Settings:
