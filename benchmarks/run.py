@@ -23,7 +23,10 @@ def main() -> None:
 
         stop_embedded(load_settings(pipeline_home=home))
         shutil.rmtree(home)
-    home.mkdir(parents=True)
+    try:
+        home.mkdir(parents=True)
+    except OSError as error:
+        raise SystemExit(f"bench: cannot create BENCH_HOME {home}: {error.strerror}") from None
     os.environ["PIPELINE_HOME"] = str(home)
     for name in ("DATABASE_URL", "DB_SECRET_ARN", "RAW_BUCKET"):
         os.environ.pop(name, None)
