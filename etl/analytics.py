@@ -1,4 +1,5 @@
-"""The analytics layer the dashboard reads: `sector_daily`, `market_daily`, and materialized views.
+"""The analytics layer the dashboard reads: `sector_daily`, `market_daily`, the table statistics and
+materialized views.
 
 Both summaries are tables upserted inside the load transaction (only changed rows are written).
 Means must not depend on the order PostgreSQL happens to read the rows in (a float sum does), or an
@@ -11,18 +12,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from etl.schema import (
+    COMPANIES,
+    DIM_DATE,
     INDEX_DAILY,
     MACRO_DAILY,
     MARKET_DAILY,
     NEWS_DAILY,
+    PIPELINE_RUNS,
+    RAW_OBJECTS,
     SECTOR_DAILY,
+    STOCK_DAILY,
     TABLES,
     WEATHER_DAILY,
 )
@@ -189,6 +195,62 @@ def _market_daily_query(cursor: psycopg.Cursor) -> str:
         )
         SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM written)
         """
+
+
+TABLE_STATS = "dashboard_table_stats"
+# The tables `dashboard_table_stats` describes, each with the column its first and latest dates are of.
+TABLE_STATS_DATES = {
+    COMPANIES: None,
+    STOCK_DAILY: "trade_date",
+    INDEX_DAILY: "trade_date",
+    WEATHER_DAILY: "obs_date",
+    NEWS_DAILY: "news_date",
+    MACRO_DAILY: "obs_date",
+    DIM_DATE: "date_id",
+    PIPELINE_RUNS: "started_at",
+    RAW_OBJECTS: "data_date",
+}
+
+
+def update_table_stats(
+    cursor: psycopg.Cursor, inserted: Mapping[str, int], recount: Collection[str] | None = None
+) -> None:
+    """Bring the row counts and date spans of `dashboard_table_stats` up to the rows this transaction wrote.
+
+    The tables of `inserted` (the instrument tables, millions of rows a count would scan) have their
+    count moved by the rows inserted; those of `recount` (thousands of rows) are counted again; with
+    `recount` None, every table is. The dates are the tables' own minimum and maximum, which their
+    indexes answer at once. The ETL is the only writer of these tables, and it never deletes from them.
+    """
+    tables = [
+        table for table in TABLE_STATS_DATES if recount is None or table in recount or inserted.get(table)
+    ]
+    parts = []
+    for table in tables:
+        name, column = sql.Identifier(table), TABLE_STATS_DATES[table]
+        count = sql.SQL("(SELECT count(*) FROM {})").format(name)
+        if recount is not None and table not in recount:
+            # A table without its row yet (a database migrated without the view's counts) is counted.
+            count = sql.SQL("coalesce((SELECT row_count + {} FROM {} WHERE table_name = {}), {})").format(
+                sql.Literal(inserted[table]), sql.Identifier(TABLE_STATS), sql.Literal(table), count
+            )
+        dates = (
+            sql.SQL(
+                "(SELECT min({column})::date FROM {table}), (SELECT max({column})::date FROM {table})"
+            ).format(column=sql.Identifier(column), table=name)
+            if column
+            else sql.SQL("NULL::date, NULL::date")
+        )
+        parts.append(sql.SQL("SELECT {}, {}, {}").format(sql.Literal(table), count, dates))
+    if not parts:
+        return
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {stats} AS stats (table_name, row_count, first_date, latest_date) {rows} "
+            "ON CONFLICT (table_name) DO UPDATE SET row_count = excluded.row_count, "
+            "first_date = excluded.first_date, latest_date = excluded.latest_date"
+        ).format(stats=sql.Identifier(TABLE_STATS), rows=sql.SQL(" UNION ALL ").join(parts))
+    )
 
 
 _MATERIALIZED_VIEWS = """

@@ -168,4 +168,4 @@ def extend_date_dimension(cursor: psycopg.Cursor, dates: Sequence[dt.date]) -> i
     last = max(d for d in (last, *dates) if d is not None)
     spec = TABLES[DIM_DATE]
     stage_frame(cursor, spec, date_dimension(first, last))
-    return upsert_from_staging(cursor, spec, insert_only=True)
+    return upsert_from_staging(cursor, spec, insert_only=True).written

@@ -29,11 +29,12 @@ from etl.analytics import (
     refresh_market_daily,
     refresh_materialized_views,
     refresh_sector_daily,
+    update_table_stats,
 )
 from etl.extract import Scan, find_pending, find_pending_keys, recent_listing
 from etl.ledger import read_ledger, record_etags, record_objects
 from etl.plan import LoadPlan, StagedLoad, plan_load
-from etl.schema import COMPANIES, DIM_DATE, MARKET_DAILY, PIPELINE_RUNS, SECTOR_DAILY
+from etl.schema import COMPANIES, DIM_DATE, MARKET_DAILY, PIPELINE_RUNS, RAW_OBJECTS, SECTOR_DAILY
 from etl.staging import load_companies
 from etl.workers import instrument_pool, is_backfill
 from pipeline.db import connect, database_url, fetch_value
@@ -219,6 +220,14 @@ def _load(
         record_etags(cursor, scan.new_etags)
         result.seconds = (dt.datetime.now(dt.UTC) - started_at).total_seconds()
         _record_run(cursor, result, started_at, full, staged.quality_summary())
+        if result.curated_rows or full:
+            # In this transaction: the dashboard's counts are never those of a load that did not commit.
+            recount = {table for table, rows in result.rows_written.items() if rows} - set(
+                staged.rows_inserted
+            )
+            update_table_stats(
+                cursor, staged.rows_inserted, None if full else recount | {RAW_OBJECTS, PIPELINE_RUNS}
+            )
 
 
 def _scan(

@@ -93,6 +93,7 @@ def transform_and_stage(
     on_phase("transform_and_stage")
     for table, writer in sink.writers.items():
         staged.rows_written[table] = writer.finish()
+        staged.rows_inserted[table] = writer.inserted
         staged.rows_staged += writer.rows
     on_phase("upsert")
     bar.close()

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple
+from typing import NamedTuple
 
 import psycopg
 from psycopg import sql
 
 from etl.schema import COMPANIES, TABLES, TableSpec
-from pipeline.db import fetch_value
+from pipeline.db import fetch_row, fetch_value
 from pipeline.reference import Company
 
 # The framing of a binary COPY stream around the tuples `etl.copy_binary.encode_tuples` makes: the
@@ -68,6 +69,9 @@ class StagingWriter:
         self.rows = 0
         self.pending = 0
         self.written = 0
+        # Of the rows written, those that were new (the rest changed a stored row): the table's count
+        # moves by these (`etl.analytics.update_table_stats`).
+        self.inserted = 0
         self.into_empty = unique_keys and table_is_empty(cursor, spec.name)
         if not self.into_empty:
             create_staging(cursor, spec)
@@ -103,8 +107,11 @@ class StagingWriter:
         if self.pending:
             if self.into_empty:
                 self.written += self.pending
+                self.inserted += self.pending
             else:
-                self.written += upsert_from_staging(self.cursor, self.spec)
+                upserted = upsert_from_staging(self.cursor, self.spec)
+                self.written += upserted.written
+                self.inserted += upserted.inserted
                 self.cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(self.spec.staging)))
             self.rows += self.pending
             self.pending = 0
@@ -157,21 +164,35 @@ def table_is_empty(cursor: psycopg.Cursor, table: str) -> bool:
     return bool(fetch_value(cursor))
 
 
-def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only: bool = False) -> int:
+class Upserted(NamedTuple):
+    """What one upsert did: rows written (inserted or changed), and of them those inserted."""
+
+    written: int
+    inserted: int
+
+
+def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only: bool = False) -> Upserted:
     """Move staged rows into the table; return the rows inserted or changed (unchanged rows are skipped).
 
     `insert_only` keeps existing rows as they are (``DO NOTHING``), for facts that never change.
     """
     names = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
+    # A row version that ON CONFLICT DO UPDATE wrote carries the updating transaction in xmax (it locked
+    # the row first); an inserted one has none.
     cursor.execute(
-        sql.SQL("INSERT INTO {table} AS {table} ({names}) SELECT {names} FROM {staging} {action}").format(
+        sql.SQL(
+            "WITH written AS (INSERT INTO {table} AS {table} ({names}) SELECT {names} FROM {staging} {action} "
+            "RETURNING {table}.xmax = 0 AS inserted) "
+            "SELECT count(*), count(*) FILTER (WHERE inserted) FROM written"
+        ).format(
             table=sql.Identifier(spec.name),
             names=names,
             staging=sql.Identifier(spec.staging),
             action=spec.on_conflict_update([] if insert_only else None),
         )
     )
-    return cursor.rowcount
+    written, inserted = fetch_row(cursor)
+    return Upserted(written, inserted)
 
 
 def load_companies(cursor: psycopg.Cursor, companies: Sequence[Company]) -> int:

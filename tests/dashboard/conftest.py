@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from dashboard import connections
+from etl.analytics import update_table_stats
 
 APP_PATH = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TRADING_DAYS = 60
@@ -217,7 +218,7 @@ def build_analytics(conn: psycopg.Connection) -> None:
         cursor.execute(_ANALYTICS_TABLES)
         cursor.execute(_FILL_SECTOR_DAILY)
         cursor.execute(_FILL_MARKET_DAILY, {"topic": NEWS_TOPIC, "symbol": INDEX_SYMBOL})
-        cursor.execute("REFRESH MATERIALIZED VIEW dashboard_table_stats")
+        update_table_stats(cursor, {})
 
 
 @pytest.fixture(autouse=True)

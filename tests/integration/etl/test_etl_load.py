@@ -19,10 +19,11 @@ import etl.staging
 import etl.workers
 from cli.status import status_report
 from etl import run_etl
+from etl.analytics import TABLE_STATS_DATES
 from pipeline.rawzone import LocalRawStore, RawMetadata
 from pipeline.settings import get_settings
 from tests.conftest import create_database, drop_database, reset_settings_caches
-from tests.integration.etl.conftest import FIRST_DAY, table_checksums, trading_days
+from tests.integration.etl.conftest import FIRST_DAY, chart_body, table_checksums, trading_days, walk
 
 DAYS = trading_days(FIRST_DAY, 30)
 pytestmark = pytest.mark.usefixtures("universe")
@@ -171,6 +172,56 @@ def test_materialized_views_are_refreshed_and_the_dashboard_can_read(migrated_da
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 30 * (
                 2 if table == "sector_daily" else 1
             )
+
+
+def exact_table_stats(url: str) -> dict[str, tuple]:
+    """What `dashboard_table_stats` must hold: every table counted now, with its date span."""
+    with psycopg.connect(url) as conn:
+        return {
+            table: conn.execute(
+                f"SELECT count(*), min({column})::date, max({column})::date FROM {table}"
+                if column
+                else f"SELECT count(*), NULL::date, NULL::date FROM {table}"
+            ).fetchone()
+            for table, column in TABLE_STATS_DATES.items()
+        }
+
+
+def kept_table_stats(url: str) -> dict[str, tuple]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_name, row_count, first_date, latest_date FROM dashboard_table_stats"
+        )
+        return {name: tuple(values) for name, *values in rows}
+
+
+def test_table_stats_are_kept_exact_by_each_load(migrated_database_url, raw_zone):
+    url = migrated_database_url
+    # Given the counts of an empty database, as the migration left them
+    assert kept_table_stats(url) == exact_table_stats(url)
+    assert kept_table_stats(url)["stock_daily"] == (0, None, None)
+    # When a first load runs, then the counts are exact
+    raw_zone.everything(DAYS[:20])
+    assert run_etl(get_settings()).exit_code == 0
+    assert kept_table_stats(url) == exact_table_stats(url)
+    assert kept_table_stats(url)["stock_daily"][0] == 3 * 20
+    # and after a load that both inserts rows and changes stored ones (AAPL's first window fetched
+    # again with other prices), the instrument tables' counts moved by the rows inserted only
+    raw_zone.everything(DAYS[20:])
+    bars = [bar for bar in walk("AAPL", trading_days(FIRST_DAY, 400)) if bar["day"] in set(DAYS[:20])]
+    changed = [
+        {**bar, **{name: bar[name] * 1.01 for name in ("open", "high", "low", "close")}} for bar in bars
+    ]
+    raw_zone.yahoo("AAPL", DAYS[:20], body=chart_body("AAPL", changed))
+    later = run_etl(get_settings())
+    assert later.rows_written["stock_daily"] == 3 * 10 + 20
+    assert kept_table_stats(url) == exact_table_stats(url)
+    assert kept_table_stats(url)["stock_daily"] == (3 * 30, DAYS[0], DAYS[-1])
+    # and a count gone wrong behind the ETL's back is put right by --full
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE dashboard_table_stats SET row_count = 7 WHERE table_name = 'stock_daily'")
+    assert run_etl(get_settings(), full=True).exit_code == 0
+    assert kept_table_stats(url) == exact_table_stats(url)
 
 
 def test_running_twice_changes_nothing(migrated_database_url, raw_zone):
