@@ -1,4 +1,4 @@
-"""PostgreSQL binary COPY payloads built with numpy, a whole frame at a time.
+"""PostgreSQL binary COPY payloads built with numpy, a whole set of rows (`etl.columns`) at a time.
 
 Formatting a million rows one `write_row` at a time costs seconds of the loader's CPU; here the worker
 processes build the bytes instead, and the loader only forwards them. A binary tuple is a field count,
@@ -8,16 +8,18 @@ lengths share one fixed layout, so each such group is one numpy structured array
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
-import pandas as pd
+
+from etl.columns import Coded, row_count
 
 POSTGRES_EPOCH = np.datetime64("2000-01-01", "D")
 _FIXED_TYPES = {"date": ">i4", "float8": ">f8", "int8": ">i8", "int2": ">i2"}
 #: The column types `encode_tuples` handles.
 ENCODABLE_TYPES = frozenset({"text", *_FIXED_TYPES})
-# Rows go out in frame order unless that takes more than this many runs of one layout, and fewer rows
+# Rows go out in their given order unless that takes more than this many runs of one layout, and fewer rows
 # per run than this on average.
 ORDERED_RUNS_MIN = 1024
 ROWS_PER_RUN_MIN = 32
@@ -35,23 +37,23 @@ class _Text:
         return np.array(self.encoded.tolist(), dtype=f"S{max(length, 1)}")[self.codes[rows]]
 
 
-def _prepared(values: pd.Series, pg_type: str) -> tuple[np.ndarray | _Text, np.ndarray, np.ndarray | None]:
+def _prepared(values: Any, pg_type: str) -> tuple[np.ndarray | _Text, np.ndarray, np.ndarray | None]:
     """The column's values in their wire dtype, its NULL mask, and for text each value's byte length.
 
     A text column holds few distinct values (a ticker per row of a million): each is encoded once, and
-    the column becomes the codes of its values among them (`_Text`).
+    the column becomes the codes of its values among them (`_Text`); a `Coded` column already is.
     """
-    array = values.to_numpy()
+    if pg_type == "text":
+        coded = values if isinstance(values, Coded) else _coded(np.asarray(values, dtype=object))
+        # Code -1 (a missing value) picks the empty string appended last.
+        encoded = np.array([*(str(value).encode() for value in coded.values), b""], dtype=object)
+        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+        return _Text(coded.codes, encoded), coded.codes < 0, lengths[coded.codes]
+    array = np.asarray(values)
     if pg_type == "date":
         days = array.astype("datetime64[D]")
         missing = np.isnat(days)
         return np.where(missing, 0, (days - POSTGRES_EPOCH).astype(np.int64)).astype(">i4"), missing, None
-    if pg_type == "text":
-        codes, distinct = pd.factorize(values)
-        # Code -1 (a missing value) picks the empty string appended last.
-        encoded = np.array([*(str(value).encode() for value in distinct), b""], dtype=object)
-        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
-        return _Text(codes, encoded), codes < 0, lengths[codes]
     if array.dtype.kind == "f":
         missing = np.isnan(array)
         filled = np.where(missing, 0, array)
@@ -61,14 +63,30 @@ def _prepared(values: pd.Series, pg_type: str) -> tuple[np.ndarray | _Text, np.n
     return array.astype(_FIXED_TYPES[pg_type]), np.zeros(len(array), dtype=bool), None
 
 
-def encode_tuples(frame: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> bytes:
-    """The binary COPY tuples of `frame` (no signature or trailer), columns as (name, type) pairs.
+def _coded(values: np.ndarray) -> Coded:
+    """A text column as the codes of its distinct values, in order of first appearance (None and NaN:
+    -1, missing)."""
+    number: dict[Any, int] = {}
+    codes = np.fromiter(
+        (
+            -1 if value is None or value != value else number.setdefault(value, len(number))
+            for value in values.tolist()
+        ),
+        dtype=np.int64,
+        count=len(values),
+    )
+    return Coded(codes, list(number))
 
-    Types: text, date, float8, int8, int2; NaN and NaT become NULL.
+
+def encode_tuples(rows: Mapping[str, Any], columns: Sequence[tuple[str, str]]) -> bytes:
+    """The binary COPY tuples of `rows` (no signature or trailer), columns as (name, type) pairs.
+
+    `rows` maps each column name to its values (an array, or `Coded` for text). Types: text, date,
+    float8, int8, int2; NaN and NaT become NULL.
     """
-    if frame.empty:
+    if not row_count(rows):
         return b""
-    prepared = [_prepared(frame[name], pg_type) for name, pg_type in columns]
+    prepared = [_prepared(rows[name], pg_type) for name, pg_type in columns]
     layout_keys = np.column_stack(
         [np.where(missing, -1, 0 if lengths is None else lengths) for _, missing, lengths in prepared]
     )
@@ -77,7 +95,7 @@ def encode_tuples(frame: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> by
         _encode_group(prepared, columns, layout, np.flatnonzero(group_of_row == group))
         for group, layout in enumerate(layouts)
     ]
-    # The tuples go out in the frame's row order (a first load's primary-key index is then built from
+    # The tuples go out in the rows' order (a first load's primary-key index is then built from
     # presorted rows): each run of consecutive rows of one layout is a slice of its group's records,
     # which are in row order too. Where the layouts alternate too often for that to be cheap (NULLs
     # scattered through a column), group by group: the rows are the same.

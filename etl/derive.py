@@ -1,4 +1,4 @@
-"""Derived values (defined in docs/etl.md), as pure functions on frames.
+"""Derived values (defined in docs/etl.md), as pure functions on numpy arrays.
 
 `daily_return` and `volatility_7` are computed so that each value depends only on the bars it is
 defined from: the volatility of a day is the sample standard deviation of exactly its seven returns,
@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+
+from etl.columns import Columns
 
 VOLATILITY_WINDOW = 7
 #: Bars before the first new one that an incremental load must re-read to recompute its window:
@@ -50,18 +51,18 @@ def returns_and_volatility(prices: np.ndarray, first_bar: np.ndarray) -> tuple[n
     return returns, rolling_volatility(returns)
 
 
-def date_dimension(first: dt.date, last: dt.date) -> pd.DataFrame:
+def date_dimension(first: dt.date, last: dt.date) -> Columns:
     """One `dim_date` row per calendar day from `first` to `last` inclusive (ISO weekday and week)."""
-    days = pd.date_range(first, last, freq="D")
-    iso = days.isocalendar()
-    return pd.DataFrame(
-        {
-            "date_id": days.values.astype("datetime64[ns]"),
-            "year": days.year.to_numpy(),
-            "quarter": days.quarter.to_numpy(),
-            "month": days.month.to_numpy(),
-            "day": days.day.to_numpy(),
-            "dow": iso["day"].to_numpy(dtype=np.int64),
-            "iso_week": iso["week"].to_numpy(dtype=np.int64),
-        }
-    )
+    days = np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
+    months = days.astype("datetime64[M]")
+    month = months.astype(np.int64) % 12 + 1
+    weeks = [day.isocalendar() for day in days.tolist()]
+    return {
+        "date_id": days.astype("datetime64[ns]"),
+        "year": days.astype("datetime64[Y]").astype(np.int64) + 1970,
+        "quarter": (month - 1) // 3 + 1,
+        "month": month,
+        "day": (days - months).astype(np.int64) + 1,
+        "dow": np.array([week.weekday for week in weeks], dtype=np.int64),
+        "iso_week": np.array([week.week for week in weeks], dtype=np.int64),
+    }

@@ -1,19 +1,20 @@
-"""Load: frames and stored bars between pandas and PostgreSQL.
+"""Load: rows (`etl.columns`) and stored bars between numpy and PostgreSQL.
 
-Frames become binary COPY rows (`etl.staging` moves them into the curated tables); the stored bars an
+Rows become binary COPY tuples (`etl.staging` moves them into the curated tables); the stored bars an
 incremental load re-reads come back as numpy columns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import psycopg
 from psycopg import sql
 
+from etl.columns import Coded, Columns, row_count
 from etl.copy_binary import ENCODABLE_TYPES, POSTGRES_EPOCH, encode_tuples
 from etl.derive import CONTEXT_BARS, date_dimension
 from etl.parse import BAR_COLUMNS
@@ -22,9 +23,9 @@ from etl.staging import StagingWriter, upsert_from_staging
 from pipeline.db import fetch_row
 
 
-def _column_values(values: np.ndarray | pd.Series, pg_type: str) -> list:
+def _column_values(values: Any, pg_type: str) -> list:
     """One column as Python values for COPY: dates as `date`, NaN and NaT as None."""
-    array = values.to_numpy() if isinstance(values, pd.Series) else values
+    array = values.decoded() if isinstance(values, Coded) else np.asarray(values)
     if pg_type == "date":
         days = array.astype("datetime64[D]")
         objects = days.astype(object)
@@ -37,77 +38,72 @@ def _column_values(values: np.ndarray | pd.Series, pg_type: str) -> list:
         return objects.tolist()
     if array.dtype.kind in "iu":
         return array.tolist()
-    return [None if value is None or value is pd.NaT or value != value else value for value in array.tolist()]
+    return [None if value is None or value != value else value for value in array.tolist()]
 
 
-def frame_rows(frame: pd.DataFrame, spec: TableSpec) -> Iterator[tuple]:
-    """The rows of `frame` in the column order of `spec`, ready for `Copy.write_row`."""
-    columns = [_column_values(frame[name], pg_type) for name, pg_type in spec.columns]
+def table_rows(rows: Mapping[str, Any], spec: TableSpec) -> Iterator[tuple]:
+    """The rows of `rows` in the column order of `spec`, ready for `Copy.write_row`."""
+    columns = [_column_values(rows[name], pg_type) for name, pg_type in spec.columns]
     return zip(*columns, strict=True)
 
 
-def write_frame(writer: StagingWriter, frame: pd.DataFrame) -> None:
-    """COPY the rows of `frame` (columns named as the table's) through `writer`."""
+def write_rows(writer: StagingWriter, rows: Mapping[str, Any]) -> None:
+    """COPY `rows` (columns named as the table's) through `writer`."""
     if all(pg_type in ENCODABLE_TYPES for _, pg_type in writer.spec.columns):
-        writer.write_tuples(encode_tuples(frame, writer.spec.columns), len(frame))
+        writer.write_tuples(encode_tuples(rows, writer.spec.columns), row_count(rows))
     else:
-        writer.write(frame_rows(frame, writer.spec))
+        writer.write(table_rows(rows, writer.spec))
 
 
-def stage_frame(cursor: psycopg.Cursor, spec: TableSpec, frame: pd.DataFrame) -> int:
-    """COPY `frame` into the staging table of `spec`; return the rows staged."""
+def stage_rows(cursor: psycopg.Cursor, spec: TableSpec, rows: Mapping[str, Any]) -> int:
+    """COPY `rows` into the staging table of `spec`; return the rows staged."""
     writer = StagingWriter(cursor, spec)
-    write_frame(writer, frame)
+    write_rows(writer, rows)
     return writer.pending
 
 
-def load_frame(
+def load_rows(
     cursor: psycopg.Cursor,
     table: str,
-    frame: pd.DataFrame,
+    rows: Mapping[str, Any],
     *,
     unique_keys: bool = False,
     defer_indexes: bool = False,
 ) -> int:
-    """Stage and upsert one frame into `table`; return the rows inserted or changed.
+    """Stage and upsert `rows` into `table`; return the rows inserted or changed.
 
-    `unique_keys`: no two rows of `frame` share a key; `defer_indexes`: into an empty table, build the
-    indexes after the rows are in (see `StagingWriter`).
+    `unique_keys`: no two rows share a key; `defer_indexes`: into an empty table, build the indexes
+    after the rows are in (see `StagingWriter`).
     """
-    if frame.empty:
+    if not row_count(rows):
         return 0
     writer = StagingWriter(cursor, TABLES[table], unique_keys=unique_keys, defer_indexes=defer_indexes)
-    write_frame(writer, frame)
+    write_rows(writer, rows)
     return writer.finish()
 
 
-def stored_bars(cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, dt.date]) -> pd.DataFrame:
+def stored_bars(cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, dt.date]) -> Columns:
     """The stored bars each symbol's recomputation needs: from its date on, plus the `CONTEXT_BARS` before.
 
-    One frame, columns `symbol` and `BAR_COLUMNS`, by symbol (in the order given) and date; NULL
-    prices are NaN.
+    Columns `symbol` (the symbol's position in `since_by_symbol`) and `BAR_COLUMNS` (dates as
+    datetime64[ns]), by symbol and date; NULL prices are NaN.
     """
     symbols = list(since_by_symbol)
-    if symbols:
-        columns = _stored_bar_columns(cursor, table, symbols, list(since_by_symbol.values()))
-    if not symbols or not len(columns["symbol"]):
-        return pd.DataFrame(
-            {
-                "symbol": pd.Series(dtype=str),
-                **{
-                    name: pd.Series(dtype="datetime64[ns]" if name == "trade_date" else float)
-                    for name in BAR_COLUMNS
-                },
-            }
-        )
-    order = np.lexsort((columns["trade_date"], columns["symbol"]))
-    return pd.DataFrame(
-        {
-            "symbol": pd.array(np.array(symbols, dtype=object)[columns["symbol"][order] - 1], dtype=str),
-            "trade_date": (POSTGRES_EPOCH + columns["trade_date"][order]).astype("datetime64[ns]"),
-            **{name: columns[name][order] for name in BAR_COLUMNS[1:]},
+    if not symbols:
+        return {
+            "symbol": np.array([], dtype=np.int64),
+            **{
+                name: np.array([], dtype="datetime64[ns]" if name == "trade_date" else float)
+                for name in BAR_COLUMNS
+            },
         }
-    )
+    columns = _stored_bar_columns(cursor, table, symbols, list(since_by_symbol.values()))
+    order = np.lexsort((columns["trade_date"], columns["symbol"]))
+    return {
+        "symbol": columns["symbol"][order] - 1,
+        "trade_date": (POSTGRES_EPOCH + columns["trade_date"][order]).astype("datetime64[ns]"),
+        **{name: columns[name][order] for name in BAR_COLUMNS[1:]},
+    }
 
 
 def _stored_bar_columns(
@@ -167,5 +163,5 @@ def extend_date_dimension(cursor: psycopg.Cursor, dates: Sequence[dt.date]) -> i
     first = min(d for d in (first, *dates) if d is not None)
     last = max(d for d in (last, *dates) if d is not None)
     spec = TABLES[DIM_DATE]
-    stage_frame(cursor, spec, date_dimension(first, last))
+    stage_rows(cursor, spec, date_dimension(first, last))
     return upsert_from_staging(cursor, spec, insert_only=True).written

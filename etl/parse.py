@@ -1,4 +1,4 @@
-"""Pure parsers: the bytes of one raw object (and its metadata extras) to a frame of curated rows.
+"""Pure parsers: the bytes of one raw object (and its metadata extras) to curated rows, as columns.
 
 No I/O here. Each parser raises `ParseError` with one line when the body is not what the API promises
 (an error object, HTML, truncated JSON, misaligned arrays); the caller quarantines that object. The
@@ -11,13 +11,14 @@ import csv
 import datetime as dt
 import functools
 import io
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import orjson
-import pandas as pd
 
+from etl.columns import Columns, object_array
 from pipeline.outcomes import RUN_STATUSES
 
 BAR_COLUMNS = ("trade_date", "open", "high", "low", "close", "adj_close", "volume")
@@ -151,14 +152,34 @@ def _conversion_error(time_zone: object) -> str | None:
 
 
 def local_trade_days(stamps: np.ndarray, time_zone: object) -> np.ndarray:
-    """The dates (midnight, datetime64[ns]) in `time_zone` of UTC second stamps."""
+    """The dates (midnight, datetime64[ns]) in `time_zone` (an IANA name) of UTC second stamps.
+
+    The zone's offset is looked up once per distinct stamp: a backfill's bars share a few thousand
+    (the exchange's opening times), whatever the number of symbols.
+    """
+    stamps = np.asarray(stamps, dtype=np.int64)
     try:
-        utc = pd.to_datetime(stamps, unit="s", utc=True)
-        local_days = utc.tz_convert(time_zone).tz_localize(None).normalize()
-    except (TypeError, ValueError, OverflowError, LookupError) as error:
+        zone = zoneinfo.ZoneInfo(time_zone)  # type: ignore[arg-type]
+        if len(stamps) and (stamps.min() < _FIRST_STAMP or stamps.max() > _LAST_STAMP):
+            raise OverflowError(f"a timestamp is outside {_FIRST_STAMP}..{_LAST_STAMP}")
+        distinct, position = np.unique(stamps, return_inverse=True)
+        offsets = [_offset_seconds(stamp, zone) for stamp in distinct.tolist()]
+    except (TypeError, ValueError, OverflowError, OSError, LookupError) as error:
         # LookupError: zoneinfo's unknown-zone error is a KeyError.
         raise ParseError(f"bad timestamps or time zone: {error}") from None
-    return local_days.values.astype("datetime64[ns]")
+    local = distinct + np.array(offsets, dtype=np.int64)
+    days = (local // _SECONDS_PER_DAY).astype("datetime64[D]")
+    return days[position.ravel()].astype("datetime64[ns]")
+
+
+_SECONDS_PER_DAY = 86_400
+# The stamps whose dates datetime64[ns] can hold (1678 to 2261).
+_FIRST_STAMP, _LAST_STAMP = -(2**63) // 10**9 + _SECONDS_PER_DAY, (2**63 - 1) // 10**9 - _SECONDS_PER_DAY
+
+
+def _offset_seconds(stamp: int, zone: dt.tzinfo) -> int:
+    offset = dt.datetime.fromtimestamp(stamp, zone).utcoffset()
+    return 0 if offset is None else offset // dt.timedelta(seconds=1)
 
 
 def select_bars(
@@ -189,7 +210,7 @@ def select_bars(
     return rows[last]
 
 
-def parse_open_meteo(body: bytes, states: Sequence[str]) -> pd.DataFrame:
+def parse_open_meteo(body: bytes, states: Sequence[str]) -> Columns:
     """Daily weather per state from an Open-Meteo response (one object, or an array in request order).
 
     Elements are joined to `states` by position, never by coordinates (the API returns its grid cell's).
@@ -206,7 +227,7 @@ def parse_open_meteo(body: bytes, states: Sequence[str]) -> pd.DataFrame:
     # Checked location by location, the dates converted once for them all: 50 states of ten years.
     series = [_open_meteo_location(element, state) for element, state in zip(elements, states, strict=True)]
     if not series:
-        return pd.DataFrame({name: [] for name in WEATHER_COLUMNS})
+        return _no_rows(WEATHER_COLUMNS)
     try:
         dates = _iso_dates([day for days, _ in series for day in days])
     except ParseError:
@@ -216,20 +237,27 @@ def parse_open_meteo(body: bytes, states: Sequence[str]) -> pd.DataFrame:
             except ParseError:
                 raise ParseError(f"bad dates in the daily series of {state}") from None
         raise
-    columns: dict[str, object] = {
-        "state": np.repeat(np.array(states, dtype=object), [len(days) for days, _ in series]),
+    columns: Columns = {
+        "state": np.repeat(object_array(states), [len(days) for days, _ in series]),
         "obs_date": dates,
     }
     for column, _ in OPEN_METEO_VARIABLES.values():
         columns[column] = np.concatenate([values[column] for _, values in series])
-    return pd.DataFrame(columns)
+    return columns
+
+
+def _no_rows(names: Sequence[str]) -> Columns:
+    return {name: np.array([], dtype=object) for name in names}
 
 
 def _iso_dates(days: list) -> np.ndarray:
     """`YYYY-MM-DD` strings as datetime64[ns] (midnight); anything else is a `ParseError`."""
+    # numpy reads other ISO forms too (a month, a time of day): only the ten-character date is one.
+    if not all(isinstance(day, str) and len(day) == 10 and day[4] == day[7] == "-" for day in days):
+        raise ParseError("bad dates in a daily series")
     try:
-        return pd.to_datetime(days, format="%Y-%m-%d").values.astype("datetime64[ns]")
-    except (TypeError, ValueError):
+        return np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
+    except ValueError:
         raise ParseError("bad dates in a daily series") from None
 
 
@@ -250,7 +278,7 @@ def _open_meteo_location(element: dict, state: str) -> tuple[list, dict[str, np.
     return days, values
 
 
-def parse_gdelt_timeline(body: bytes, topic: str) -> pd.DataFrame:
+def parse_gdelt_timeline(body: bytes, topic: str) -> Columns:
     """Daily article counts of one GDELT `timelinevolraw` response, summed per UTC day when finer.
 
     `{}` and an empty timeline mean no match (no rows); a body that is not JSON (GDELT's plain-text
@@ -262,26 +290,34 @@ def parse_gdelt_timeline(body: bytes, topic: str) -> pd.DataFrame:
     timeline = document.get("timeline") or []
     points = timeline[0].get("data") if timeline and isinstance(timeline[0], dict) else []
     if not points:
-        return pd.DataFrame({name: [] for name in NEWS_COLUMNS})
+        return _no_rows(NEWS_COLUMNS)
     try:
-        stamps = pd.to_datetime([point["date"] for point in points], format="%Y%m%dT%H%M%SZ", utc=True)
+        days = np.array(
+            [dt.datetime.strptime(point["date"], "%Y%m%dT%H%M%SZ").date() for point in points],
+            dtype="datetime64[D]",
+        )
         matching = np.array([point["value"] for point in points], dtype=np.int64)
         total = np.array([point["norm"] for point in points], dtype=np.int64)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise ParseError(f"malformed timeline point: {error}") from None
-    buckets = pd.DataFrame(
-        {
-            "news_date": stamps.tz_localize(None).normalize().values.astype("datetime64[ns]"),
-            "matching_articles": matching,
-            "total_articles": total,
-        }
-    )
-    daily = buckets.groupby("news_date", as_index=False, sort=True).sum()
-    daily.insert(0, "topic", topic)
-    return daily
+    news_days, day_of_point = np.unique(days, return_inverse=True)
+    day_of_point = day_of_point.ravel()
+    return {
+        "topic": np.full(len(news_days), topic, dtype=object),
+        "news_date": news_days.astype("datetime64[ns]"),
+        "matching_articles": _sums(day_of_point, matching, len(news_days)),
+        "total_articles": _sums(day_of_point, total, len(news_days)),
+    }
 
 
-def parse_fred_csv(body: bytes, series_id: str) -> pd.DataFrame:
+def _sums(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
+    """The exact int64 sum of `values` per group number."""
+    sums = np.zeros(groups, dtype=np.int64)
+    np.add.at(sums, group, values)
+    return sums
+
+
+def parse_fred_csv(body: bytes, series_id: str) -> Columns:
     """Observations of one FRED graph CSV; `.` and empty values are missing (None).
 
     The date is read from the first column by position (its header is `observation_date` or `DATE`);
@@ -309,13 +345,11 @@ def parse_fred_csv(body: bytes, series_id: str) -> pd.DataFrame:
             values.append(None if raw in ("", ".") else float(raw))
         except ValueError:
             raise ParseError(f"line {number} is not a date and a number: {row[:2]}") from None
-    return pd.DataFrame(
-        {
-            "series_id": [series_id] * len(dates),
-            "obs_date": pd.to_datetime(dates).values.astype("datetime64[ns]"),
-            "value": np.array([np.nan if value is None else value for value in values], dtype=float),
-        }
-    )
+    return {
+        "series_id": np.full(len(dates), series_id, dtype=object),
+        "obs_date": np.array(dates, dtype="datetime64[D]").astype("datetime64[ns]"),
+        "value": np.array([np.nan if value is None else value for value in values], dtype=float),
+    }
 
 
 def parse_manifest(body: bytes) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""Plan: the pending objects sorted into work (imports no pandas: a run with nothing new stops here).
+"""Plan: the pending objects sorted into work (imports no numpy: a run with nothing new stops here).
 
 Yahoo objects are grouped by symbol (a symbol's pending objects are merged over its stored bars in
 one pass), reference snapshots need no load, keys that are not raw keys are quarantined at once, and

@@ -255,7 +255,7 @@ def _transform_and_stage(
     cursor: psycopg.Cursor, plan: LoadPlan, store: RawStore, *, progress: bool, phase: PhaseTimer
 ) -> StagedLoad:
     if not plan.to_transform:
-        # Nothing to parse: the transform's modules (pandas, numpy) are never imported, so a run with
+        # Nothing to parse: the transform's modules (numpy) are never imported, so a run with
         # nothing new costs what its queries cost.
         return StagedLoad(ledger_rows=list(plan.settled))
     # A backfill's workers first: the fork server imports the transform while this process does.
@@ -297,7 +297,7 @@ def _load_reference_tables(
         result.rows_written[COMPANIES] = load_companies(cursor, load_universe(settings.pipeline_universe))
     result.rows_written[DIM_DATE] = 0
     if staged.dates:
-        from etl.load import extend_date_dimension  # builds the days with pandas: only with new rows
+        from etl.load import extend_date_dimension  # builds the days with numpy: only with new rows
 
         result.rows_written[DIM_DATE] = extend_date_dimension(cursor, sorted(staged.dates))
 

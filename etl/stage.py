@@ -9,16 +9,17 @@ touched, the rows written per table and the data-quality counts.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
-import pandas as pd
 import psycopg
 
+from etl.columns import Columns, concatenated, missing, row_count, sort_codes, taken
 from etl.extract import PendingObject, read_bodies
-from etl.load import load_frame, stored_bars
+from etl.load import load_rows, stored_bars
 from etl.plan import LoadPlan, StagedLoad, earliest_window_start, ledger_row
 from etl.schema import INDEX_DAILY, STOCK_DAILY, TABLES
 from etl.staging import StagingWriter
@@ -81,7 +82,7 @@ def transform_and_stage(
     # The small objects are parsed and loaded here while the worker processes start.
     for item, body in read_bodies(store, plan.objects):
         sink.absorb(transform_object(_input(item, body)))
-    for table, parts in sink.frames.items():
+    for table, parts in sink.objects_rows.items():
         staged.rows_written[table] = _load_objects(cursor, table, parts, staged, backfill=parallel)
     on_phase("objects")
     started_empty = {table for table, writer in sink.writers.items() if writer.into_empty}
@@ -175,22 +176,34 @@ def _input(item: PendingObject, body: bytes) -> ObjectInput:
 
 
 def _load_objects(
-    cursor: psycopg.Cursor, table: str, parts: list[pd.DataFrame], staged: StagedLoad, *, backfill: bool
+    cursor: psycopg.Cursor,
+    table: str,
+    parts: list[tuple[dt.datetime, Columns]],
+    staged: StagedLoad,
+    *,
+    backfill: bool,
 ) -> int:
     """Upsert the rows of one object-sourced table; the latest fetch wins on a repeated key.
 
     In key order: into an empty table in a backfill, its indexes are built afterwards, from presorted rows.
     """
-    key = list(TABLES[table].key)
-    merged = pd.concat(parts, ignore_index=True).sort_values("fetched_at", kind="stable")
-    merged = merged.drop_duplicates(key, keep="last").sort_values(key, ignore_index=True)
-    for column in merged.columns.difference([*key, "fetched_at"]):
-        missing = int(merged[column].isna().sum())
-        if missing:
-            staged.quality[table][f"missing_{column}"] = missing
-    staged.rows_staged += len(merged)
-    defer_indexes = backfill and len(merged) >= DEFER_INDEXES_MIN_ROWS
-    return load_frame(cursor, table, merged, unique_keys=True, defer_indexes=defer_indexes)
+    key = TABLES[table].key
+    # In fetch order (objects fetched at the same time in the order they came), then of each key the
+    # last row: sorted by key and position, the last of each run of one key.
+    merged = concatenated([rows for _, rows in sorted(parts, key=lambda part: part[0])])
+    codes = [sort_codes(merged[name]) for name in key]
+    order = np.lexsort([np.arange(row_count(merged)), *reversed(codes)])
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = np.any([column[order][1:] != column[order][:-1] for column in codes], axis=0)
+    merged = taken(merged, order[last])
+    for column in (name for name in TABLES[table].column_names if name not in key):
+        count = int(missing(merged[column]).sum())
+        if count:
+            staged.quality[table][f"missing_{column}"] = count
+    rows = row_count(merged)
+    staged.rows_staged += rows
+    defer_indexes = backfill and rows >= DEFER_INDEXES_MIN_ROWS
+    return load_rows(cursor, table, merged, unique_keys=True, defer_indexes=defer_indexes)
 
 
 def _transform_all(
@@ -211,7 +224,7 @@ def _transform_all(
 
 
 class _ResultSink:
-    """Takes transform results as they come: ledger outcomes, COPY of instrument rows, frames to load."""
+    """Takes transform results as they come: ledger outcomes, COPY of instrument rows, rows to load."""
 
     def __init__(
         self,
@@ -236,7 +249,7 @@ class _ResultSink:
             )
             for table in (STOCK_DAILY, INDEX_DAILY)
         }
-        self.frames: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        self.objects_rows: dict[str, list[tuple[dt.datetime, Columns]]] = defaultdict(list)
         self.day_arrays: dict[str, list[np.ndarray]] = defaultdict(list)
 
     def absorb(self, transformed: TransformResult) -> None:
@@ -260,13 +273,14 @@ class _ResultSink:
             quality[transformed.table]["missing_volume"] += encoded.missing_volume
             # Only the distinct days: a backfill's rows would otherwise pile up here, one date each.
             self.day_arrays[transformed.table].append(np.unique(encoded.days))
-        elif transformed.frame is not None and not transformed.frame.empty:
-            self._note_dates(transformed.frame)
-            self.frames[transformed.table].append(transformed.frame)
+        elif transformed.columns is not None and row_count(transformed.columns):
+            assert transformed.fetched_at is not None, "an object's rows come with its fetch time"
+            self._note_dates(transformed.columns)
+            self.objects_rows[transformed.table].append((transformed.fetched_at, transformed.columns))
 
-    def _note_dates(self, frame: pd.DataFrame) -> None:
+    def _note_dates(self, rows: Columns) -> None:
         for column in _DATE_COLUMNS:
-            if column in frame:
-                dates = frame[column].dropna()
+            if column in rows:
+                dates = rows[column][~np.isnat(rows[column])].astype("datetime64[D]")
                 if len(dates):
-                    self.staged.dates.update({dates.min().date(), dates.max().date()})
+                    self.staged.dates.update({dates.min().item(), dates.max().item()})

@@ -4,7 +4,7 @@ Rows go by binary COPY into temporary staging tables, then into the curated tabl
 ``ON CONFLICT ... WHERE (...) IS DISTINCT FROM (...)`` clause, so a row whose values did not change is
 never rewritten and a re-run writes nothing. Everything happens inside the caller's transaction,
 together with the ledger rows that record it. Only psycopg here: a run with nothing new loads the
-universe into `companies` without importing pandas.
+universe into `companies` without importing numpy.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
+from etl.columns import Coded, Columns, object_array, row_count
 from etl.copy_binary import encode_tuples
 from etl.derive import returns_and_volatility
 from etl.parse import (
@@ -81,7 +81,7 @@ class ObjectOutcome:
 class EncodedRows:
     """An instrument's rows as binary COPY tuples, with what the loader needs to know about them.
 
-    Shipping these bytes instead of the frame keeps the loader's share of the work (unpickling and
+    Shipping these bytes instead of the rows keeps the loader's share of the work (unpickling and
     formatting a million rows) to forwarding a buffer.
     """
 
@@ -95,13 +95,15 @@ class EncodedRows:
 class TransformResult:
     """Rows for one curated table (`table` None when there are none) and the outcome of each object.
 
-    The rows come as a `frame`, or for instruments asked for COPY tuples, as `encoded`.
+    The rows come as `columns` (`etl.columns`; with the object's `fetched_at`, for the latest fetch to
+    win), or for instruments asked for COPY tuples, as `encoded`.
     """
 
     table: str | None
-    frame: pd.DataFrame | None
+    columns: Columns | None
     outcomes: list[ObjectOutcome] = field(default_factory=list)
     encoded: EncodedRows | None = None
+    fetched_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,8 @@ class InstrumentBatch:
     """The pending objects of several symbols of one table, with the stored bars a load must re-read.
 
     Symbol number i has the objects `objects[i]` and rewrites its rows from `since[i]` on. `context`
-    (columns `symbol` and `BAR_COLUMNS`) holds each symbol's stored bars from its `since` on plus the
-    `CONTEXT_BARS` before it. `copy_columns`, the table's (name, type) pairs, asks for the rows as
+    (columns `symbol`, the symbol's number, and `BAR_COLUMNS`; `etl.load.stored_bars`) holds each
+    symbol's stored bars from its `since` on plus the `CONTEXT_BARS` before it, by symbol and date. `copy_columns`, the table's (name, type) pairs, asks for the rows as
     binary COPY tuples.
     """
 
@@ -118,7 +120,7 @@ class InstrumentBatch:
     symbols: Sequence[str]
     objects: Sequence[Sequence[ObjectInput]]
     since: Sequence[dt.date]
-    context: pd.DataFrame
+    context: Columns
     copy_columns: tuple[tuple[str, str], ...] = ()
 
 
@@ -175,13 +177,14 @@ def transform_instruments(batch: InstrumentBatch) -> TransformResult:
         batch, {name: values[valid] for name, values in new_bars.items()}, symbol_of_chart[owner[valid]]
     )
     result = [outcome for outcome in outcomes if outcome is not None]
+    key = "ticker" if batch.table == STOCK_DAILY else "symbol"
     if not batch.copy_columns:
-        return TransformResult(batch.table, rows, result)
+        return TransformResult(batch.table, {**rows, key: rows[key].decoded()}, result)
     encoded = EncodedRows(
         copy_tuples=encode_tuples(rows, batch.copy_columns),
-        rows=len(rows),
-        days=rows["trade_date"].to_numpy().astype("datetime64[D]"),
-        missing_volume=int(rows["volume"].isna().sum()),
+        rows=row_count(rows),
+        days=rows["trade_date"].astype("datetime64[D]"),
+        missing_volume=int(np.isnan(rows["volume"]).sum()),
     )
     return TransformResult(batch.table, None, result, encoded)
 
@@ -226,17 +229,15 @@ def _selected_bars(charts: list[_Chart]) -> tuple[dict[str, np.ndarray], np.ndar
     return bars, owner[rows]
 
 
-def _merged_rows(
-    batch: InstrumentBatch, new_bars: dict[str, np.ndarray], new_symbol: np.ndarray
-) -> pd.DataFrame:
-    """New bars over the stored ones (the later wins on a day), derived values, rows from `since` on."""
-    number_of = {symbol: number for number, symbol in enumerate(batch.symbols)}
+def _merged_rows(batch: InstrumentBatch, new_bars: dict[str, np.ndarray], new_symbol: np.ndarray) -> Columns:
+    """New bars over the stored ones (the later wins on a day), derived values, rows from `since` on;
+    the key column `Coded` by symbol number."""
     context = batch.context
-    stored_symbol = np.array([number_of[symbol] for symbol in context["symbol"]], dtype=np.int64)
-    symbol = np.concatenate([stored_symbol, new_symbol])
-    days = np.concatenate([context["trade_date"].to_numpy().astype("datetime64[ns]"), new_bars["trade_date"]])
+    symbol = np.concatenate([np.asarray(context["symbol"], dtype=np.int64), new_symbol])
+    days = np.concatenate([np.asarray(context["trade_date"], dtype="datetime64[ns]"), new_bars["trade_date"]])
     columns = {
-        name: np.concatenate([context[name].to_numpy(dtype=float), new_bars[name]]) for name in _PRICE_COLUMNS
+        name: np.concatenate([np.asarray(context[name], dtype=float), new_bars[name]])
+        for name in _PRICE_COLUMNS
     }
     # By symbol, day, then position (stored bars first, objects in fetch order): keep each day's last.
     position = np.arange(len(days))
@@ -253,40 +254,42 @@ def _merged_rows(
     since = np.array(batch.since, dtype="datetime64[D]")
     keep = days.astype("datetime64[D]") >= since[symbol]
     key = "ticker" if batch.table == STOCK_DAILY else "symbol"
-    frame = {key: np.array(batch.symbols, dtype=object)[symbol[keep]], "trade_date": days[keep]}
-    frame.update({name: values[keep] for name, values in columns.items()})
-    frame.update({"daily_return": daily_return[keep], "volatility_7": volatility[keep]})
-    return pd.DataFrame(frame)
+    rows: Columns = {key: Coded(symbol[keep], list(batch.symbols)), "trade_date": days[keep]}
+    rows.update({name: values[keep] for name, values in columns.items()})
+    rows.update({"daily_return": daily_return[keep], "volatility_7": volatility[keep]})
+    return rows
 
 
 def transform_object(item: ObjectInput) -> TransformResult:
     """Parse and validate one Open-Meteo, GDELT, FRED or manifest object into rows of its table."""
     digest = sha256_hex(item.body)
     try:
-        table, frame = _parse_object(item)
+        table, rows = _parse_object(item)
     except _QUARANTINE_ERRORS as error:
         return TransformResult(None, None, [ObjectOutcome(item.key, digest, 0, str(error))])
-    frame = frame.assign(fetched_at=pd.Timestamp(item.fetched_at))
-    return TransformResult(table, frame, [ObjectOutcome(item.key, digest, len(frame))])
+    outcome = ObjectOutcome(item.key, digest, row_count(rows))
+    return TransformResult(table, rows, [outcome], fetched_at=item.fetched_at)
 
 
-def _parse_object(item: ObjectInput) -> tuple[str, pd.DataFrame]:
+def _parse_object(item: ObjectInput) -> tuple[str, Columns]:
     if item.source == MANIFEST:
-        return PIPELINE_RUNS, pd.DataFrame([parse_manifest(item.body)])
+        return PIPELINE_RUNS, {
+            name: object_array([value]) for name, value in parse_manifest(item.body).items()
+        }
     start, end = item.window()
     if item.source == OPEN_METEO:
         states = [state.strip() for state in item.required("locations").split(",") if state.strip()]
-        frame = parse_open_meteo(item.body, states)
-        validate_weather(frame, start, end)
-        return WEATHER_DAILY, frame
+        weather = parse_open_meteo(item.body, states)
+        validate_weather(weather, start, end)
+        return WEATHER_DAILY, weather
     if item.source == GDELT:
-        frame = parse_gdelt_timeline(item.body, item.required("topic"))
-        validate_news(frame, start, end)
-        return NEWS_DAILY, frame
+        news = parse_gdelt_timeline(item.body, item.required("topic"))
+        validate_news(news, start, end)
+        return NEWS_DAILY, news
     if item.source == FRED:
-        frame = parse_fred_csv(item.body, item.required("series_id"))
-        validate_macro(frame, start, end)
-        return MACRO_DAILY, frame
+        macro = parse_fred_csv(item.body, item.required("series_id"))
+        validate_macro(macro, start, end)
+        return MACRO_DAILY, macro
     if item.source == YAHOO:
         raise MetadataError("metadata extra 'symbol' is missing")
     raise MetadataError(f"no parser for source {item.source!r}")

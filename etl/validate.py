@@ -1,4 +1,4 @@
-"""Validation of parsed frames: types, ranges and the requested window.
+"""Validation of parsed rows (columns, see `etl.columns`): types, ranges and the requested window.
 
 Each check raises `ValidationError` naming what is wrong, how many rows and one example; the caller
 quarantines the whole object, because a response with one impossible value cannot be trusted.
@@ -10,7 +10,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 # Plausible surface air temperatures in the United States, in degrees Celsius.
@@ -21,18 +20,22 @@ class ValidationError(ValueError):
     """A parsed object breaks a rule; the message is one line."""
 
 
-def _fail_if(mask: pd.Series, frame: pd.DataFrame, rule: str, date_column: str) -> None:
+Rows = Mapping[str, np.ndarray]
+
+
+def _fail_if(mask: np.ndarray, rows: Rows, rule: str, date_column: str) -> None:
+    mask = np.asarray(mask)
     count = int(mask.sum())
     if count:
-        first = frame.loc[mask.idxmax(), date_column]
-        raise ValidationError(f"{rule}: {count} row(s), first on {pd.Timestamp(first).date()}")
+        first = np.asarray(rows[date_column])[int(np.argmax(mask))]
+        raise ValidationError(f"{rule}: {count} row(s), first on {np.datetime64(first, 'D')}")
 
 
-def check_dates_in_window(frame: pd.DataFrame, date_column: str, start: dt.date, end: dt.date) -> None:
+def check_dates_in_window(rows: Rows, date_column: str, start: dt.date, end: dt.date) -> None:
     """Every row's date lies inside the requested inclusive window."""
-    dates = frame[date_column]
-    outside = (dates < pd.Timestamp(start)) | (dates > pd.Timestamp(end))
-    _fail_if(outside, frame, f"date outside the window {start}..{end}", date_column)
+    dates = np.asarray(rows[date_column], dtype="datetime64[ns]")
+    outside = (dates < np.datetime64(start, "ns")) | (dates > np.datetime64(end, "ns"))
+    _fail_if(outside, rows, f"date outside the window {start}..{end}", date_column)
 
 
 def bar_violations(
@@ -67,7 +70,7 @@ def bar_violations(
     return errors
 
 
-def validate_weather(weather: pd.DataFrame, start: dt.date, end: dt.date) -> None:
+def validate_weather(weather: Rows, start: dt.date, end: dt.date) -> None:
     """Precipitation not negative, temperatures plausible, max not below min, dates inside the window."""
     check_dates_in_window(weather, "obs_date", start, end)
     _fail_if(weather["precipitation_mm"] < 0, weather, "negative precipitation", "obs_date")
@@ -80,7 +83,7 @@ def validate_weather(weather: pd.DataFrame, start: dt.date, end: dt.date) -> Non
     )
 
 
-def validate_news(news: pd.DataFrame, start: dt.date, end: dt.date) -> None:
+def validate_news(news: Rows, start: dt.date, end: dt.date) -> None:
     """Counts not negative, matching articles not above the total, dates inside the window."""
     check_dates_in_window(news, "news_date", start, end)
     _fail_if(news["matching_articles"] < 0, news, "negative matching_articles", "news_date")
@@ -89,6 +92,6 @@ def validate_news(news: pd.DataFrame, start: dt.date, end: dt.date) -> None:
     )
 
 
-def validate_macro(macro: pd.DataFrame, start: dt.date, end: dt.date) -> None:
+def validate_macro(macro: Rows, start: dt.date, end: dt.date) -> None:
     """Observation dates inside the window (values may be anything finite, or missing)."""
     check_dates_in_window(macro, "obs_date", start, end)

@@ -1,7 +1,7 @@
 """The ETL's worker processes, for a backfill: started before the transform's modules are imported.
 
 Only the standard library here, so that `etl.run` can start the workers first: the fork server
-imports the transform (pandas, numpy: about half a second) while the calling process imports the same
+imports the transform (numpy and the parsers) while the calling process imports the same
 modules and then loads the small objects, instead of one after the other.
 """
 

@@ -345,6 +345,26 @@ def test_a_run_with_nothing_new_records_itself_without_importing_the_transform(
     assert count(migrated_database_url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl'") == 2
 
 
+def test_a_run_that_loads_every_source_never_imports_pandas(migrated_database_url, raw_zone):
+    # Given a loaded month, then a new day of every source (prices, an index, weather, news, macro,
+    # a manifest)
+    raw_zone.everything(DAYS[:20])
+    assert run_etl(get_settings()).exit_code == 0
+    raw_zone.everything(DAYS[20:21])
+    # When the run that loads them runs in a process of its own
+    probe = (
+        "import sys; from etl import run_etl; from pipeline.settings import get_settings;"
+        "result = run_etl(get_settings());"
+        "print(result.exit_code, result.loaded, sorted({'pandas', 'pyarrow'} & set(sys.modules)))"
+    )
+    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    # Then it loads all of them without pandas (or pyarrow) ever imported: 0.2-0.3 s of every run
+    assert output.split() == ["0", "9", "[]"]
+    assert (
+        count(migrated_database_url, f"SELECT count(*) FROM stock_daily WHERE trade_date = '{DAYS[20]}'") == 3
+    )
+
+
 def test_a_corrupt_object_is_quarantined_and_the_rest_loads(migrated_database_url, raw_zone):
     raw_zone.everything(DAYS)
     bad = raw_zone.yahoo("MSFT", DAYS[:5], body=b'{"chart":{"result":[{"meta":')

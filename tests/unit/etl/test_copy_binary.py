@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from etl.columns import Coded
 from etl.copy_binary import ORDERED_RUNS_MIN, POSTGRES_EPOCH, encode_tuples
 
 COLUMNS = (("ticker", "text"), ("trade_date", "date"), ("close", "float8"), ("volume", "int8"))
@@ -39,6 +40,11 @@ def decode(tuples: bytes) -> list[tuple]:
                 row.append(struct.unpack(">q", field)[0])
         rows.append(tuple(row))
     return rows
+
+
+def columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The rows of `frame` as the ETL passes rows: an array per column."""
+    return {name: frame[name].to_numpy() for name in frame.columns}
 
 
 def expected(frame: pd.DataFrame) -> list[tuple]:
@@ -78,7 +84,7 @@ def test_rows_come_out_whole_and_in_frame_order_with_nulls_and_text_of_every_len
     # one, each with a first bar whose close is NULL: layouts that come in runs, by ticker
     frame = bars(["AAPL", "BRK.B", "X", "Zürich", "", None, "MSFT"], days=40)
     # Then every field decodes to the frame's value, and the rows are in the frame's order
-    assert decode(encode_tuples(frame, COLUMNS)) == expected(frame)
+    assert decode(encode_tuples(columns(frame), COLUMNS)) == expected(frame)
 
 
 def test_scattered_layouts_still_give_every_row_once():
@@ -87,10 +93,24 @@ def test_scattered_layouts_still_give_every_row_once():
     frame = bars(["AAPL", "MSFT"], days=ORDERED_RUNS_MIN * 4)
     frame.loc[rng.random(len(frame)) < 0.5, "volume"] = np.nan
     # Then the rows are the same, each once, in some order
-    assert sorted(decode(encode_tuples(frame, COLUMNS)), key=repr) == sorted(expected(frame), key=repr)
+    assert sorted(decode(encode_tuples(columns(frame), COLUMNS)), key=repr) == sorted(
+        expected(frame), key=repr
+    )
 
 
 @pytest.mark.parametrize("rows", [0, 1])
 def test_empty_and_one_row_frames(rows):
     frame = bars(["AAPL"], days=2).iloc[:rows]
-    assert decode(encode_tuples(frame, COLUMNS)) == expected(frame)
+    assert decode(encode_tuples(columns(frame), COLUMNS)) == expected(frame)
+
+
+def test_a_coded_text_column_gives_the_rows_its_values_give():
+    # Given the ticker column as codes into the distinct tickers (as the transform sends it), a missing one too
+    frame = bars(["AAPL", "BRK.B", None, "MSFT"], days=10)
+    tickers = ["MSFT", "AAPL", "BRK.B"]
+    given = np.repeat(np.array(["AAPL", "BRK.B", None, "MSFT"], dtype=object), 10)
+    codes = np.array([-1 if ticker is None else tickers.index(ticker) for ticker in given])
+    coded = {**columns(frame), "ticker": Coded(codes, tickers)}
+    # Then the tuples are those of the plain column
+    assert encode_tuples(coded, COLUMNS) == encode_tuples(columns(frame), COLUMNS)
+    assert decode(encode_tuples(coded, COLUMNS)) == expected(frame)

@@ -86,17 +86,23 @@ def no_context() -> pd.DataFrame:
 
 
 def batch_of(groups: dict, contexts: dict, since: dict, copy: bool = False) -> InstrumentBatch:
-    context = pd.concat(
-        [contexts.get(symbol, no_context()).assign(symbol=symbol) for symbol in groups], ignore_index=True
-    )
+    """A batch of `groups`, with each symbol's stored bars from `contexts` (as `stored_bars` gives them)."""
+    frames = [
+        contexts.get(symbol, no_context()).assign(symbol=number) for number, symbol in enumerate(groups)
+    ]
+    context = pd.concat(frames, ignore_index=True)
     return InstrumentBatch(
         STOCK_DAILY,
         list(groups),
         list(groups.values()),
         [since[symbol] for symbol in groups],
-        context,
+        {name: context[name].to_numpy() for name in ("symbol", *BAR_COLUMNS)},
         TABLES[STOCK_DAILY].columns if copy else (),
     )
+
+
+def frame_of(result) -> pd.DataFrame:
+    return pd.DataFrame(result.columns)
 
 
 def assert_identical(batch_rows: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -124,7 +130,9 @@ def test_a_batch_gives_each_symbol_exactly_what_it_gives_alone():
     outcomes = {outcome.key: (outcome.key, outcome.rows, outcome.error) for outcome in result.outcomes}
     for symbol, objects in groups.items():
         expected, expected_outcomes = one_symbol(objects, no_context(), FIRST)
-        assert_identical(result.frame[result.frame["ticker"] == symbol].reset_index(drop=True), expected)
+        assert_identical(
+            frame_of(result)[frame_of(result)["ticker"] == symbol].reset_index(drop=True), expected
+        )
         assert [outcomes[key] for key, _, _ in expected_outcomes] == expected_outcomes
     assert outcomes["raw/yahoo/MSFT/40-0"][2].startswith("high below low: 1 row(s), first on 2024-02-12")
 
@@ -140,7 +148,7 @@ def test_a_live_bar_after_period2_on_the_last_trade_date_is_dropped_in_a_batch()
         values.append(1.0 if name != "volume" else 5)
     result["indicators"]["adjclose"][0]["adjclose"].append(1.0)
     live = item("AAPL", 0, 5, body=json.dumps(document).encode())
-    rows = transform_instruments(batch_of({"AAPL": [live]}, {}, {"AAPL": FIRST})).frame
+    rows = frame_of(transform_instruments(batch_of({"AAPL": [live]}, {}, {"AAPL": FIRST})))
     # Then the last day keeps its real close, and the batch agrees with the one-symbol parser.
     last_close = result["indicators"]["quote"][0]["close"][-2]
     assert rows["close"].iloc[-1] == last_close
@@ -168,7 +176,7 @@ def test_an_incremental_batch_equals_the_full_history_from_its_first_new_day():
     }
     groups = {symbol: full_objects[symbol][1:] for symbol in symbols}
     result = transform_instruments(batch_of(groups, contexts, dict.fromkeys(symbols, since_day), copy=True))
-    frame = transform_instruments(batch_of(groups, contexts, dict.fromkeys(symbols, since_day))).frame
+    frame = frame_of(transform_instruments(batch_of(groups, contexts, dict.fromkeys(symbols, since_day))))
     for symbol in symbols:
         whole, _ = one_symbol(full_objects[symbol], no_context(), FIRST)
         expected = whole[whole["trade_date"] >= pd.Timestamp(since_day)].reset_index(drop=True)
@@ -186,4 +194,4 @@ def test_an_unknown_exchange_time_zone_quarantines_the_object(zone):
     errors = {outcome.key: outcome.error for outcome in result.outcomes}
     assert errors["raw/yahoo/AAPL/0-0"].startswith("bad timestamps or time zone")
     assert errors["raw/yahoo/MSFT/0-0"] is None
-    assert set(result.frame["ticker"]) == {"MSFT"}
+    assert set(result.columns["ticker"]) == {"MSFT"}
