@@ -217,10 +217,10 @@ def update_table_stats(
 ) -> None:
     """Bring the row counts and date spans of `dashboard_table_stats` up to the rows this transaction wrote.
 
-    The tables of `inserted` (the instrument tables, millions of rows a count would scan) have their
-    count moved by the rows inserted; those of `recount` (thousands of rows) are counted again; with
-    `recount` None, every table is. The dates are the tables' own minimum and maximum, which their
-    indexes answer at once. The ETL is the only writer of these tables, and it never deletes from them.
+    A table of `inserted` has its count moved by the rows inserted into it (a count of `stock_daily`
+    scans a million rows); those of `recount` (small tables) are counted again; with `recount` None,
+    every table is. The dates are the tables' own minimum and maximum, which their date indexes answer
+    at once. The ETL is the only writer of these tables, and it never deletes from them.
     """
     tables = [
         table for table in TABLE_STATS_DATES if recount is None or table in recount or inserted.get(table)

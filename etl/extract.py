@@ -213,7 +213,7 @@ def _in_threads(function: Callable[[T], R], items: Sequence[T], threads: int) ->
 
 def _body(store: RawStore, key: str) -> bytes | None:
     try:
-        return store.get(key).body
+        return store.read(key)
     except RawObjectNotFound:
         log.warning("raw object %s vanished before it was read; skipped", key)
         return None

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from etl.schema import RAW_OBJECTS, TABLES
+from etl.staging import Upserted, counted_upsert
 from pipeline.outcomes import OBJECT_LOADED, OBJECT_QUARANTINED
 
 LEDGER = TABLES[RAW_OBJECTS]
@@ -82,10 +83,10 @@ def read_ledger(conn: psycopg.Connection, keys: Sequence[str] | None = None) -> 
         return {key: LedgerEntry(sha256, etag) for key, sha256, etag in cursor}
 
 
-def record_objects(cursor: psycopg.Cursor, rows: Sequence[LedgerRow]) -> int:
+def record_objects(cursor: psycopg.Cursor, rows: Sequence[LedgerRow]) -> Upserted:
     """Upsert ledger rows; an unchanged row keeps its `loaded_at`, a changed one gets now()."""
     if not rows:
-        return 0
+        return Upserted(0, 0)
     staging = sql.Identifier(LEDGER.staging)
     cursor.execute(
         sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
@@ -96,7 +97,9 @@ def record_objects(cursor: psycopg.Cursor, rows: Sequence[LedgerRow]) -> int:
     with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, names)) as copy:
         for row in rows:
             copy.write_row(astuple(row))
-    cursor.execute(
+    return counted_upsert(
+        cursor,
+        RAW_OBJECTS,
         sql.SQL(
             "INSERT INTO {table} AS {table} ({names}, loaded_at) SELECT {names}, now() FROM {staging} {action}"
         ).format(
@@ -106,9 +109,8 @@ def record_objects(cursor: psycopg.Cursor, rows: Sequence[LedgerRow]) -> int:
             action=LEDGER.on_conflict_update(
                 [name for name in LEDGER_COLUMNS if name != "key"], stamp="loaded_at"
             ),
-        )
+        ),
     )
-    return cursor.rowcount
 
 
 def record_etags(cursor: psycopg.Cursor, etags: Mapping[str, str]) -> int:

@@ -14,12 +14,12 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from etl.columns import Coded, Columns, row_count
+from etl.columns import Coded, Columns, concatenated, row_count
 from etl.copy_binary import ENCODABLE_TYPES, POSTGRES_EPOCH, encode_tuples
 from etl.derive import CONTEXT_BARS, date_dimension
 from etl.parse import BAR_COLUMNS
 from etl.schema import DIM_DATE, TABLES, TableSpec
-from etl.staging import StagingWriter, upsert_from_staging
+from etl.staging import StagingWriter, Upserted, upsert_from_staging
 from pipeline.db import fetch_row
 
 
@@ -69,17 +69,17 @@ def load_rows(
     *,
     unique_keys: bool = False,
     defer_indexes: bool = False,
-) -> int:
-    """Stage and upsert `rows` into `table`; return the rows inserted or changed.
+) -> Upserted:
+    """Stage and upsert `rows` into `table`; return the rows written (inserted or changed) and inserted.
 
     `unique_keys`: no two rows share a key; `defer_indexes`: into an empty table, build the indexes
     after the rows are in (see `StagingWriter`).
     """
     if not row_count(rows):
-        return 0
+        return Upserted(0, 0)
     writer = StagingWriter(cursor, TABLES[table], unique_keys=unique_keys, defer_indexes=defer_indexes)
     write_rows(writer, rows)
-    return writer.finish()
+    return Upserted(writer.finish(), writer.inserted)
 
 
 def stored_bars(cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, dt.date]) -> Columns:
@@ -158,10 +158,18 @@ def extend_date_dimension(cursor: psycopg.Cursor, dates: Sequence[dt.date]) -> i
     """Make `dim_date` cover, without gaps, every day from its first to its last and the given dates."""
     if not dates:
         return 0
-    cursor.execute(f"SELECT min(date_id), max(date_id) FROM {DIM_DATE}")
-    first, last = fetch_row(cursor)
-    first = min(d for d in (first, *dates) if d is not None)
-    last = max(d for d in (last, *dates) if d is not None)
+    cursor.execute(f"SELECT min(date_id), max(date_id), count(*) FROM {DIM_DATE}")
+    stored_first, stored_last, stored_days = fetch_row(cursor)
+    first = min(d for d in (stored_first, *dates) if d is not None)
+    last = max(d for d in (stored_last, *dates) if d is not None)
+    spans = [(first, last)]
+    if stored_first is not None and stored_days == (stored_last - stored_first).days + 1:
+        # Without gaps already: only the days before and after the stored ones can be missing.
+        one_day = dt.timedelta(days=1)
+        spans = [(first, stored_first - one_day), (stored_last + one_day, last)]
+    missing_days = [date_dimension(start, end) for start, end in spans if start <= end]
+    if not missing_days:
+        return 0
     spec = TABLES[DIM_DATE]
-    stage_rows(cursor, spec, date_dimension(first, last))
+    stage_rows(cursor, spec, concatenated(missing_days))
     return upsert_from_staging(cursor, spec, insert_only=True).written

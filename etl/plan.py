@@ -57,7 +57,7 @@ class StagedLoad:
     dates: set[dt.date] = field(default_factory=set)
     stock_days: set[dt.date] = field(default_factory=set)
     rows_written: dict[str, int] = field(default_factory=dict)
-    # The instrument tables' new rows (the rest of their rows written changed a stored row).
+    # Of the rows written per table, those new (the others changed a stored row).
     rows_inserted: dict[str, int] = field(default_factory=dict)
     rows_staged: int = 0
     quality: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))

@@ -61,6 +61,9 @@ QUARANTINE_DETAILS_LIMIT = 100
 # file's sha256; the settings and query version), so the next run redoes neither if those are the same.
 UNIVERSE_SHA256 = "universe_sha256"
 MARKET_DAILY_INPUTS = "market_daily_inputs"
+# Tables that stay small (the universe, the calendar, a row per run), counted again after each run that
+# changed something: `pipeline_runs` has rows written outside a load (failed runs) too.
+SMALL_TABLES = frozenset({COMPANIES, DIM_DATE, PIPELINE_RUNS})
 
 
 @dataclass
@@ -216,18 +219,13 @@ def _load(
         phase.done("companies_and_dates")
         _refresh_analytics(cursor, settings, staged, result, full=full, last_inputs=last_inputs)
         phase.done("analytics")
-        record_objects(cursor, staged.ledger_rows)
+        staged.rows_inserted[RAW_OBJECTS] = record_objects(cursor, staged.ledger_rows).inserted
         record_etags(cursor, scan.new_etags)
         result.seconds = (dt.datetime.now(dt.UTC) - started_at).total_seconds()
         _record_run(cursor, result, started_at, full, staged.quality_summary())
         if result.curated_rows or full:
             # In this transaction: the dashboard's counts are never those of a load that did not commit.
-            recount = {table for table, rows in result.rows_written.items() if rows} - set(
-                staged.rows_inserted
-            )
-            update_table_stats(
-                cursor, staged.rows_inserted, None if full else recount | {RAW_OBJECTS, PIPELINE_RUNS}
-            )
+            update_table_stats(cursor, staged.rows_inserted, None if full else SMALL_TABLES)
 
 
 def _scan(

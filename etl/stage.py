@@ -22,7 +22,7 @@ from etl.extract import PendingObject, read_bodies
 from etl.load import load_rows, stored_bars
 from etl.plan import LoadPlan, StagedLoad, earliest_window_start, ledger_row
 from etl.schema import INDEX_DAILY, STOCK_DAILY, TABLES
-from etl.staging import StagingWriter
+from etl.staging import StagingWriter, Upserted
 from etl.transform import (
     InstrumentBatch,
     ObjectInput,
@@ -83,7 +83,8 @@ def transform_and_stage(
     for item, body in read_bodies(store, plan.objects):
         sink.absorb(transform_object(_input(item, body)))
     for table, parts in sink.objects_rows.items():
-        staged.rows_written[table] = _load_objects(cursor, table, parts, staged, backfill=parallel)
+        upserted = _load_objects(cursor, table, parts, staged, backfill=parallel)
+        staged.rows_written[table], staged.rows_inserted[table] = upserted
     on_phase("objects")
     started_empty = {table for table, writer in sink.writers.items() if writer.into_empty}
     batches = instrument_batches(
@@ -182,7 +183,7 @@ def _load_objects(
     staged: StagedLoad,
     *,
     backfill: bool,
-) -> int:
+) -> Upserted:
     """Upsert the rows of one object-sourced table; the latest fetch wins on a repeated key.
 
     In key order: into an empty table in a backfill, its indexes are built afterwards, from presorted rows.

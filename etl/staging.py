@@ -177,19 +177,29 @@ def upsert_from_staging(cursor: psycopg.Cursor, spec: TableSpec, *, insert_only:
     `insert_only` keeps existing rows as they are (``DO NOTHING``), for facts that never change.
     """
     names = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
-    # A row version that ON CONFLICT DO UPDATE wrote carries the updating transaction in xmax (it locked
-    # the row first); an inserted one has none.
-    cursor.execute(
-        sql.SQL(
-            "WITH written AS (INSERT INTO {table} AS {table} ({names}) SELECT {names} FROM {staging} {action} "
-            "RETURNING {table}.xmax = 0 AS inserted) "
-            "SELECT count(*), count(*) FILTER (WHERE inserted) FROM written"
-        ).format(
+    return counted_upsert(
+        cursor,
+        spec.name,
+        sql.SQL("INSERT INTO {table} AS {table} ({names}) SELECT {names} FROM {staging} {action}").format(
             table=sql.Identifier(spec.name),
             names=names,
             staging=sql.Identifier(spec.staging),
             action=spec.on_conflict_update([] if insert_only else None),
-        )
+        ),
+    )
+
+
+def counted_upsert(cursor: psycopg.Cursor, table: str, upsert: sql.Composable) -> Upserted:
+    """Run `upsert` (an ``INSERT INTO table AS table ... ON CONFLICT ...``); count what it wrote and inserted.
+
+    A row version that ``ON CONFLICT DO UPDATE`` wrote carries the updating transaction in xmax (it
+    locked the row first); an inserted one has none.
+    """
+    cursor.execute(
+        sql.SQL(
+            "WITH written AS ({upsert} RETURNING {table}.xmax = 0 AS inserted) "
+            "SELECT count(*), count(*) FILTER (WHERE inserted) FROM written"
+        ).format(upsert=upsert, table=sql.Identifier(table))
     )
     written, inserted = fetch_row(cursor)
     return Upserted(written, inserted)

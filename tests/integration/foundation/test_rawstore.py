@@ -62,6 +62,7 @@ def test_put_get_round_trip_keeps_bytes_and_metadata(store: RawStore) -> None:
     assert obj.metadata.fetched_at == dt.datetime(2024, 1, 3, 13, 5, 7, tzinfo=dt.UTC)
     assert obj.metadata.extra == {"symbol": "AAPL", "synthetic": "true"}
     assert store.head(key) == obj.metadata
+    assert store.read(key) == body
 
 
 def test_exists_list_and_overwrite(store: RawStore) -> None:
@@ -126,6 +127,8 @@ def test_missing_object_is_a_clear_error(store: RawStore) -> None:
         store.get(raw_key("gdelt", dt.date(2024, 1, 2), "none.json"))
     with pytest.raises(RawObjectNotFound):
         store.head(raw_key("gdelt", dt.date(2024, 1, 2), "none.json"))
+    with pytest.raises(RawObjectNotFound):
+        store.read(raw_key("gdelt", dt.date(2024, 1, 2), "none.json"))
 
 
 def test_put_refuses_a_key_outside_the_layout_or_a_wrong_hash(store: RawStore) -> None:
