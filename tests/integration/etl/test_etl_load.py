@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import subprocess
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from types import SimpleNamespace
 
 import boto3
 import psycopg
@@ -328,20 +330,29 @@ def test_worker_processes_in_small_bounded_batches_load_what_one_pass_loads(
         drop_database(pg_server, fresh_url)
 
 
+def etl_in_a_process_of_its_own(modules: set[str]) -> tuple[SimpleNamespace, set[str]]:
+    """Run the ETL in a new Python process: its exit code, objects loaded and rows written, and which
+    of `modules` it imported."""
+    probe = (
+        "import json, sys; from etl import run_etl; from pipeline.settings import get_settings;"
+        "result = run_etl(get_settings());"
+        "print(json.dumps([result.exit_code, result.loaded, result.curated_rows, sorted(set(sys.argv[1:]) & set(sys.modules))]))"
+    )
+    command = [sys.executable, "-c", probe, *sorted(modules)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    exit_code, loaded, curated_rows, imported = json.loads(output)
+    return SimpleNamespace(exit_code=exit_code, loaded=loaded, curated_rows=curated_rows), set(imported)
+
+
 def test_a_run_with_nothing_new_records_itself_without_importing_the_transform(
     migrated_database_url, raw_zone
 ):
     raw_zone.everything(DAYS)
     assert run_etl(get_settings()).exit_code == 0
     # When a second run, in a process of its own, finds nothing new
-    probe = (
-        "import sys; from etl import run_etl; from pipeline.settings import get_settings;"
-        "result = run_etl(get_settings());"
-        "print(result.exit_code, result.curated_rows, sorted({'pandas', 'numpy', 'etl.transform'} & set(sys.modules)))"
-    )
-    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    result, imported = etl_in_a_process_of_its_own({"pandas", "numpy", "etl.transform"})
     # Then it succeeds, writes nothing, and never loaded pandas, numpy or the transform
-    assert output.split() == ["0", "0", "[]"]
+    assert (result.exit_code, result.curated_rows, imported) == (0, 0, set())
     assert count(migrated_database_url, "SELECT count(*) FROM pipeline_runs WHERE kind = 'etl'") == 2
 
 
@@ -352,14 +363,9 @@ def test_a_run_that_loads_every_source_never_imports_pandas(migrated_database_ur
     assert run_etl(get_settings()).exit_code == 0
     raw_zone.everything(DAYS[20:21])
     # When the run that loads them runs in a process of its own
-    probe = (
-        "import sys; from etl import run_etl; from pipeline.settings import get_settings;"
-        "result = run_etl(get_settings());"
-        "print(result.exit_code, result.loaded, sorted({'pandas', 'pyarrow'} & set(sys.modules)))"
-    )
-    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    result, imported = etl_in_a_process_of_its_own({"pandas", "pyarrow"})
     # Then it loads all of them without pandas (or pyarrow) ever imported: 0.2-0.3 s of every run
-    assert output.split() == ["0", "9", "[]"]
+    assert (result.exit_code, result.loaded, imported) == (0, 9, set())
     assert (
         count(migrated_database_url, f"SELECT count(*) FROM stock_daily WHERE trade_date = '{DAYS[20]}'") == 3
     )
