@@ -198,3 +198,18 @@ def test_fred_dot_and_empty_are_missing(date_header):
 def test_fred_html_is_rejected():
     with pytest.raises(ParseError):
         parse_fred_csv(b"<!DOCTYPE html><html>maintenance</html>", "VIXCLS")
+
+
+@pytest.mark.parametrize("stamp", ["20240102T250000Z", "2024-01-02", None])
+def test_gdelt_a_malformed_point_date_is_one_parse_error(stamp):
+    body = json.dumps({"timeline": [{"data": [{"date": stamp, "value": 1, "norm": 2}]}]}).encode()
+    with pytest.raises(ParseError, match="malformed timeline point"):
+        parse_gdelt_timeline(body, "depression")
+
+
+@pytest.mark.parametrize("day", [None, "2024-01", "2024-01-02T00:00", "2024-13-01"])
+def test_open_meteo_a_day_that_is_not_a_calendar_date_is_one_parse_error(day):
+    element = weather_element(40.0, 2.0)
+    element["daily"]["time"] = [day]
+    with pytest.raises(ParseError, match="bad dates in the daily series of NY"):
+        parse_open_meteo(json.dumps(element).encode(), ["NY"])
