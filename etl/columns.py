@@ -34,6 +34,13 @@ class Coded:
         return table[self.codes]
 
 
+def decoded(columns: Mapping[str, Any]) -> Columns:
+    """`columns` with every `Coded` column as the plain array of its values."""
+    return {
+        name: values.decoded() if isinstance(values, Coded) else values for name, values in columns.items()
+    }
+
+
 def object_array(values: Iterable[Any]) -> np.ndarray:
     """A one-dimensional object array of `values`, whatever they are (lists and dicts stay whole)."""
     items = list(values)
@@ -55,6 +62,24 @@ def taken(columns: Mapping[str, np.ndarray], rows: np.ndarray) -> Columns:
     return {name: values[rows] for name, values in columns.items()}
 
 
+def last_per_key(keys: Sequence[np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
+    """Of the positions `rows` (default: every row), the last of each distinct key, in key order.
+
+    `keys` are the key's columns, the most significant first: rows sorted by key, then by position,
+    the last row of each run of one key is the one that came last.
+    """
+    rows = np.arange(len(keys[0])) if rows is None else rows
+    ordered = rows[np.lexsort([rows, *(key[rows] for key in reversed(keys))])]
+    last = np.ones(len(ordered), dtype=bool)
+    last[:-1] = np.any([key[ordered][1:] != key[ordered][:-1] for key in keys], axis=0)
+    return ordered[last]
+
+
+def is_missing(value: Any) -> bool:
+    """Whether one value is missing: None, or NaN (NaN is the one value not equal to itself)."""
+    return value is None or value != value
+
+
 def sort_codes(values: np.ndarray) -> np.ndarray:
     """Each value's rank among the distinct values of `values` (numbers, dates or strings): what
     `np.lexsort` can order rows by, where it cannot compare an object array's strings itself."""
@@ -71,5 +96,5 @@ def missing(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind == "M":
         return np.isnat(values)
     if values.dtype == object:
-        return np.fromiter((value is None or value != value for value in values.tolist()), bool, len(values))
+        return np.fromiter(map(is_missing, values.tolist()), bool, len(values))
     return np.zeros(len(values), dtype=bool)

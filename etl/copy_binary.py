@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from etl.columns import Coded, row_count
+from etl.columns import Coded, is_missing, row_count
 
 POSTGRES_EPOCH = np.datetime64("2000-01-01", "D")
 _FIXED_TYPES = {"date": ">i4", "float8": ">f8", "int8": ">i8", "int2": ">i2"}
@@ -68,10 +68,7 @@ def _coded(values: np.ndarray) -> Coded:
     -1, missing)."""
     number: dict[Any, int] = {}
     codes = np.fromiter(
-        (
-            -1 if value is None or value != value else number.setdefault(value, len(number))
-            for value in values.tolist()
-        ),
+        (-1 if is_missing(value) else number.setdefault(value, len(number)) for value in values.tolist()),
         dtype=np.int64,
         count=len(values),
     )

@@ -14,7 +14,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from etl.columns import Coded, Columns, concatenated, row_count
+from etl.columns import Coded, Columns, concatenated, is_missing, row_count
 from etl.copy_binary import ENCODABLE_TYPES, POSTGRES_EPOCH, encode_tuples
 from etl.derive import CONTEXT_BARS, date_dimension
 from etl.parse import BAR_COLUMNS
@@ -38,7 +38,7 @@ def _column_values(values: Any, pg_type: str) -> list:
         return objects.tolist()
     if array.dtype.kind in "iu":
         return array.tolist()
-    return [None if value is None or value != value else value for value in array.tolist()]
+    return [None if is_missing(value) else value for value in array.tolist()]
 
 
 def table_rows(rows: Mapping[str, Any], spec: TableSpec) -> Iterator[tuple]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from etl.columns import Columns, object_array
+from etl.columns import Columns, last_per_key, object_array
 from pipeline.outcomes import RUN_STATUSES
 
 BAR_COLUMNS = ("trade_date", "open", "high", "low", "close", "adj_close", "volume")
@@ -203,11 +203,8 @@ def select_bars(
     """
     owner = np.zeros(len(days), dtype=np.int64) if owner is None else owner
     kept = np.flatnonzero(~np.isnan(close) & (stamps < period_end) & (days <= window_end))
-    # Sorted by owner, day, then position: the last row of each (owner, day) run is the last sent.
-    rows = kept[np.lexsort((kept, days[kept], owner[kept]))]
-    last = np.ones(len(rows), dtype=bool)
-    last[:-1] = (owner[rows][1:] != owner[rows][:-1]) | (days[rows][1:] != days[rows][:-1])
-    return rows[last]
+    # Of each (owner, day) the last one sent.
+    return last_per_key([owner, days], kept)
 
 
 def parse_open_meteo(body: bytes, states: Sequence[str]) -> Columns:

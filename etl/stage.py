@@ -17,7 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 import numpy as np
 import psycopg
 
-from etl.columns import Columns, concatenated, missing, row_count, sort_codes, taken
+from etl.columns import Columns, concatenated, last_per_key, missing, row_count, sort_codes, taken
 from etl.extract import PendingObject, read_bodies
 from etl.load import load_rows, stored_bars
 from etl.plan import LoadPlan, StagedLoad, earliest_window_start, ledger_row
@@ -190,13 +190,9 @@ def _load_objects(
     """
     key = TABLES[table].key
     # In fetch order (objects fetched at the same time in the order they came), then of each key the
-    # last row: sorted by key and position, the last of each run of one key.
+    # last row, in key order.
     merged = concatenated([rows for _, rows in sorted(parts, key=lambda part: part[0])])
-    codes = [sort_codes(merged[name]) for name in key]
-    order = np.lexsort([np.arange(row_count(merged)), *reversed(codes)])
-    last = np.ones(len(order), dtype=bool)
-    last[:-1] = np.any([column[order][1:] != column[order][:-1] for column in codes], axis=0)
-    merged = taken(merged, order[last])
+    merged = taken(merged, last_per_key([sort_codes(merged[name]) for name in key]))
     for column in (name for name in TABLES[table].column_names if name not in key):
         count = int(missing(merged[column]).sum())
         if count:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from etl.columns import Coded, Columns, object_array, row_count
+from etl.columns import Coded, Columns, decoded, last_per_key, object_array, row_count
 from etl.copy_binary import encode_tuples
 from etl.derive import returns_and_volatility
 from etl.parse import (
@@ -29,7 +29,7 @@ from etl.parse import (
     read_yahoo_chart,
     select_bars,
 )
-from etl.schema import MACRO_DAILY, NEWS_DAILY, PIPELINE_RUNS, STOCK_DAILY, WEATHER_DAILY
+from etl.schema import MACRO_DAILY, NEWS_DAILY, PIPELINE_RUNS, TABLES, WEATHER_DAILY
 from etl.validate import ValidationError, bar_violations, validate_macro, validate_news, validate_weather
 from pipeline.catalog import FRED, GDELT, MANIFEST, OPEN_METEO, YAHOO
 from pipeline.market_time import window_period_bounds
@@ -112,8 +112,8 @@ class InstrumentBatch:
 
     Symbol number i has the objects `objects[i]` and rewrites its rows from `since[i]` on. `context`
     (columns `symbol`, the symbol's number, and `BAR_COLUMNS`; `etl.load.stored_bars`) holds each
-    symbol's stored bars from its `since` on plus the `CONTEXT_BARS` before it, by symbol and date. `copy_columns`, the table's (name, type) pairs, asks for the rows as
-    binary COPY tuples.
+    symbol's stored bars from its `since` on plus the `CONTEXT_BARS` before it, by symbol and date.
+    `copy_columns`, the table's (name, type) pairs, asks for the rows as binary COPY tuples.
     """
 
     table: str
@@ -177,9 +177,8 @@ def transform_instruments(batch: InstrumentBatch) -> TransformResult:
         batch, {name: values[valid] for name, values in new_bars.items()}, symbol_of_chart[owner[valid]]
     )
     result = [outcome for outcome in outcomes if outcome is not None]
-    key = "ticker" if batch.table == STOCK_DAILY else "symbol"
     if not batch.copy_columns:
-        return TransformResult(batch.table, {**rows, key: rows[key].decoded()}, result)
+        return TransformResult(batch.table, decoded(rows), result)
     encoded = EncodedRows(
         copy_tuples=encode_tuples(rows, batch.copy_columns),
         rows=row_count(rows),
@@ -239,12 +238,8 @@ def _merged_rows(batch: InstrumentBatch, new_bars: dict[str, np.ndarray], new_sy
         name: np.concatenate([np.asarray(context[name], dtype=float), new_bars[name]])
         for name in _PRICE_COLUMNS
     }
-    # By symbol, day, then position (stored bars first, objects in fetch order): keep each day's last.
-    position = np.arange(len(days))
-    order = np.lexsort((position, days, symbol))
-    last = np.ones(len(order), dtype=bool)
-    last[:-1] = (symbol[order][1:] != symbol[order][:-1]) | (days[order][1:] != days[order][:-1])
-    order = order[last]
+    # Of each symbol's day the last bar (stored bars first, objects in fetch order), by symbol and day.
+    order = last_per_key([symbol, days])
     symbol, days = symbol[order], days[order]
     columns = {name: values[order] for name, values in columns.items()}
     first_bar = np.ones(len(order), dtype=bool)
@@ -253,8 +248,10 @@ def _merged_rows(batch: InstrumentBatch, new_bars: dict[str, np.ndarray], new_sy
     daily_return, volatility = returns_and_volatility(prices, first_bar)
     since = np.array(batch.since, dtype="datetime64[D]")
     keep = days.astype("datetime64[D]") >= since[symbol]
-    key = "ticker" if batch.table == STOCK_DAILY else "symbol"
-    rows: Columns = {key: Coded(symbol[keep], list(batch.symbols)), "trade_date": days[keep]}
+    rows: Columns = {
+        TABLES[batch.table].key[0]: Coded(symbol[keep], list(batch.symbols)),
+        "trade_date": days[keep],
+    }
     rows.update({name: values[keep] for name, values in columns.items()})
     rows.update({"daily_return": daily_return[keep], "volatility_7": volatility[keep]})
     return rows

@@ -20,7 +20,7 @@ class ValidationError(ValueError):
     """A parsed object breaks a rule; the message is one line."""
 
 
-Rows = Mapping[str, np.ndarray]
+Rows = Mapping[str, np.ndarray]  # parsed rows, as `etl.columns` has them
 
 
 def _fail_if(mask: np.ndarray, rows: Rows, rule: str, date_column: str) -> None:
