@@ -18,7 +18,9 @@ from etl.columns import Coded, is_missing, row_count
 POSTGRES_EPOCH = np.datetime64("2000-01-01", "D")
 _FIXED_TYPES = {"date": ">i4", "float8": ">f8", "int8": ">i8", "int2": ">i2"}
 #: The column types `encode_tuples` handles.
-ENCODABLE_TYPES = frozenset({"text", *_FIXED_TYPES})
+ENCODABLE_TYPES = frozenset({"text", "jsonb", *_FIXED_TYPES})
+# Types sent as bytes of a variable length: text as UTF-8; jsonb as its format version (1), then its text.
+_VARIABLE_PREFIX = {"text": b"", "jsonb": b"\x01"}
 # Rows go out in their given order unless that takes more than this many runs of one layout, and fewer rows
 # per run than this on average.
 ORDERED_RUNS_MIN = 1024
@@ -43,10 +45,11 @@ def _prepared(values: Any, pg_type: str) -> tuple[np.ndarray | _Text, np.ndarray
     A text column holds few distinct values (a ticker per row of a million): each is encoded once, and
     the column becomes the codes of its values among them (`_Text`); a `Coded` column already is.
     """
-    if pg_type == "text":
+    if pg_type in _VARIABLE_PREFIX:
         coded = values if isinstance(values, Coded) else _coded(np.asarray(values, dtype=object))
         # Code -1 (a missing value) picks the empty string appended last.
-        encoded = np.array([*(str(value).encode() for value in coded.values), b""], dtype=object)
+        prefix = _VARIABLE_PREFIX[pg_type]
+        encoded = np.array([*(prefix + str(value).encode() for value in coded.values), b""], dtype=object)
         lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
         return _Text(coded.codes, encoded), coded.codes < 0, lengths[coded.codes]
     array = np.asarray(values)
@@ -78,8 +81,8 @@ def _coded(values: np.ndarray) -> Coded:
 def encode_tuples(rows: Mapping[str, Any], columns: Sequence[tuple[str, str]]) -> bytes:
     """The binary COPY tuples of `rows` (no signature or trailer), columns as (name, type) pairs.
 
-    `rows` maps each column name to its values (an array, or `Coded` for text). Types: text, date,
-    float8, int8, int2; NaN and NaT become NULL.
+    `rows` maps each column name to its values (an array, or `Coded` for text). Types: text, jsonb (values
+    as JSON text), date, float8, int8, int2; NaN, NaT and None become NULL.
     """
     if not row_count(rows):
         return b""
@@ -132,7 +135,9 @@ def _encode_group(prepared, columns, layout: np.ndarray, rows: np.ndarray) -> np
     for index, ((_, pg_type), length) in enumerate(zip(columns, layout, strict=True)):
         fields.append((f"length{index}", ">i4"))
         if length >= 0:
-            fields.append((f"value{index}", f"S{length}" if pg_type == "text" else _FIXED_TYPES[pg_type]))
+            fields.append(
+                (f"value{index}", f"S{length}" if pg_type in _VARIABLE_PREFIX else _FIXED_TYPES[pg_type])
+            )
     records = np.empty(len(rows), dtype=np.dtype(fields))
     records["count"] = len(columns)
     for index, ((values, _, _), (_, pg_type), length) in enumerate(
@@ -141,7 +146,7 @@ def _encode_group(prepared, columns, layout: np.ndarray, rows: np.ndarray) -> np
         if length < 0:
             records[f"length{index}"] = -1
             continue
-        if pg_type == "text":
+        if pg_type in _VARIABLE_PREFIX:
             records[f"length{index}"] = length
             if length:
                 records[f"value{index}"] = values.fixed(rows, length)

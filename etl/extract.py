@@ -26,6 +26,7 @@ from pipeline.rawzone import (
     LocalRawStore,
     RawKeyError,
     RawMetadata,
+    RawMetadataError,
     RawObjectNotFound,
     RawStore,
     parse_raw_key,
@@ -66,10 +67,12 @@ class PendingObject:
 
 @dataclass(frozen=True)
 class UnreadableKey:
-    """A key in the raw zone that is not a raw-zone key; it is quarantined, never loaded."""
+    """A key in the raw zone that is not a raw-zone key, or whose metadata is missing or unreadable;
+    it is quarantined, never loaded (again when its listed ETag changes, or with `--full`)."""
 
     key: str
     error: str
+    etag: str | None = None
 
 
 @dataclass
@@ -110,6 +113,9 @@ def find_pending(
     scan.lookups = len(to_look_up)
     heads = _in_threads(lambda item: _head(store, item[0]), to_look_up, _threads_for(store))
     for (key, parsed, etag, recorded), metadata in zip(to_look_up, heads, strict=True):
+        if isinstance(metadata, RawMetadataError):
+            scan.unreadable.append(UnreadableKey(key, str(metadata), etag))
+            continue
         if metadata is None:
             continue
         if full or recorded is None or recorded.sha256 != metadata.sha256:
@@ -152,6 +158,10 @@ def find_pending_keys(store: RawStore, ledger: Mapping[str, LedgerEntry], keys: 
     heads = _in_threads(lambda item: _head(store, item[0]), to_look_up, _threads_for(store))
     for (key, parsed), metadata in zip(to_look_up, heads, strict=True):
         recorded = ledger.get(key)
+        if isinstance(metadata, RawMetadataError):
+            if recorded is None:
+                scan.unreadable.append(UnreadableKey(key, str(metadata)))
+            continue
         if metadata is not None and (recorded is None or recorded.sha256 != metadata.sha256):
             scan.pending.append(
                 PendingObject(key, parsed.source, data_date_of(parsed.day, metadata.extra), metadata)
@@ -173,9 +183,14 @@ def data_date_of(key_day: dt.date, extra: Mapping[str, str]) -> dt.date:
     return window_end if window_end >= key_day else key_day
 
 
-def _head(store: RawStore, key: str) -> RawMetadata | None:
+def _head(store: RawStore, key: str) -> RawMetadata | RawMetadataError | None:
+    """The object's metadata; the error when it is damaged (that object is quarantined, named); None
+    when it is gone."""
     try:
         return store.head(key)
+    except RawMetadataError as error:
+        log.warning("raw object %s: %s; quarantined", key, error)
+        return RawMetadataError(f"{error}; repair or remove it, then run pipeline etl --full")
     except RawObjectNotFound:
         # Listed but gone or still being written (its metadata lands first): the next run sees it.
         log.warning("raw object %s vanished or has no metadata yet; skipped", key)

@@ -14,13 +14,17 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from etl.columns import Coded, Columns, concatenated, is_missing, row_count
+from etl.columns import Coded, Columns, concatenated, is_missing, object_array, row_count
 from etl.copy_binary import ENCODABLE_TYPES, POSTGRES_EPOCH, encode_tuples
 from etl.derive import CONTEXT_BARS, date_dimension
 from etl.parse import BAR_COLUMNS
+from etl.precedence import FETCH_RANK, VALUE_RANKS
 from etl.schema import DIM_DATE, TABLES, TableSpec
 from etl.staging import StagingWriter, Upserted, upsert_from_staging
 from pipeline.db import fetch_row
+
+# The ranks `stored_bars` reads besides the bars: the row's, and each price column's.
+_RANK_NAMES = (FETCH_RANK, *(f"rank_{name}" for name in BAR_COLUMNS[1:]))
 
 
 def _column_values(values: Any, pg_type: str) -> list:
@@ -86,7 +90,8 @@ def stored_bars(cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, d
     """The stored bars each symbol's recomputation needs: from its date on, plus the `CONTEXT_BARS` before.
 
     Columns `symbol` (the symbol's position in `since_by_symbol`) and `BAR_COLUMNS` (dates as
-    datetime64[ns]), by symbol and date; NULL prices are NaN.
+    datetime64[ns]), by symbol and date; NULL prices are NaN. With them each bar's `fetch_rank` and,
+    per price column, the rank of its value (`rank_<column>`, `etl.precedence`).
     """
     symbols = list(since_by_symbol)
     if not symbols:
@@ -96,13 +101,14 @@ def stored_bars(cursor: psycopg.Cursor, table: str, since_by_symbol: dict[str, d
                 name: np.array([], dtype="datetime64[ns]" if name == "trade_date" else float)
                 for name in BAR_COLUMNS
             },
+            **{name: np.array([], dtype=np.int64) for name in _RANK_NAMES},
         }
     columns = _stored_bar_columns(cursor, table, symbols, list(since_by_symbol.values()))
     order = np.lexsort((columns["trade_date"], columns["symbol"]))
     return {
         "symbol": columns["symbol"][order] - 1,
         "trade_date": (POSTGRES_EPOCH + columns["trade_date"][order]).astype("datetime64[ns]"),
-        **{name: columns[name][order] for name in BAR_COLUMNS[1:]},
+        **{name: columns[name][order] for name in (*BAR_COLUMNS[1:], *_RANK_NAMES)},
     }
 
 
@@ -117,16 +123,22 @@ def _stored_bar_columns(
     every bit of the stored prices, as the derived values need.
     """
     key = TABLES[table].key[0]
-    names = sql.SQL(", ").join(sql.Identifier(name) for name in BAR_COLUMNS)
+    names = sql.SQL(", ").join(sql.Identifier(name) for name in (*BAR_COLUMNS, FETCH_RANK, VALUE_RANKS))
     prices = [
         sql.SQL("string_agg(float8send(coalesce(bars.{}::float8, 'NaN')), '')").format(sql.Identifier(name))
+        for name in BAR_COLUMNS[1:]
+    ]
+    ranks = [sql.SQL("string_agg(int8send(bars.fetch_rank), '')")] + [
+        sql.SQL(
+            "string_agg(int8send(coalesce((bars.value_ranks ->> {})::int8, bars.fetch_rank)), '')"
+        ).format(sql.Literal(name))
         for name in BAR_COLUMNS[1:]
     ]
     query = sql.SQL(
         """
         SELECT string_agg(int4send(wanted.number::int4), ''),
                string_agg(int4send((bars.trade_date - DATE '2000-01-01')::int4), ''),
-               {prices}
+               {prices}, {ranks}
         FROM unnest(%s::text[], %s::date[]) WITH ORDINALITY AS wanted(symbol, since, number)
         CROSS JOIN LATERAL (
             (SELECT {names} FROM {table} WHERE {key} = wanted.symbol AND trade_date < wanted.since
@@ -137,6 +149,7 @@ def _stored_bar_columns(
         """
     ).format(
         prices=sql.SQL(", ").join(prices),
+        ranks=sql.SQL(", ").join(ranks),
         names=names,
         table=sql.Identifier(table),
         key=sql.Identifier(key),
@@ -149,9 +162,48 @@ def _stored_bar_columns(
         "trade_date": np.frombuffer(values[1], dtype=">i4").astype(np.int64),
         **{
             name: np.frombuffer(value, dtype=">f8").astype(float)
-            for name, value in zip(BAR_COLUMNS[1:], values[2:], strict=True)
+            for name, value in zip(BAR_COLUMNS[1:], values[2 : len(BAR_COLUMNS) + 1], strict=True)
+        },
+        **{
+            name: np.frombuffer(value, dtype=">i8").astype(np.int64)
+            for name, value in zip(_RANK_NAMES, values[len(BAR_COLUMNS) + 1 :], strict=True)
         },
     }
+
+
+def stored_rows(cursor: psycopg.Cursor, spec: TableSpec, rows: Mapping[str, Any]) -> Columns:
+    """The stored rows of `spec`'s table whose keys `rows` has: keys, the merged value columns (float,
+    NULL as NaN), `fetch_rank` and `value_ranks` (JSON text or None). A table of two-column keys
+    (a name and a date), as every object-sourced fact table has."""
+    name_column, date_column = spec.key
+    names = np.asarray(rows[name_column], dtype=object)
+    days = np.asarray(rows[date_column]).astype("datetime64[D]")
+    wanted = sorted(set(zip(names.tolist(), days.tolist(), strict=True)))
+    values = spec.merged_names
+    query = sql.SQL(
+        "SELECT t.{name}::text, t.{day}, {values}, t.fetch_rank, t.value_ranks::text "
+        "FROM unnest(%s::text[], %s::date[]) AS wanted(name, day) "
+        "JOIN {table} AS t ON t.{name} = wanted.name AND t.{day} = wanted.day"
+    ).format(
+        name=sql.Identifier(name_column),
+        day=sql.Identifier(date_column),
+        values=sql.SQL(", ").join(sql.SQL("t.{}::float8").format(sql.Identifier(value)) for value in values),
+        table=sql.Identifier(spec.name),
+    )
+    found = []
+    if wanted:
+        cursor.execute(query, ([name for name, _ in wanted], [day for _, day in wanted]))
+        found = cursor.fetchall()
+    columns = list(zip(*found, strict=True)) if found else [()] * (len(values) + 4)
+    result: Columns = {
+        name_column: object_array(columns[0]),
+        date_column: np.array(columns[1], dtype="datetime64[D]").astype("datetime64[ns]"),
+    }
+    for index, value in enumerate(values, start=2):
+        result[value] = np.array([np.nan if item is None else item for item in columns[index]], dtype=float)
+    result["fetch_rank"] = np.array(columns[-2], dtype=np.int64)
+    result["value_ranks"] = object_array(columns[-1])
+    return result
 
 
 def extend_date_dimension(cursor: psycopg.Cursor, dates: Sequence[dt.date]) -> int:

@@ -327,6 +327,10 @@ def parse_fred_csv(body: bytes, series_id: str) -> Columns:
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or len(rows[0]) < 2 or text.lstrip().startswith("<"):
         raise ParseError(f"not a FRED CSV: {_excerpt(body)}")
+    if not text.endswith("\n"):
+        # FRED ends every line with a newline: a last line without one was cut, maybe mid-value
+        # ("2025-06-30,1" of "2025-06-30,1.5"), and would load as a wrong number.
+        raise ParseError(f"the CSV ends mid-line (cut short?): ...{text[-40:]!r}")
     header = rows[0]
     if header[1].strip() != series_id:
         raise ParseError(f"CSV column {header[1]!r} is not the series {series_id!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from etl.extract import PendingObject, Scan, UnreadableKey
@@ -18,6 +18,25 @@ from etl.schema import INDEX_DAILY, STOCK_DAILY
 from pipeline.catalog import UNLOADED_SOURCES, YAHOO
 from pipeline.rawzone import source_of_key
 from pipeline.settings import Settings
+
+# How far past today (New York) each source's data may reach: Open-Meteo's forecast endpoint serves up to
+# 16 days ahead; GDELT dates its buckets in UTC, up to a day ahead of New York; the others end today.
+HORIZON_DAYS = {"gdelt": 1}
+OPEN_METEO_FORECAST_DAYS = 16
+
+
+def beyond_horizon(source: str, extra: Mapping[str, str], last_day: dt.date, today: dt.date) -> str | None:
+    """Why an object whose data reaches `last_day` cannot be real data yet, or None when it can.
+
+    Such an object (a clock gone wrong, a hand-made or hostile response) is refused whole: one day
+    beyond what the source can know says the response cannot be trusted."""
+    days = HORIZON_DAYS.get(source, 0)
+    if source == "open_meteo" and extra.get("endpoint", "").strip() != "archive":
+        days = OPEN_METEO_FORECAST_DAYS
+    horizon = today + dt.timedelta(days=days)
+    if last_day <= horizon:
+        return None
+    return f"data dated {last_day} is beyond the source's horizon {horizon} (today {today}, New York, + {days} day(s))"
 
 
 @dataclass
@@ -71,14 +90,18 @@ def instrument_table(symbol: str, indexes: Sequence[str]) -> str:
     return INDEX_DAILY if symbol in indexes or symbol.startswith("^") else STOCK_DAILY
 
 
-def plan_load(scan: Scan, settings: Settings) -> LoadPlan:
-    """Sort what the scan found into a `LoadPlan`."""
+def plan_load(scan: Scan, settings: Settings, today: dt.date) -> LoadPlan:
+    """Sort what the scan found into a `LoadPlan`; objects dated beyond their source's horizon (as of
+    `today`, New York) are quarantined with the reason."""
     plan = LoadPlan()
     plan.settled += [_unreadable_row(key) for key in scan.unreadable]
     by_table: dict[str, dict[str, list[PendingObject]]] = defaultdict(lambda: defaultdict(list))
     for item in scan.pending:
         symbol = item.extra.get("symbol")
-        if item.source == YAHOO and symbol:
+        too_late = beyond_horizon(item.source, item.extra, item.data_date, today)
+        if too_late:
+            plan.settled.append(ledger_row(item, item.sha256, rows=0, error=too_late))
+        elif item.source == YAHOO and symbol:
             by_table[instrument_table(symbol, settings.pipeline_indexes)][symbol].append(item)
         elif item.source in UNLOADED_SOURCES:
             # Reference snapshots (`companies` comes from the universe file) and shard reports
@@ -113,7 +136,7 @@ def _unreadable_row(unreadable: UnreadableKey) -> LedgerRow:
         error=unreadable.error,
         data_date=None,
         synthetic=False,
-        etag=None,
+        etag=unreadable.etag,
     )
 
 

@@ -207,7 +207,7 @@ def _load(
     phase = PhaseTimer(result.phase_seconds)
     scan = _scan(conn, store, full=full, keys=keys, recent_days=recent_days)
     result.metadata_lookups = scan.lookups
-    plan = plan_load(scan, settings)
+    plan = plan_load(scan, settings, market_today())
     phase.done("extract")
     with conn.transaction(), conn.cursor() as cursor:
         # Room for the hash joins and aggregates of a full load; LOCAL: this transaction only.
@@ -223,9 +223,11 @@ def _load(
         record_etags(cursor, scan.new_etags)
         result.seconds = (dt.datetime.now(dt.UTC) - started_at).total_seconds()
         _record_run(cursor, result, started_at, full, staged.quality_summary())
-        if result.curated_rows or full:
-            # In this transaction: the dashboard's counts are never those of a load that did not commit.
-            update_table_stats(cursor, staged.rows_inserted, None if full else SMALL_TABLES)
+        # In this transaction: the dashboard's counts are never those of a load that did not commit.
+        # A run that changed no curated row still wrote its own `pipeline_runs` row (and maybe ledger
+        # rows): those two stay exact too.
+        recount = None if full else SMALL_TABLES if result.curated_rows else {PIPELINE_RUNS}
+        update_table_stats(cursor, staged.rows_inserted, recount)
 
 
 def _scan(

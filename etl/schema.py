@@ -59,6 +59,12 @@ class TableSpec:
         return [name for name in self.column_names if name not in self.key]
 
     @property
+    def merged_names(self) -> list[str]:
+        """The value columns that fetches provide (merged by `etl.precedence`): neither key, nor rank,
+        nor derived."""
+        return [name for name in self.value_names if name not in _NOT_MERGED]
+
+    @property
     def staging(self) -> str:
         """The temporary table the loader stages this table's rows in."""
         return f"staging_{self.name}"
@@ -94,6 +100,11 @@ class TableSpec:
         )
 
 
+# Every fact table's provenance: the rank of the fetch its values come from (`etl.precedence`).
+_RANK_TYPES = (("fetch_rank", "int8"), ("value_ranks", "jsonb"))
+
+_NOT_MERGED = frozenset({"fetch_rank", "value_ranks", "daily_return", "volatility_7"})
+
 _BAR_TYPES = (
     ("trade_date", "date"),
     ("open", "float8"),
@@ -104,6 +115,7 @@ _BAR_TYPES = (
     ("volume", "int8"),
     ("daily_return", "float8"),
     ("volatility_7", "float8"),
+    *_RANK_TYPES,
 )
 
 TABLES: dict[str, TableSpec] = {
@@ -120,6 +132,7 @@ TABLES: dict[str, TableSpec] = {
                 ("precipitation_mm", "float8"),
                 ("temp_max_c", "float8"),
                 ("temp_min_c", "float8"),
+                *_RANK_TYPES,
             ),
         ),
         TableSpec(
@@ -130,12 +143,13 @@ TABLES: dict[str, TableSpec] = {
                 ("news_date", "date"),
                 ("matching_articles", "int8"),
                 ("total_articles", "int8"),
+                *_RANK_TYPES,
             ),
         ),
         TableSpec(
             MACRO_DAILY,
             ("series_id", "obs_date"),
-            (("series_id", "text"), ("obs_date", "date"), ("value", "float8")),
+            (("series_id", "text"), ("obs_date", "date"), ("value", "float8"), *_RANK_TYPES),
         ),
         TableSpec(
             PIPELINE_RUNS,

@@ -19,9 +19,10 @@ import psycopg
 
 from etl.columns import Columns, concatenated, last_per_key, missing, row_count, sort_codes, taken
 from etl.extract import PendingObject, read_bodies
-from etl.load import load_rows, stored_bars
+from etl.load import load_rows, stored_bars, stored_rows
 from etl.plan import LoadPlan, StagedLoad, earliest_window_start, ledger_row
-from etl.schema import INDEX_DAILY, STOCK_DAILY, TABLES
+from etl.precedence import FETCH_RANK, VALUE_RANKS, merge_newest, stored_value_ranks
+from etl.schema import INDEX_DAILY, STOCK_DAILY, TABLES, TableSpec
 from etl.staging import StagingWriter, Upserted
 from etl.transform import (
     InstrumentBatch,
@@ -147,9 +148,7 @@ def _read_chunk(
     by_symbol: dict[str, list[ObjectInput]] = defaultdict(list)
     owners = {item.key: symbol for symbol, group in groups.items() for item in group}
     for item, body in read_bodies(store, [item for group in groups.values() for item in group]):
-        by_symbol[owners[item.key]].append(
-            ObjectInput(item.key, item.source, dict(item.extra), item.metadata.fetched_at, body)
-        )
+        by_symbol[owners[item.key]].append(_input(item, body))
     return [(symbol, by_symbol[symbol]) for symbol in groups if by_symbol[symbol]]
 
 
@@ -173,7 +172,9 @@ def _batch(
 
 
 def _input(item: PendingObject, body: bytes) -> ObjectInput:
-    return ObjectInput(item.key, item.source, dict(item.extra), item.metadata.fetched_at, body)
+    return ObjectInput(
+        item.key, item.source, dict(item.extra), item.metadata.fetched_at, body, item.metadata.sha256
+    )
 
 
 def _load_objects(
@@ -184,16 +185,19 @@ def _load_objects(
     *,
     backfill: bool,
 ) -> Upserted:
-    """Upsert the rows of one object-sourced table; the latest fetch wins on a repeated key.
+    """Upsert the rows of one object-sourced table: of a fact table's repeated keys (in the run, or
+    stored) the values merged by rank (`etl.precedence`); of `pipeline_runs` the latest fetch's row.
 
     In key order: into an empty table in a backfill, its indexes are built afterwards, from presorted rows.
     """
-    key = TABLES[table].key
-    # In fetch order (objects fetched at the same time in the order they came), then of each key the
-    # last row, in key order.
+    spec = TABLES[table]
+    # In fetch order (objects fetched at the same time in the order they came).
     merged = concatenated([rows for _, rows in sorted(parts, key=lambda part: part[0])])
-    merged = taken(merged, last_per_key([sort_codes(merged[name]) for name in key]))
-    for column in (name for name in TABLES[table].column_names if name not in key):
+    if FETCH_RANK in spec.column_names:
+        merged = _merged_with_stored(cursor, spec, merged)
+    else:
+        merged = taken(merged, last_per_key([sort_codes(merged[name]) for name in spec.key]))
+    for column in spec.merged_names:
         count = int(missing(merged[column]).sum())
         if count:
             staged.quality[table][f"missing_{column}"] = count
@@ -201,6 +205,25 @@ def _load_objects(
     staged.rows_staged += rows
     defer_indexes = backfill and rows >= DEFER_INDEXES_MIN_ROWS
     return load_rows(cursor, table, merged, unique_keys=True, defer_indexes=defer_indexes)
+
+
+def _merged_with_stored(cursor: psycopg.Cursor, spec: TableSpec, rows: Columns) -> Columns:
+    """`rows` (each with the `fetch_rank` of its object) merged with the stored rows of their keys."""
+    values = spec.merged_names
+    stored = stored_rows(cursor, spec, rows)
+    row_rank = np.concatenate([stored[FETCH_RANK], rows[FETCH_RANK]])
+    stored_ranks = stored_value_ranks(stored[FETCH_RANK], stored[VALUE_RANKS], values)
+    both = {
+        name: np.concatenate([np.asarray(stored[name], dtype=float), np.asarray(rows[name], dtype=float)])
+        for name in values
+    }
+    ranks = {name: np.concatenate([stored_ranks[name], rows[FETCH_RANK]]) for name in values}
+    keys = [np.concatenate([stored[name], rows[name]]) for name in spec.key]
+    firsts, merged, merged_rank, value_ranks = merge_newest(keys, both, ranks, row_rank)
+    result: Columns = {name: key[firsts] for name, key in zip(spec.key, keys, strict=True)}
+    result.update(merged)
+    result.update({FETCH_RANK: merged_rank, VALUE_RANKS: value_ranks})
+    return result
 
 
 def _transform_all(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from etl.columns import Coded, Columns, decoded, last_per_key, object_array, row_count
+from etl.columns import Coded, Columns, decoded, object_array, row_count
 from etl.copy_binary import encode_tuples
 from etl.derive import returns_and_volatility
 from etl.parse import (
@@ -29,6 +29,7 @@ from etl.parse import (
     read_yahoo_chart,
     select_bars,
 )
+from etl.precedence import FETCH_RANK, VALUE_RANKS, fetch_rank, merge_newest, source_precedence
 from etl.schema import MACRO_DAILY, NEWS_DAILY, PIPELINE_RUNS, TABLES, WEATHER_DAILY
 from etl.validate import ValidationError, bar_violations, validate_macro, validate_news, validate_weather
 from pipeline.catalog import FRED, GDELT, MANIFEST, OPEN_METEO, YAHOO
@@ -49,6 +50,17 @@ class ObjectInput:
     extra: Mapping[str, str]
     fetched_at: dt.datetime
     body: bytes
+    # The sha256 its metadata records (None: not checked, for bodies made in tests).
+    metadata_sha256: str | None = None
+
+    def verify(self, digest: str) -> None:
+        """`MetadataError` when `digest`, the body's sha256, is not the one the metadata records (a
+        body cut or changed after it was stored)."""
+        if self.metadata_sha256 is not None and digest != self.metadata_sha256:
+            raise MetadataError(
+                f"the body ({len(self.body):,} bytes, sha256 {digest[:12]}...) does not match its metadata "
+                f"(sha256 {self.metadata_sha256[:12]}...): cut or changed after it was stored"
+            )
 
     def required(self, name: str) -> str:
         value = self.extra.get(name, "").strip()
@@ -144,7 +156,8 @@ _PRICE_COLUMNS = BAR_COLUMNS[1:]
 def transform_instruments(batch: InstrumentBatch) -> TransformResult:
     """Parse and validate the objects of each symbol, merge them over its stored bars, derive the rest.
 
-    Objects are applied in fetch order, so a later response of the same day wins; the result holds
+    Of each day's values, the best-ranked fetch's wins (`etl.precedence`: the newest, and never a
+    missing value), whatever order the objects come in; the result holds
     each symbol's rows from its `since` on, with `daily_return` and `volatility_7` over its whole
     history. The symbols of the batch are handled together, array by array, so that a batch of
     one-bar updates costs about what one symbol does.
@@ -152,10 +165,11 @@ def transform_instruments(batch: InstrumentBatch) -> TransformResult:
     outcomes: list[ObjectOutcome | None] = []
     charts: list[_Chart] = []
     for number, objects in enumerate(batch.objects):
-        for item in sorted(objects, key=lambda item: item.fetched_at):
+        for item in objects:
             digest = sha256_hex(item.body)
             outcomes.append(None)
             try:
+                item.verify(digest)
                 window = item.window()
                 parsed = read_yahoo_chart(item.body)
             except _QUARANTINE_ERRORS as error:
@@ -173,8 +187,12 @@ def transform_instruments(batch: InstrumentBatch) -> TransformResult:
         )
     valid = ~np.isin(owner, list(errors))
     symbol_of_chart = np.array([chart.symbol for chart in charts], dtype=np.int64)
+    rank_of_chart = np.array([fetch_rank(chart.item.fetched_at) for chart in charts], dtype=np.int64)
     rows = _merged_rows(
-        batch, {name: values[valid] for name, values in new_bars.items()}, symbol_of_chart[owner[valid]]
+        batch,
+        {name: values[valid] for name, values in new_bars.items()},
+        symbol_of_chart[owner[valid]],
+        rank_of_chart[owner[valid]],
     )
     result = [outcome for outcome in outcomes if outcome is not None]
     if not batch.copy_columns:
@@ -228,21 +246,26 @@ def _selected_bars(charts: list[_Chart]) -> tuple[dict[str, np.ndarray], np.ndar
     return bars, owner[rows]
 
 
-def _merged_rows(batch: InstrumentBatch, new_bars: dict[str, np.ndarray], new_symbol: np.ndarray) -> Columns:
-    """New bars over the stored ones (the later wins on a day), derived values, rows from `since` on;
-    the key column `Coded` by symbol number."""
+def _merged_rows(
+    batch: InstrumentBatch, new_bars: dict[str, np.ndarray], new_symbol: np.ndarray, new_rank: np.ndarray
+) -> Columns:
+    """New bars merged with the stored ones by rank (`etl.precedence`: of each value, the best-ranked
+    fetch that has one), derived values, rows from `since` on; the key column `Coded` by symbol number."""
     context = batch.context
     symbol = np.concatenate([np.asarray(context["symbol"], dtype=np.int64), new_symbol])
     days = np.concatenate([np.asarray(context["trade_date"], dtype="datetime64[ns]"), new_bars["trade_date"]])
-    columns = {
+    values = {
         name: np.concatenate([np.asarray(context[name], dtype=float), new_bars[name]])
         for name in _PRICE_COLUMNS
     }
-    # Of each symbol's day the last bar (stored bars first, objects in fetch order), by symbol and day.
-    order = last_per_key([symbol, days])
-    symbol, days = symbol[order], days[order]
-    columns = {name: values[order] for name, values in columns.items()}
-    first_bar = np.ones(len(order), dtype=bool)
+    ranks = {
+        name: np.concatenate([np.asarray(context[f"rank_{name}"], dtype=np.int64), new_rank])
+        for name in _PRICE_COLUMNS
+    }
+    row_rank = np.concatenate([np.asarray(context[FETCH_RANK], dtype=np.int64), new_rank])
+    firsts, columns, merged_rank, value_ranks = merge_newest([symbol, days], values, ranks, row_rank)
+    symbol, days = symbol[firsts], days[firsts]
+    first_bar = np.ones(len(firsts), dtype=bool)
     first_bar[1:] = symbol[1:] != symbol[:-1]
     prices = np.where(np.isnan(columns["adj_close"]), columns["close"], columns["adj_close"])
     daily_return, volatility = returns_and_volatility(prices, first_bar)
@@ -254,6 +277,7 @@ def _merged_rows(batch: InstrumentBatch, new_bars: dict[str, np.ndarray], new_sy
     }
     rows.update({name: values[keep] for name, values in columns.items()})
     rows.update({"daily_return": daily_return[keep], "volatility_7": volatility[keep]})
+    rows.update({FETCH_RANK: merged_rank[keep], VALUE_RANKS: value_ranks[keep]})
     return rows
 
 
@@ -261,9 +285,13 @@ def transform_object(item: ObjectInput) -> TransformResult:
     """Parse and validate one Open-Meteo, GDELT, FRED or manifest object into rows of its table."""
     digest = sha256_hex(item.body)
     try:
+        item.verify(digest)
         table, rows = _parse_object(item)
     except _QUARANTINE_ERRORS as error:
         return TransformResult(None, None, [ObjectOutcome(item.key, digest, 0, str(error))])
+    if FETCH_RANK in TABLES[table].column_names:
+        rank = fetch_rank(item.fetched_at, source_precedence(item.source, item.extra))
+        rows[FETCH_RANK] = np.full(row_count(rows), rank, dtype=np.int64)
     outcome = ObjectOutcome(item.key, digest, row_count(rows))
     return TransformResult(table, rows, [outcome], fetched_at=item.fetched_at)
 

@@ -34,6 +34,11 @@ class RawObjectNotFound(KeyError):
     """No object is stored under the key."""
 
 
+class RawMetadataError(ValueError):
+    """An object's metadata is missing or unreadable while its body is there (a damaged sidecar, an
+    object uploaded without the pipeline's metadata): that object cannot be trusted, the others can."""
+
+
 @dataclass(frozen=True)
 class RawKey:
     """A parsed raw-zone key: ``raw/<source>/<day>/<name>``."""
@@ -133,6 +138,14 @@ class RawMetadata:
 
     @classmethod
     def from_strings(cls, flat: Mapping[str, str]) -> RawMetadata:
+        """The metadata of its flat form; `RawMetadataError` names what is missing or malformed."""
+        try:
+            return cls._from_strings(flat)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise RawMetadataError(f"unreadable metadata ({type(error).__name__}: {error})") from None
+
+    @classmethod
+    def _from_strings(cls, flat: Mapping[str, str]) -> RawMetadata:
         return cls(
             source_url=flat["source_url"],
             http_status=int(flat["http_status"]),
@@ -168,6 +181,38 @@ def make_metadata(
         sha256=sha256_hex(body),
         extra={name: str(value) for name, value in (extra or {}).items()},
     )
+
+
+def fetch_key(key: str, fetched_at: dt.datetime) -> str:
+    """The key that keeps a later fetch of `key`'s window beside it: the name with the fetch time
+    (UTC, to the microsecond) before its extension, e.g. ``AAPL_2025-01-31~20250205T120000123456Z.json``."""
+    parsed = parse_raw_key(key)
+    stem, dot, extension = parsed.name.rpartition(".")
+    stamp = fetched_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    name = f"{stem}~{stamp}{dot}{extension}" if dot else f"{parsed.name}~{stamp}"
+    return raw_key(parsed.source, parsed.day, name)
+
+
+def keep_fetch(store: RawStore, key: str, body: bytes, metadata: RawMetadata) -> str:
+    """Store one fetch of a window without losing an earlier one; return the key that holds its bytes.
+
+    Under `key` when nothing is stored there; nowhere when `key` holds these very bytes already; else
+    under `fetch_key` beside it. The raw zone so keeps every distinct response (a re-fetch whose values
+    came back null no longer replaces the good one), and the ETL, which merges fetches by rank
+    (`etl.precedence`), loads each of them once, in whatever order.
+    """
+    try:
+        stored = store.head(key)
+    except RawObjectNotFound:
+        store.put(key, body, metadata)
+        return key
+    except RawMetadataError:
+        stored = None  # a damaged object stays for inspection; the new fetch goes beside it
+    if stored is not None and stored.sha256 == metadata.sha256:
+        return key
+    versioned = fetch_key(key, metadata.fetched_at)
+    store.put(versioned, body, metadata)
+    return versioned
 
 
 class RawStore(Protocol):
@@ -244,9 +289,18 @@ class LocalRawStore:
     def _read_metadata(self, key: str) -> RawMetadata:
         path = self._path(key)
         try:
-            flat = json.loads(path.with_name(path.name + _META_SUFFIX).read_bytes())
+            text = path.with_name(path.name + _META_SUFFIX).read_bytes()
         except FileNotFoundError:
+            # The sidecar is written before the body: a body without one was damaged, not half-written.
+            if path.is_file():
+                raise RawMetadataError("no metadata sidecar beside the body") from None
             raise RawObjectNotFound(key) from None
+        try:
+            flat = json.loads(text)
+        except ValueError as error:
+            raise RawMetadataError(f"the metadata sidecar is not JSON ({error})") from None
+        if not isinstance(flat, dict):
+            raise RawMetadataError("the metadata sidecar is not a JSON object")
         return RawMetadata.from_strings(flat)
 
     def exists(self, key: str) -> bool:

@@ -46,7 +46,7 @@ from pipeline import catalog
 from pipeline.market_time import market_today
 from pipeline.outcomes import EXIT_FAILED, EXIT_OK, new_run_id
 from pipeline.progress import Progress
-from pipeline.rawzone import RawStore, make_metadata
+from pipeline.rawzone import RawStore, keep_fetch, make_metadata
 from pipeline.reference import refreshed_universe_path, save_universe
 from pipeline.settings import Settings
 
@@ -360,10 +360,11 @@ def _fetch_one(
         extra=request.extras,
     )
     try:
-        store.put(request.key, response.body, metadata)
+        # A re-fetch with other bytes is kept beside the earlier one, never over it.
+        key = keep_fetch(store, request.key, response.body, metadata)
     except Exception as error:  # a storage failure of one object must not lose the others
         result.failed.append(
             Failure(request.source, request.entity, request.full_url, f"raw zone write failed: {error}")
         )
         return
-    result.written.append(WrittenObject(request.key, request.source, metadata.sha256))
+    result.written.append(WrittenObject(key, request.source, metadata.sha256))

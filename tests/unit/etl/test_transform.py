@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from etl.parse import BAR_COLUMNS, ParseError
+from etl.precedence import FETCH_RANK, fetch_rank
 from etl.schema import STOCK_DAILY, TABLES
 from etl.transform import InstrumentBatch, ObjectInput, transform_instruments
 from etl.validate import ValidationError
@@ -74,7 +75,8 @@ def one_symbol(objects, context: pd.DataFrame, since: dt.date) -> tuple[pd.DataF
         frames.append(bars)
         outcomes.append((obj.key, len(bars), None))
     merged = pd.concat([frame for frame in frames if len(frame)] or frames, ignore_index=True)
-    merged = merged.drop_duplicates("trade_date", keep="last").sort_values("trade_date", kind="stable")
+    # Of each day, each value from the newest fetch that has one (a missing value never wins).
+    merged = merged.groupby("trade_date", sort=True, as_index=False).last()
     derived = add_returns_and_volatility(merged.reset_index(drop=True))
     return derived[derived["trade_date"] >= pd.Timestamp(since)].reset_index(drop=True), outcomes
 
@@ -96,7 +98,14 @@ def batch_of(groups: dict, contexts: dict, since: dict, copy: bool = False) -> I
         list(groups),
         list(groups.values()),
         [since[symbol] for symbol in groups],
-        {name: context[name].to_numpy() for name in ("symbol", *BAR_COLUMNS)},
+        {
+            **{name: context[name].to_numpy() for name in ("symbol", *BAR_COLUMNS)},
+            # The stored bars came from a fetch older than every object of the tests.
+            **{
+                name: np.full(len(context), fetch_rank(FETCHED - dt.timedelta(days=1)), dtype=np.int64)
+                for name in (FETCH_RANK, *(f"rank_{column}" for column in BAR_COLUMNS[1:]))
+            },
+        },
         TABLES[STOCK_DAILY].columns if copy else (),
     )
 
