@@ -82,6 +82,10 @@ rehearse: setup browser ## Deploy rehearsal with no AWS account: moto over TLS, 
 test-fast: setup ## Unit and integration tests only (no browser, no CDK synth, no lint)
 	$(BIN)/pytest -q tests/unit tests/integration
 
+.PHONY: test-deep
+test-deep: setup ## The property-based tests with ten times the examples (a few minutes more than make test)
+	PIPELINE_TEST_DEPTH=deep $(BIN)/pytest -q --timeout=3600 tests/unit/etl tests/integration/etl tests/integration/faults
+
 .PHONY: bench
 bench: setup ## Benchmarks: sample 500 tickers x 10 years, ETL and dashboard timings, ETL request counts on S3
 	$(BIN)/python -m benchmarks.run

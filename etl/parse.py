@@ -51,6 +51,22 @@ def _load_json(body: bytes) -> object:
         raise ParseError(f"invalid JSON: {error}") from None
 
 
+def _object(value: object, what: str) -> dict:
+    """`value` when it is a JSON object; else a `ParseError` naming `what` it should have been."""
+    if not isinstance(value, dict):
+        raise ParseError(f"{what} is not a JSON object")
+    return value
+
+
+def _first_object(value: object, what: str) -> dict:
+    """The first element of a JSON array of objects (an empty object for a missing or empty array)."""
+    if value is None or value == []:
+        return {}
+    if not isinstance(value, list):
+        raise ParseError(f"{what} is not a JSON array")
+    return _object(value[0] if value[0] is not None else {}, f"{what}[0]")
+
+
 def _excerpt(body: bytes) -> str:
     text = body[:80].decode("utf-8", "replace")
     return repr(" ".join(text.split()))
@@ -61,10 +77,15 @@ def _float_array(values: object, name: str, length: int) -> np.ndarray:
         return np.full(length, np.nan)
     if not isinstance(values, list) or len(values) != length:
         raise ParseError(f"array {name!r} does not line up with the timestamps")
+    if not all(value is None or (isinstance(value, int | float) and not isinstance(value, bool)) for value in values):
+        raise ParseError(f"array {name!r} holds non-numeric values")
     try:
-        return np.array(values, dtype=float)
-    except (TypeError, ValueError):
+        array = np.array(values, dtype=float)
+    except (TypeError, ValueError, OverflowError):
         raise ParseError(f"array {name!r} holds non-numeric values") from None
+    if np.isinf(array).any():
+        raise ParseError(f"array {name!r} holds a number out of range")
+    return array
 
 
 @dataclass(frozen=True)
@@ -98,18 +119,22 @@ def read_yahoo_chart(body: bytes) -> YahooChart:
     if not isinstance(results, list) or not results or not isinstance(results[0], dict):
         raise ParseError("no chart result in the response")
     result = results[0]
-    time_zone = (result.get("meta") or {}).get("exchangeTimezoneName")
+    time_zone = _object(result.get("meta") or {}, "meta").get("exchangeTimezoneName")
     if not time_zone:
         raise ParseError("meta.exchangeTimezoneName is missing")
     timestamps = result.get("timestamp") or []
+    if not isinstance(timestamps, list):
+        raise ParseError("'timestamp' is not a JSON array")
     if not timestamps:
         return YahooChart(time_zone, np.array([], dtype=np.int64), _no_prices())
     length = len(timestamps)
-    indicators = result.get("indicators") or {}
-    quote = (indicators.get("quote") or [{}])[0] or {}
+    indicators = _object(result.get("indicators") or {}, "indicators")
+    quote = _first_object(indicators.get("quote"), "indicators.quote")
     if not isinstance(quote.get("close"), list):
         raise ParseError("timestamps without a 'close' array")
-    adjclose = (indicators.get("adjclose") or [{}])[0] or {}
+    adjclose = _first_object(indicators.get("adjclose"), "indicators.adjclose")
+    if not all(isinstance(stamp, int) and not isinstance(stamp, bool) for stamp in timestamps):
+        raise ParseError("bad timestamps or time zone: a timestamp is not an integer")
     try:
         stamps = np.array(timestamps, dtype=np.int64)
     except (TypeError, ValueError, OverflowError) as error:
@@ -261,7 +286,7 @@ def _iso_dates(days: list) -> np.ndarray:
 def _open_meteo_location(element: dict, state: str) -> tuple[list, dict[str, np.ndarray]]:
     """One location's days (as sent) and its values by curated column, checked."""
     daily = element.get("daily")
-    units = element.get("daily_units") or {}
+    units = _object(element.get("daily_units") or {}, f"daily_units of {state}")
     if not isinstance(daily, dict) or not isinstance(daily.get("time"), list):
         raise ParseError(f"no daily series for {state}")
     days = daily["time"]
@@ -284,10 +309,15 @@ def parse_gdelt_timeline(body: bytes, topic: str) -> Columns:
     document = _load_json(body)
     if not isinstance(document, dict):
         raise ParseError("expected a JSON object")
-    timeline = document.get("timeline") or []
-    points = timeline[0].get("data") if timeline and isinstance(timeline[0], dict) else []
+    series = _first_object(document.get("timeline") or [], "timeline")
+    points = series.get("data") or []
+    if not isinstance(points, list) or not all(isinstance(point, dict) for point in points):
+        raise ParseError("the timeline's data is not an array of points")
     if not points:
         return _no_rows(NEWS_COLUMNS)
+    for point in points:
+        if not all(isinstance(point.get(name), int) and not isinstance(point.get(name), bool) for name in ("value", "norm")):
+            raise ParseError(f"malformed timeline point: {str(point)[:80]}")
     try:
         days = np.array(
             [dt.datetime.strptime(point["date"], "%Y%m%dT%H%M%SZ").date() for point in points],
@@ -324,7 +354,10 @@ def parse_fred_csv(body: bytes, series_id: str) -> Columns:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ParseError("not UTF-8 text") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise ParseError(f"not a well-formed CSV: {error}") from None
     if not rows or len(rows[0]) < 2 or text.lstrip().startswith("<"):
         raise ParseError(f"not a FRED CSV: {_excerpt(body)}")
     if not text.endswith("\n"):

@@ -172,8 +172,8 @@ def transform_instruments(batch: InstrumentBatch) -> TransformResult:
                 item.verify(digest)
                 window = item.window()
                 parsed = read_yahoo_chart(item.body)
-            except _QUARANTINE_ERRORS as error:
-                outcomes[-1] = ObjectOutcome(item.key, digest, 0, str(error))
+            except Exception as error:  # whatever the bytes do, only this object is refused
+                outcomes[-1] = ObjectOutcome(item.key, digest, 0, _reason(error))
                 continue
             charts.append(_Chart(number, item, digest, window, parsed, len(outcomes) - 1))
     charts = _with_trade_days(charts, outcomes)
@@ -287,13 +287,20 @@ def transform_object(item: ObjectInput) -> TransformResult:
     try:
         item.verify(digest)
         table, rows = _parse_object(item)
-    except _QUARANTINE_ERRORS as error:
-        return TransformResult(None, None, [ObjectOutcome(item.key, digest, 0, str(error))])
+    except Exception as error:  # whatever the bytes do, only this object is refused
+        return TransformResult(None, None, [ObjectOutcome(item.key, digest, 0, _reason(error))])
     if FETCH_RANK in TABLES[table].column_names:
         rank = fetch_rank(item.fetched_at, source_precedence(item.source, item.extra))
         rows[FETCH_RANK] = np.full(row_count(rows), rank, dtype=np.int64)
     outcome = ObjectOutcome(item.key, digest, row_count(rows))
     return TransformResult(table, rows, [outcome], fetched_at=item.fetched_at)
+
+
+def _reason(error: Exception) -> str:
+    """The quarantine reason of a refused object, on one line: the rule it broke, or for an error no
+    rule foresaw, its type as well."""
+    text = " ".join(str(error).split())
+    return text if isinstance(error, _QUARANTINE_ERRORS) else f"unexpected {type(error).__name__}: {text}"
 
 
 def _parse_object(item: ObjectInput) -> tuple[str, Columns]:

@@ -183,12 +183,13 @@ def make_metadata(
     )
 
 
-def fetch_key(key: str, fetched_at: dt.datetime) -> str:
-    """The key that keeps a later fetch of `key`'s window beside it: the name with the fetch time
-    (UTC, to the microsecond) before its extension, e.g. ``AAPL_2025-01-31~20250205T120000123456Z.json``."""
+def fetch_key(key: str, fetched_at: dt.datetime, sha256: str) -> str:
+    """The key that keeps a later fetch of `key`'s window beside it: the name with the fetch time (UTC,
+    to the microsecond) and the start of the body's sha256 before its extension, e.g.
+    ``AAPL_2025-01-31~20250205T120000123456Z-3e22413b.json``: two responses never share one."""
     parsed = parse_raw_key(key)
     stem, dot, extension = parsed.name.rpartition(".")
-    stamp = fetched_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = fetched_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{sha256[:8]}"
     name = f"{stem}~{stamp}{dot}{extension}" if dot else f"{parsed.name}~{stamp}"
     return raw_key(parsed.source, parsed.day, name)
 
@@ -210,7 +211,7 @@ def keep_fetch(store: RawStore, key: str, body: bytes, metadata: RawMetadata) ->
         stored = None  # a damaged object stays for inspection; the new fetch goes beside it
     if stored is not None and stored.sha256 == metadata.sha256:
         return key
-    versioned = fetch_key(key, metadata.fetched_at)
+    versioned = fetch_key(key, metadata.fetched_at, metadata.sha256)
     store.put(versioned, body, metadata)
     return versioned
 

@@ -68,8 +68,13 @@ def create_database(server_uri: str) -> str:
     return server_uri.replace("/postgres?", f"/{name}?")
 
 
+def database_name(url: str) -> str:
+    """The database a URI names (its path, not the socket directory of its `host` parameter)."""
+    return str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+
+
 def drop_database(server_uri: str, url: str) -> None:
-    name = url.split("/")[-1].split("?")[0]
+    name = database_name(url)
     with psycopg.connect(server_uri, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -15,7 +15,6 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import psycopg
-import pytest
 
 from pipeline import catalog
 from pipeline.rawzone import LocalRawStore, make_metadata, parse_raw_key, raw_key
@@ -207,29 +206,6 @@ class RawZoneWriter:
 
 def _window(days: Sequence[dt.date]) -> dict[str, str]:
     return {"window_start": days[0].isoformat(), "window_end": days[-1].isoformat()}
-
-
-@pytest.fixture
-def raw_zone(isolated_environment: Path) -> RawZoneWriter:
-    """A writer of raw objects into the test's own raw zone."""
-    return RawZoneWriter(isolated_environment)
-
-
-@pytest.fixture
-def universe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A small universe file (PIPELINE_UNIVERSE) with the tickers the tests load."""
-    path = tmp_path / "universe.csv"
-    path.write_text(
-        "ticker,name,sector,industry\n"
-        "AAPL,Apple Inc.,Information Technology,Technology Hardware\n"
-        "MSFT,Microsoft,Information Technology,Systems Software\n"
-        "XOM,Exxon Mobil,Energy,Integrated Oil & Gas\n"
-    )
-    monkeypatch.setenv("PIPELINE_UNIVERSE", str(path))
-    from tests.conftest import reset_settings_caches
-
-    reset_settings_caches()
-    return path
 
 
 CHECKSUM_TABLES = (
