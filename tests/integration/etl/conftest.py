@@ -83,6 +83,32 @@ def chart_body(symbol: str, bars: Sequence[dict], *, live_day: dt.date | None = 
     return json.dumps({"chart": {"result": [result], "error": None}}).encode()
 
 
+def weather_element(
+    position: int, days: Sequence[dt.date], *, precipitation: list, temp_max: list, temp_min: list
+) -> dict:
+    """One location's element of an Open-Meteo daily response (the `position`-th requested)."""
+    element = {
+        "latitude": 30.0 + position + 0.02,
+        "longitude": -90.0 - position + 0.03,
+        "timezone": "America/New_York",
+        "daily_units": {
+            "time": "iso8601",
+            "precipitation_sum": "mm",
+            "temperature_2m_max": "°C",
+            "temperature_2m_min": "°C",
+        },
+        "daily": {
+            "time": [day.isoformat() for day in days],
+            "precipitation_sum": precipitation,
+            "temperature_2m_max": temp_max,
+            "temperature_2m_min": temp_min,
+        },
+    }
+    if position:
+        element["location_id"] = position
+    return element
+
+
 class RawZoneWriter:
     """Writes raw objects into the local raw zone of the test's PIPELINE_HOME."""
 
@@ -125,28 +151,16 @@ class RawZoneWriter:
         return self.put(catalog.YAHOO, days[0], name, payload, window, "application/json")
 
     def weather(self, days: Sequence[dt.date]) -> str:
-        elements = []
-        for position in range(len(STATES)):
-            element = {
-                "latitude": 30.0 + position + 0.02,
-                "longitude": -90.0 - position + 0.03,
-                "timezone": "America/New_York",
-                "daily_units": {
-                    "time": "iso8601",
-                    "precipitation_sum": "mm",
-                    "temperature_2m_max": "°C",
-                    "temperature_2m_min": "°C",
-                },
-                "daily": {
-                    "time": [day.isoformat() for day in days],
-                    "precipitation_sum": [round(position + index * 0.5, 1) for index in range(len(days))],
-                    "temperature_2m_max": [20.0 + position for _ in days],
-                    "temperature_2m_min": [None if index == 0 else 10.0 for index in range(len(days))],
-                },
-            }
-            if position:
-                element["location_id"] = position
-            elements.append(element)
+        elements = [
+            weather_element(
+                position,
+                days,
+                precipitation=[round(position + index * 0.5, 1) for index in range(len(days))],
+                temp_max=[20.0 + position for _ in days],
+                temp_min=[None if index == 0 else 10.0 for index in range(len(days))],
+            )
+            for position in range(len(STATES))
+        ]
         extra = {"endpoint": "archive", "locations": ",".join(STATES), **_window(days)}
         body = json.dumps(elements).encode()
         return self.put(

@@ -32,7 +32,14 @@ from pipeline import catalog
 from pipeline.rawzone import LocalRawStore, keep_fetch, make_metadata, raw_key
 from pipeline.settings import get_settings
 from tests.conftest import create_database, database_name, drop_database, reset_settings_caches
-from tests.integration.etl.conftest import CHECKSUM_TABLES, STATES, chart_body, table_checksums, trading_days
+from tests.integration.etl.conftest import (
+    CHECKSUM_TABLES,
+    STATES,
+    chart_body,
+    table_checksums,
+    trading_days,
+    weather_element,
+)
 from tests.support.examples import examples
 
 DAYS = trading_days(dt.date(2024, 3, 4), 5)
@@ -100,7 +107,7 @@ def _body(fetch: Fetch) -> tuple[str, str, str, bytes, dict[str, str], str]:
         return catalog.YAHOO, days[0], name, body, {"symbol": fetch.source, **window}, "application/json"
     if fetch.source in ("archive", "forecast"):
         elements = []
-        for position, _state in enumerate(STATES):
+        for position in range(len(STATES)):
             cell = position * 3
 
             def series(offset: int, base: float, position: int = position, cell: int = cell) -> list:
@@ -111,26 +118,15 @@ def _body(fetch: Fetch) -> tuple[str, str, str, bytes, dict[str, str], str]:
                     for index in range(len(days))
                 ]
 
-            element = {
-                "latitude": 30.0 + position,
-                "longitude": -90.0 - position,
-                "timezone": "America/New_York",
-                "daily_units": {
-                    "time": "iso8601",
-                    "precipitation_sum": "mm",
-                    "temperature_2m_max": "°C",
-                    "temperature_2m_min": "°C",
-                },
-                "daily": {
-                    "time": [day.isoformat() for day in days],
-                    "precipitation_sum": series(0, 1.0),
-                    "temperature_2m_max": series(1, 25.0),
-                    "temperature_2m_min": series(2, 5.0),
-                },
-            }
-            if position:
-                element["location_id"] = position
-            elements.append(element)
+            elements.append(
+                weather_element(
+                    position,
+                    days,
+                    precipitation=series(0, 1.0),
+                    temp_max=series(1, 25.0),
+                    temp_min=series(2, 5.0),
+                )
+            )
         extra = {"endpoint": fetch.source, "locations": ",".join(STATES), **window}
         name = f"{fetch.source}_{days[-1]}.json"
         return catalog.OPEN_METEO, days[0], name, json.dumps(elements).encode(), extra, "application/json"
