@@ -36,6 +36,7 @@ from lambda_src.ingestion.sample_bodies import (
     yahoo_body,
 )
 from pipeline import catalog
+from pipeline.market_time import market_today
 from pipeline.progress import Progress
 from pipeline.rawzone import RawStore, make_metadata
 from pipeline.reference import (
@@ -175,6 +176,11 @@ def write_sample(
         save_universe(universe_file, companies)
     if days < 1:
         raise ValueError(f"--days {days} must be at least 1")
+    if end > market_today():
+        # The ETL refuses data beyond its source's horizon: a sample of days to come would load nothing.
+        raise ValueError(
+            f"--end {end} is after today ({market_today()}, New York): no data exists for it yet"
+        )
     window, sessions = sample_window(days, end)
     today = end + dt.timedelta(days=1)
     live_session = next_session(end)

@@ -55,6 +55,7 @@ def test_ingest_exits_0_when_everything_succeeds(
         (["sample", "--tickers", "10001", "--days", "5"], "--tickers 10001 is out of range: 1 to 10000"),
         (["sample", "--days", "9000", "--end", "2024-01-02"], "--days 9000 reaches before 2000-01-03"),
         (["sample", "--end", "2024-02-30"], "is not a valid date"),
+        (["sample", "--end", "2999-01-01"], "--end 2999-01-01 is after today"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(
