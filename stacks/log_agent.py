@@ -93,13 +93,18 @@ def export_unit() -> str:
     )
 
 
+def health_url(port: int, *, tls: bool = False) -> str:
+    """The dashboard's health endpoint, asked on the instance itself (HTTPS in the ``tls`` access mode)."""
+    return f"{'https' if tls else 'http'}://127.0.0.1:{port}/_stcore/health"
+
+
 def health_script(namespace: str, port: int, *, tls: bool = False) -> str:
     """Asks the dashboard's health endpoint; prints one EMF line with DashboardHealthy 1 or 0.
 
     With `tls` the dashboard serves HTTPS with its first-boot self-signed certificate: the check, on the
     instance itself, skips the certificate's verification (``--insecure``), nothing else.
     """
-    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/_stcore/health"
+    url = health_url(port, tls=tls)
     insecure = "--insecure " if tls else ""
     directive = json.dumps(
         {
