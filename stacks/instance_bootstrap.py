@@ -15,8 +15,8 @@ from Secrets Manager themselves, through DB_SECRET_ARN and DASHBOARD_DB_SECRET_A
   stack's RunEtlCommand output sends through SSM). Both load under the same database lock.
 
 With a metrics namespace in the services' environment, the script also installs the CloudWatch agent,
-copies each unit's journal to a file it ships, and starts the dashboard's health check
-(`stacks.log_agent`).
+copies each unit's journal to a file it ships (rotated daily by logrotate), and starts the dashboard's
+health check (`stacks.log_agent`).
 
 The Python packages are exactly those of ``requirements-runtime.lock`` (``--require-hashes``), then the
 project itself with ``--no-deps``: an instance replaced a month later runs the versions the tests ran.
@@ -245,11 +245,12 @@ def _cloudwatch_setup(settings: BootstrapSettings) -> str:
             "0755",
         ),
         "/etc/systemd/system/pipeline-log-export@.service": (log_agent.export_unit(), "0644"),
+        log_agent.LOGROTATE_CONFIG: (log_agent.logrotate_config(), "0644"),
         **{f"/etc/systemd/system/{name}": (body, "0644") for name, body in log_agent.health_units().items()},
     }
     exports = " ".join(f"pipeline-log-export@{unit}.service" for unit in log_agent.LOGGED_UNITS)
     return (
-        "dnf install -y -q amazon-cloudwatch-agent\n"
+        "dnf install -y -q amazon-cloudwatch-agent logrotate\n"
         f"mkdir -p {log_agent.LOG_DIRECTORY} {log_agent.CURSOR_DIRECTORY}\n"
         + "".join(_write_file(path, content, mode) for path, (content, mode) in files.items())
         + "systemctl daemon-reload\n"

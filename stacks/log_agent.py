@@ -33,6 +33,10 @@ LOGGED_UNITS: tuple[str, ...] = (
     HEALTH_UNIT,
 )
 METRICS_INTERVAL_SECONDS = 60
+LOGROTATE_CONFIG = "/etc/logrotate.d/pipeline"
+#: Days of rotated log files kept on the instance (CloudWatch keeps the lines for log_retention_days).
+ROTATED_DAYS = 7
+ROTATE_SIZE = "50M"
 
 
 def metrics_namespace(environment: str) -> str:
@@ -137,3 +141,17 @@ def health_units() -> dict[str, str]:
             "[Install]\nWantedBy=timers.target\n"
         ),
     }
+
+
+def logrotate_config() -> str:
+    """logrotate's rule for the units' log files: daily (sooner past ROTATE_SIZE), ROTATED_DAYS kept.
+
+    ``copytruncate``: the export units keep their file open for appending, so the file is copied and
+    emptied in place rather than moved; the CloudWatch agent notices the truncation and reads on from
+    the start. Without this rule the files only grow (the agent ships them, it does not remove them).
+    """
+    return (
+        f"{LOG_DIRECTORY}/*.log {{\n"
+        f"    daily\n    maxsize {ROTATE_SIZE}\n    rotate {ROTATED_DAYS}\n"
+        "    compress\n    delaycompress\n    missingok\n    notifempty\n    copytruncate\n}\n"
+    )
