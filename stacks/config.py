@@ -305,13 +305,6 @@ def _check_lab(config: PipelineConfig) -> None:
         raise _lab_refusal(
             "database_storage_gb", f"at most {lab.max_database_storage_gb} GB", config.database_storage_gb
         )
-    # The shard worker's cap plus the dispatcher must fit the account's concurrent executions.
-    if config.ingest_concurrency + 1 > lab.lambda_concurrency:
-        raise _lab_refusal(
-            "ingest_concurrency",
-            f"{lab.lambda_concurrency} concurrent Lambda executions in all",
-            config.ingest_concurrency,
-        )
     if config.access_mode == "cloudfront":
         raise ConfigError(
             "invalid context key 'dashboard_access': lab accounts cannot create CloudFront "
