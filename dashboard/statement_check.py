@@ -4,7 +4,9 @@ A statement passes when it is exactly one plain query (SELECT, VALUES, TABLE or 
 data-modifying parts, or EXPLAIN of one), takes no row locks, creates nothing (SELECT INTO), and calls
 only functions that can neither reach beyond the query nor affect other sessions: no signalling of
 other backends, sleeping, advisory locks, configuration, large objects, files, sequences, other
-databases (dblink), or functions that run SQL text of their own (query_to_xml, ts_stat).
+databases (dblink), or functions that run SQL text of their own (query_to_xml, ts_stat). It reads no
+view of other sessions (pg_stat_activity, pg_stat_statements, pg_locks ...): every visitor's statement
+runs as the same role, so those would show one visitor another's statements.
 
 The check is one layer of several: the statement then runs as its own role with limits set on the role,
 in a READ ONLY transaction, through a cursor (see `dashboard.explorer`). What the check passes is the
@@ -72,6 +74,10 @@ ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
     }
 )
 
+#: Views of the server's sessions and statements. Every visitor runs as the same role, and a role sees
+#: its own sessions' query text, so these would show one visitor the statements of another.
+DENIED_RELATION_PREFIXES: tuple[str, ...] = ("pg_stat", "pg_locks", "pg_prepared_xacts")
+
 # Statements nested anywhere in a query that would write.
 _WRITING_NODES = {
     "InsertStmt": "INSERT",
@@ -115,6 +121,18 @@ def check_read_only_statement(sql: str) -> CheckedStatement:
     if len(sql) > MAX_STATEMENT_CHARACTERS:
         raise RefusedStatement(f"the statement is longer than {MAX_STATEMENT_CHARACTERS:,} characters")
     try:
+        return _check(sql)
+    except RefusedStatement:
+        raise
+    except RecursionError:
+        # The parse tree of deeply nested expressions is deeper than Python decodes or walks.
+        raise RefusedStatement("the statement is nested too deeply to check; simplify it") from None
+    except Exception as error:  # a failure of the check itself refuses; it never passes the text on
+        raise RefusedStatement(f"the statement could not be checked ({type(error).__name__})") from None
+
+
+def _check(sql: str) -> CheckedStatement:
+    try:
         tree = json.loads(parse_sql_json(sql))
     except ParseError as error:
         raise RefusedStatement(f"not valid SQL: {error}") from None
@@ -147,7 +165,8 @@ def _statement_word(kind: str) -> str:
 
 
 def _check_query(query: dict[str, Any]) -> None:
-    for name, node in _nodes(query):
+    nodes = list(_nodes(query))
+    for name, node in nodes:
         if name in _WRITING_NODES:
             raise RefusedStatement(f"a query may not contain {_WRITING_NODES[name]} (data-modifying WITH)")
         if name == "SelectStmt" and node.get("intoClause"):
@@ -156,6 +175,16 @@ def _check_query(query: dict[str, Any]) -> None:
             raise RefusedStatement("FOR UPDATE / FOR SHARE lock rows; remove the locking clause")
         if name == "FuncCall":
             _check_function(node)
+    # Relations last: `pg_terminate_backend(pid) FROM pg_stat_activity` is refused for its function.
+    for name, node in nodes:
+        if name == "RangeVar":
+            _check_relation(node)
+
+
+def _check_relation(relation: dict[str, Any]) -> None:
+    table = relation.get("relname", "").lower()
+    if table.startswith(DENIED_RELATION_PREFIXES):
+        raise RefusedStatement(f"{table} shows other sessions and their statements; it may not be read here")
 
 
 def _check_function(call: dict[str, Any]) -> None:
