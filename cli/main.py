@@ -226,13 +226,12 @@ def _write_sample(settings: Settings, *, tickers: int, days: int, seed: int, end
 
 def _serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
     """Become the dashboard's server (`cli.serve`), migrating first when given the owner's credentials."""
-    from cli.serve import exec_streamlit
+    from cli.serve import serve_dashboard
 
     # Given credentials of its own (AWS), the dashboard holds no owner's: the migrate unit migrates there.
     if not (settings.dashboard_database_url or settings.dashboard_db_secret_arn):
         _apply_migrations(settings)
-    exec_streamlit(settings, port, address)
-    return EXIT_OK  # not reached
+    return serve_dashboard(settings, port, address)
 
 
 _port_option = click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
@@ -329,6 +328,8 @@ def _fail(message: str, code: int) -> int:
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status (no `sys.exit`, for tests)."""
+    from dashboard.gate.credentials import LoginUnavailable
+    from dashboard.gate.nginx import GateUnavailable
     from dashboard.oidc import OidcUnavailable
     from pipeline.db import DatabaseUnavailable
     from pipeline.migrations import MigrationError
@@ -344,7 +345,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return _fail("aborted", EXIT_INTERRUPTED)
     except SettingsError as error:
         return _fail(str(error), EXIT_USAGE)
-    except (DatabaseUnavailable, MigrationError, OidcUnavailable) as error:
+    except (DatabaseUnavailable, MigrationError, OidcUnavailable, LoginUnavailable, GateUnavailable) as error:
         if verbose:
             raise
         return _fail(" ".join(str(error).split()), EXIT_FAILED)

@@ -40,6 +40,10 @@ STREAMLIT_OPTIONS: dict[str, str] = {
 }
 
 
+# Streamlit's own variables for HTTPS; behind the gate, nginx takes them.
+_TLS_VARIABLES = ("STREAMLIT_SERVER_SSL_CERT_FILE", "STREAMLIT_SERVER_SSL_KEY_FILE")
+
+
 def dashboard_entry() -> Path:
     """The Streamlit script of the dashboard package (found through the import system, not a path)."""
     import dashboard
@@ -47,21 +51,47 @@ def dashboard_entry() -> Path:
     return Path(dashboard.__file__).resolve().parent / "app.py"
 
 
-def streamlit_arguments(settings: Settings, port: int, address: str | None) -> list[str]:
-    """The command line of the Streamlit server `pipeline dashboard` becomes."""
-    arguments = [sys.executable, "-m", "streamlit", "run", str(dashboard_entry()), "--server.port", str(port)]
+def streamlit_command(settings: Settings) -> list[str]:
+    """The command line of the Streamlit server, without its port and address."""
+    arguments = [sys.executable, "-m", "streamlit", "run", str(dashboard_entry())]
     for name, value in STREAMLIT_OPTIONS.items():
         arguments += [f"--{name}", value]
     if settings.uses_oidc_login:
         arguments += ["--secrets.files", str(_oidc_secrets_file(settings))]
-    if address:
-        arguments += ["--server.address", address]
     return arguments
+
+
+def serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
+    """Serve the dashboard: behind the sign-in gate with a password login, else Streamlit alone."""
+    if not settings.uses_password_login:
+        exec_streamlit(settings, port, address)
+    from dashboard.gate.credentials import credentials_from
+    from dashboard.gate.nginx import Listen
+    from dashboard.gate.supervisor import serve_behind_gate
+
+    credentials = credentials_from(settings)
+    assert credentials is not None, "a password login has credentials"
+    # The TLS mode's certificate (stacks.instance_bootstrap) is served by nginx; Streamlit, on 127.0.0.1
+    # behind it, speaks plain HTTP.
+    certificate, key = (os.environ.pop(name, None) for name in _TLS_VARIABLES)
+    listen = Listen(
+        address or "0.0.0.0",
+        port,
+        Path(certificate) if certificate else None,
+        Path(key) if key else None,
+    )
+    scheme = "https" if listen.certificate else "http"
+    click.echo(f"dashboard: {scheme}://{address or 'localhost'}:{port} (sign-in gate: nginx)", err=True)
+    return serve_behind_gate(
+        credentials, listen, streamlit_command(settings), settings.pipeline_home / "dashboard" / "gate"
+    )
 
 
 def exec_streamlit(settings: Settings, port: int, address: str | None) -> None:
     """Replace this process with the Streamlit server (signals and exit status go straight to it)."""
-    arguments = streamlit_arguments(settings, port, address)
+    arguments = [*streamlit_command(settings), "--server.port", str(port)]
+    if address:
+        arguments += ["--server.address", address]
     click.echo(f"dashboard: http://{address or 'localhost'}:{port}", err=True)
     sys.stdout.flush()
     sys.stderr.flush()
