@@ -67,8 +67,9 @@ def serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
         exec_streamlit(settings, port, address)
     from dashboard.gate.credentials import credentials_from
     from dashboard.gate.nginx import Listen
-    from dashboard.gate.supervisor import serve_behind_gate
+    from dashboard.gate.supervisor import find_nginx, serve_behind_gate
 
+    find_nginx()  # no nginx is one line before anything starts
     credentials = credentials_from(settings)
     assert credentials is not None, "a password login has credentials"
     # The TLS mode's certificate (stacks.instance_bootstrap) is served by nginx; Streamlit, on 127.0.0.1

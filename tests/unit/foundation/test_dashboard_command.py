@@ -157,3 +157,23 @@ def test_an_unreadable_client_secret_is_one_line_and_no_server(monkeypatch, caps
     assert code == 1
     assert error.startswith("pipeline: error: cannot read the app client 4h1fq2example7client")
     assert error.count("\n") == 1
+
+
+def test_a_password_login_without_nginx_is_one_line_and_no_server(served, monkeypatch, capsys):
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    for name, value in {
+        "DATABASE_URL": "postgresql://owner@127.0.0.1:1/db",
+        "DASHBOARD_PASSWORD": "pw",
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_settings_caches()
+
+    code = cli.run_cli(["dashboard", "--port", "8600"])
+
+    error = capsys.readouterr().err
+    assert code == 1
+    assert "a password login is served through nginx, which is not installed" in error
+    assert error.count("\n") == 1
+    assert served["argv"] == [], "Streamlit was not started alone instead"
