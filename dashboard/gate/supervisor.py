@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -25,7 +28,8 @@ from dashboard.gate.nginx import GateUnavailable, Listen, nginx_config
 from dashboard.gate.service import Gate, gate_app
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx")
-STOP_SECONDS = 10
+#: Streamlit may ignore SIGTERM while a script runs; the test harness waits 10 s for the whole.
+STOP_SECONDS = 5
 
 
 def find_nginx() -> str:
@@ -67,7 +71,7 @@ def serve_behind_gate(
             [nginx, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(folder / "nginx.conf")]
         ),
     ]
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             gate_app(Gate(credentials, key)),
             host="127.0.0.1",
@@ -81,12 +85,22 @@ def serve_behind_gate(
     stopped = threading.Event()
     watcher = threading.Thread(target=_stop_when_any_exits, args=(children, server, stopped), daemon=True)
     watcher.start()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: setattr(server, "should_exit", True))
     try:
         server.run()
     finally:
-        for child in children:
-            _stop(child)
+        _stop(children)
     return 1 if stopped.is_set() else 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling: uvicorn re-raises a caught SIGTERM once it has
+    stopped, which would end this process before it stops nginx and Streamlit."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _stop_when_any_exits(
@@ -101,11 +115,15 @@ def _stop_when_any_exits(
         threading.Event().wait(0.5)
 
 
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is None:
-        child.terminate()
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """Ask every child to stop, then kill any still running after STOP_SECONDS."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    for child in children:
         try:
-            child.wait(STOP_SECONDS)
+            child.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()

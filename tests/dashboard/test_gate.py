@@ -182,3 +182,21 @@ def test_clearing_streamlits_caches_does_not_reset_the_throttle(gated):
     refused = sign_in(gated, "the next guess", GUESSER)
     assert refused.status == 429
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+def test_stopping_pipeline_dashboard_stops_nginx_and_streamlit(seeded_database_url, tmp_path):
+    import os
+    from pathlib import Path
+
+    pid_file = Path(os.environ["PIPELINE_HOME"]) / "dashboard" / "gate" / "nginx.pid"
+    with dashboard_server(
+        seeded_database_url, tmp_path / "dashboard.log", {"DASHBOARD_PASSWORD": PASSWORD}
+    ) as (_, server):
+        nginx = int(pid_file.read_text())
+        children = [
+            int(pid) for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        ]
+        assert nginx in children and len(children) == 2, "nginx and Streamlit are the gate's children"
+
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
