@@ -25,10 +25,23 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
+# Two more locks are cut from it, at the same versions (-c requirements.lock): what the app instance
+# installs at first boot (the runtime dependencies and the build backend, for any Linux CPython >= 3.11,
+# so Amazon Linux 2023's python3.11 too), and what the Lambda bundle ships (the `lambda` extra alone, for
+# the Lambda's arm64 CPython 3.13, wheels only).
+READ_PYPROJECT = $(BIN)/python -c 'import sys, tomllib; table = tomllib.load(open("pyproject.toml", "rb")); \
+  [table := table[key] for key in sys.argv[1:]]; print("\n".join(table))'
+
 .PHONY: lock
-lock: $(VENV)/.installed ## Re-resolve requirements.lock from pyproject.toml (newest allowed versions), then reinstall
+lock: $(VENV)/.installed ## Re-resolve requirements*.lock from pyproject.toml (newest allowed versions), then reinstall
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 \
 	  --custom-compile-command "make lock" --quiet -o requirements.lock
+	$(READ_PYPROJECT) build-system requires | $(BIN)/uv pip compile pyproject.toml - \
+	  --generate-hashes --universal --python-version 3.11 -c requirements.lock \
+	  --custom-compile-command "make lock" --quiet -o requirements-runtime.lock
+	$(READ_PYPROJECT) project optional-dependencies lambda | $(BIN)/uv pip compile - \
+	  --generate-hashes --python-platform aarch64-manylinux2014 --python-version 3.13 --only-binary :all: \
+	  -c requirements.lock --custom-compile-command "make lock" --quiet -o requirements-lambda.lock
 	$(MAKE) setup
 
 node_modules/.installed: package.json package-lock.json | $(VENV)/.installed

@@ -7,7 +7,10 @@ port forward). The dashboard's login password is generated into a secret of its 
 sign in through Cognito (``dashboard_login=cognito``, `stacks.dashboard_identity`). IMDSv2 is
 required and the root volume is encrypted. The project is installed from an S3 asset of this
 repository; the asset's key is part of the user data, so a deploy with changed code replaces the
-instance (its Elastic IP, and so the dashboard URL, stays).
+instance (its Elastic IP, and so the dashboard URL, stays). The instance role may read that one object
+of the assets bucket, nothing else of it. A CreationPolicy makes CloudFormation wait for the first
+boot's signal (`stacks.instance_bootstrap`): a failed install fails the deploy, naming the step, instead
+of leaving a dead instance behind CREATE_COMPLETE.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from aws_cdk import Annotations, Aws, DefaultStackSynthesizer, Fn
+from aws_cdk import (
+    Annotations,
+    Aws,
+    CfnCreationPolicy,
+    CfnResourceSignal,
+    Duration,
+    Fn,
+)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -28,7 +38,10 @@ from stacks.dashboard_distribution import cloudfront_prefix_list
 from stacks.instance_bootstrap import (
     DASHBOARD_HOME,
     PIPELINE_HOME,
+    READY_ATTEMPTS,
+    READY_INTERVAL_SECONDS,
     BootstrapSettings,
+    CreationSignal,
     etl_times_after,
     render_bootstrap_script,
 )
@@ -37,6 +50,9 @@ from stacks.nag import acknowledge, logical_id
 from stacks.storage import RAW_PREFIX
 
 ROOT_VOLUME_GB = 16
+# The first boot's install takes about 5 minutes, then pipeline-ready waits for healthy services.
+FIRST_BOOT_INSTALL = Duration.minutes(15)
+SIGNAL_TIMEOUT = FIRST_BOOT_INSTALL.plus(Duration.seconds(READY_ATTEMPTS * READY_INTERVAL_SECONDS))
 LOGIN_USERNAME = "admin"
 # The secrets the dashboard itself reads: its database roles', never the owner's (DB_SECRET_ARN).
 DASHBOARD_SECRETS: tuple[str, ...] = ("DASHBOARD_DB_SECRET_ARN", "EXPLORER_DB_SECRET_ARN")
@@ -111,20 +127,7 @@ class AppInstanceConstruct(Construct):
             **region,
             **login_environment,
         }
-        script = render_bootstrap_script(
-            BootstrapSettings(
-                source_url=source.s3_object_url,
-                region=Aws.REGION,
-                environment=environment,
-                dashboard_port=config.dashboard_port,
-                etl_times=etl_times_after(config.schedule_clock, config.etl_delay_minutes),
-                time_zone=config.schedule_time_zone,
-                dashboard_environment=dashboard_environment,
-                tls=config.access_mode == "tls",
-                private=config.access_mode == "private",
-                dashboard_home=oidc,
-            )
-        )
+        user_data = ec2.UserData.custom("")
         instance_type = ec2.InstanceType(config.instance_type)
         self.instance = ec2.Instance(
             self,
@@ -136,7 +139,7 @@ class AppInstanceConstruct(Construct):
             security_group=self.security_group,
             role=None if existing_profile else self._create_role(),
             instance_profile=existing_profile,
-            user_data=ec2.UserData.custom(script),
+            user_data=user_data,
             user_data_causes_replacement=True,
             require_imdsv2=True,
             associate_public_ip_address=True,
@@ -149,9 +152,43 @@ class AppInstanceConstruct(Construct):
                 )
             ],
         )
+        cfn_instance = self.instance.instance
+        # CloudFormation waits for one signal: pipeline-ready's SUCCESS, or a failed step's FAILURE.
+        cfn_instance.cfn_options.creation_policy = CfnCreationPolicy(
+            resource_signal=CfnResourceSignal(count=1, timeout=SIGNAL_TIMEOUT.to_iso_string())
+        )
+        user_data.add_commands(
+            render_bootstrap_script(
+                BootstrapSettings(
+                    source_url=source.s3_object_url,
+                    region=Aws.REGION,
+                    environment=environment,
+                    dashboard_port=config.dashboard_port,
+                    etl_times=etl_times_after(config.schedule_clock, config.etl_delay_minutes),
+                    time_zone=config.schedule_time_zone,
+                    dashboard_environment=dashboard_environment,
+                    tls=config.access_mode == "tls",
+                    private=config.access_mode == "private",
+                    dashboard_home=oidc,
+                    # The logical id resolves with the user data's hash (user_data_causes_replacement).
+                    signal=CreationSignal(Aws.STACK_NAME, cfn_instance.logical_id, Aws.REGION),
+                )
+            )
+        )
         role = self.instance.role
         raw_bucket.grant_read(role, f"{RAW_PREFIX}*")
-        source.grant_read(role)
+        # Its own source object only: Asset.grant_read would open the whole assets bucket.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[
+                    Fn.join(
+                        "",
+                        ["arn:", Aws.PARTITION, ":s3:::", source.s3_bucket_name, "/", source.s3_object_key],
+                    )
+                ],
+            )
+        )
         for secret in (*secrets.values(), *([self.login_secret] if self.login_secret else [])):
             secret.grant_read(role)
         self.public_ip: str = self._public_address(associated_separately=oidc)
@@ -245,13 +282,12 @@ class AppInstanceConstruct(Construct):
         if not owns_role:
             return
         # The role is a sibling of the instance, so the acknowledgements go on this construct.
-        reason = "Read-only access scoped to the raw/ prefix, the source asset and the stack's own secrets."
+        reason = "Read-only access scoped to the raw/ prefix and the stack's own secrets."
         findings = [
             "Action::s3:GetObject*",
             "Action::s3:GetBucket*",
             "Action::s3:List*",
             f"Resource::<{logical_id(raw_bucket)}.Arn>/{RAW_PREFIX}*",
-            f"Resource::{_default_assets_arn()}/*",
         ]
         for finding in findings:
             acknowledge(self, f"AwsSolutions-IAM5[{finding}]", reason)
@@ -260,12 +296,6 @@ class AppInstanceConstruct(Construct):
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
             "The AWS-managed Session Manager policy is what replaces SSH on the instance.",
         )
-
-
-def _default_assets_arn() -> str:
-    """The standard bootstrap's assets bucket, as cdk-nag prints it (the lab synthesizer's has no role)."""
-    qualifier = DefaultStackSynthesizer.DEFAULT_QUALIFIER
-    return f"arn:<AWS::Partition>:s3:::cdk-{qualifier}-assets-<AWS::AccountId>-<AWS::Region>"
 
 
 def _cpu_type(instance_type: ec2.InstanceType) -> ec2.AmazonLinuxCpuType:

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aws_cdk import RemovalPolicy
 
+from stacks.lab_profile import LAB_DATABASE_INSTANCE_TYPE, LEARNER_LAB
+
 # The runtime settings (the README's configuration table) an operator may tune per environment; they are passed to the
 # ingestion Lambda and to the instance's services verbatim. The infrastructure sets the others itself.
 TUNABLE_PIPELINE_SETTINGS: tuple[str, ...] = (
@@ -30,9 +32,6 @@ TUNABLE_PIPELINE_SETTINGS: tuple[str, ...] = (
     "FRED_GRAPH_URL",
 )
 
-# AWS Academy-style lab accounts only allow small instances; the sizes below are the ones they accept.
-LAB_INSTANCE_SIZES = frozenset({"nano", "micro", "small", "medium", "large"})
-LAB_DATABASE_SIZES = frozenset({"micro", "small", "medium"})
 REMOVAL_POLICIES = ("destroy", "snapshot", "retain")
 # How visitors reach the dashboard (docs/deploy.md): through CloudFront (HTTPS, the instance admits only
 # CloudFront), straight to the instance over Streamlit's own TLS, or only through a Session Manager tunnel.
@@ -112,6 +111,11 @@ class PipelineConfig:
     def destroys_data(self) -> bool:
         """True when `cdk destroy` deletes the data too (buckets emptied, no final snapshot)."""
         return self.removal_policy == "destroy"
+
+    @property
+    def database_storage_type(self) -> str:
+        """RDS storage: gp3 (cheaper per IOPS), gp2 in a lab account, which allows only gp2."""
+        return "gp2" if self.lab else "gp3"
 
     @property
     def open_to_the_internet(self) -> bool:
@@ -278,18 +282,40 @@ _PARSERS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
 CONTEXT_KEYS: tuple[str, ...] = tuple(_PARSERS)
 
 
-def _check_lab_sizes(config: PipelineConfig) -> None:
-    instance_size = config.instance_type.split(".")[1]
-    if instance_size not in LAB_INSTANCE_SIZES:
-        raise ConfigError(
-            f"invalid context key 'instance_type': lab accounts allow sizes {', '.join(sorted(LAB_INSTANCE_SIZES))}, "
-            f"got {config.instance_type!r}"
+def _lab_refusal(key: str, rule: str, value: object) -> ConfigError:
+    return ConfigError(f"invalid context key '{key}': lab accounts allow {rule}, got {value!r}")
+
+
+def _check_lab(config: PipelineConfig) -> None:
+    """The lab settings against the Learner Lab profile (stacks/lab_profile.py, sources in docs/deploy.md)."""
+    lab = LEARNER_LAB
+    if not lab.instance_allowed(config.instance_type):
+        raise _lab_refusal(
+            "instance_type",
+            f"families {', '.join(sorted(lab.instance_families))} in sizes {', '.join(sorted(lab.instance_sizes))}",
+            config.instance_type,
         )
-    database_size = config.database_instance_type.split(".")[1]
-    if database_size not in LAB_DATABASE_SIZES:
+    if not lab.database_allowed(config.database_instance_type):
+        raise _lab_refusal(
+            "database_instance_type",
+            f"db.{'/'.join(sorted(lab.database_families))} in sizes {', '.join(sorted(lab.database_sizes))}",
+            config.database_instance_type,
+        )
+    if config.database_storage_gb > lab.max_database_storage_gb:
+        raise _lab_refusal(
+            "database_storage_gb", f"at most {lab.max_database_storage_gb} GB", config.database_storage_gb
+        )
+    # The shard worker's cap plus the dispatcher must fit the account's concurrent executions.
+    if config.ingest_concurrency + 1 > lab.lambda_concurrency:
+        raise _lab_refusal(
+            "ingest_concurrency",
+            f"{lab.lambda_concurrency} concurrent Lambda executions in all",
+            config.ingest_concurrency,
+        )
+    if config.access_mode == "cloudfront":
         raise ConfigError(
-            f"invalid context key 'database_instance_type': lab accounts allow sizes "
-            f"{', '.join(sorted(LAB_DATABASE_SIZES))}, got {config.database_instance_type!r}"
+            "invalid context key 'dashboard_access': lab accounts cannot create CloudFront "
+            "distributions; use tls or private"
         )
 
 
@@ -299,14 +325,11 @@ def load_config(context: Mapping[str, Any]) -> PipelineConfig:
     for key, (attribute, parse) in _PARSERS.items():
         if key in context:
             values[attribute] = parse(key, context[key])
+    if values.get("lab") and "database_instance_type" not in values:
+        values["database_instance_type"] = LAB_DATABASE_INSTANCE_TYPE
     config = PipelineConfig(**values)
     if config.lab:
-        _check_lab_sizes(config)
-        if config.access_mode == "cloudfront":
-            raise ConfigError(
-                "invalid context key 'dashboard_access': lab accounts cannot create CloudFront "
-                "distributions; use tls or private"
-            )
+        _check_lab(config)
     _check_login(config)
     return config
 

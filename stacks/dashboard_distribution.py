@@ -5,7 +5,9 @@ the viewer's headers reach the origin; so nothing is cached (CachingDisabled) an
 Host included, is forwarded (AllViewer): Streamlit compares the WebSocket's Origin with the Host it
 sees. The origin is the instance's public DNS name over HTTP on the dashboard port; the instance's
 security group admits only CloudFront's origin-facing managed prefix list. When `allowed_cidr` is not
-0.0.0.0/0, a CloudFront Function answers 403 to every viewer outside it.
+0.0.0.0/0, a CloudFront Function answers 403 to every viewer outside it, and the distribution has
+IPv6 off: `allowed_cidr` is IPv4, and a dual-stack browser would otherwise arrive over IPv6 and be
+refused (CloudFront's API reference advises against IPv6 when access is restricted by IP address).
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ def public_dns_name(scope: Construct, public_ip: str) -> str:
     ).to_string()
 
 
-def _viewer_filter_code(cidr: str) -> str:
+def viewer_filter_code(cidr: str) -> str:
+    """The viewer-request function: the request through for an IPv4 viewer inside `cidr`, else 403
+    (an IPv6 viewer too; with the filter on, IPv6 is off and none should arrive)."""
     network = ipaddress.ip_network(cidr)
     base, mask = int(network.network_address), int(network.netmask)
     return f"""function handler(event) {{
@@ -88,7 +92,7 @@ class DashboardDistribution(Construct):
             viewer_filter = cloudfront.Function(
                 self,
                 "AllowedViewers",
-                code=cloudfront.FunctionCode.from_inline(_viewer_filter_code(config.allowed_cidr)),
+                code=cloudfront.FunctionCode.from_inline(viewer_filter_code(config.allowed_cidr)),
                 runtime=cloudfront.FunctionRuntime.JS_2_0,
                 comment=f"Dashboard viewers from {config.allowed_cidr} only",
             )
@@ -114,6 +118,7 @@ class DashboardDistribution(Construct):
                 function_associations=function_associations,
             ),
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            enable_ipv6=config.open_to_the_internet,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
         )
         self.url: str = Fn.join("", ["https://", self.distribution.distribution_domain_name])

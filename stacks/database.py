@@ -52,7 +52,7 @@ class DatabaseConstruct(Construct):
             database_name=DATABASE_NAME,
             publicly_accessible=False,
             storage_encrypted=True,
-            storage_type=rds.StorageType.GP3,
+            storage_type=rds.StorageType(config.database_storage_type.upper()),
             allocated_storage=config.database_storage_gb,
             backup_retention=Duration.days(config.backup_retention_days),
             delete_automated_backups=not keeps_data,

@@ -15,8 +15,14 @@ from Secrets Manager themselves, through DB_SECRET_ARN and DASHBOARD_DB_SECRET_A
   stack's RunEtlCommand output sends through SSM). Both load under the same database lock.
 
 With a metrics namespace in the services' environment, the script also installs the CloudWatch agent,
-copies each unit's journal to a file it ships, and starts the dashboard's health check
-(`stacks.log_agent`).
+copies each unit's journal to a file it ships (rotated daily by logrotate), and starts the dashboard's
+health check (`stacks.log_agent`).
+
+The Python packages are exactly those of ``requirements-runtime.lock`` (``--require-hashes``), then the
+project itself with ``--no-deps``: an instance replaced a month later runs the versions the tests ran.
+With a `CreationSignal` the instance reports to CloudFormation (``cfn-signal``, which needs no IAM role,
+so lab accounts too): a failed step signals FAILURE with the step's name at once, and
+``pipeline-ready`` signals SUCCESS only once the migration has finished and the dashboard answers.
 """
 
 from __future__ import annotations
@@ -47,6 +53,15 @@ TLS_ENVIRONMENT = {
     "STREAMLIT_SERVER_SSL_KEY_FILE": TLS_KEY,
 }
 PIPELINE_BIN = f"{APP_ROOT}/venv/bin/pipeline"
+#: The runtime dependencies' lock in the source asset (`make lock` writes it).
+RUNTIME_LOCK = "requirements-runtime.lock"
+#: aws-cfn-bootstrap's signal command (Amazon Linux 2023 has it; the first step installs it anyway).
+CFN_SIGNAL = "/opt/aws/bin/cfn-signal"
+READY_SERVICE = "pipeline-ready.service"
+READY_SCRIPT = "/usr/local/bin/pipeline-ready"
+# How long pipeline-ready waits for healthy services: the migration retries until RDS answers.
+READY_ATTEMPTS = 60
+READY_INTERVAL_SECONDS = 10
 ETL_SERVICE = "pipeline-etl.service"
 ETL_FOLLOW_SERVICE = "pipeline-etl-follow.service"
 # The `pipeline` commands the units run; tests check each one exists in cli.main.
@@ -59,6 +74,22 @@ SAFETY_NET_DAYS = 7
 PRIVILEGED_PORT_LIMIT = 1024
 # Set by the stack when metrics are wanted: the services' EMF namespace, also the agent's.
 METRICS_NAMESPACE_VARIABLE = "PIPELINE_METRICS_NAMESPACE"
+
+
+@dataclass(frozen=True)
+class CreationSignal:
+    """Where the first boot reports to: the stack, the instance's logical id (its CreationPolicy), region."""
+
+    stack: str
+    resource: str
+    region: str
+
+    def command(self, success: bool, reason: str) -> str:
+        """The cfn-signal line; `reason` is bash text inside double quotes (it may expand variables)."""
+        return (
+            f"{CFN_SIGNAL} --exit-code {0 if success else 1} --stack {self.stack} "
+            f'--resource {self.resource} --region {self.region} --reason "{reason}"'
+        )
 
 
 @dataclass(frozen=True)
@@ -79,6 +110,8 @@ class BootstrapSettings:
     private: bool = False
     #: Give the dashboard unit a state folder of its own (DASHBOARD_HOME).
     dashboard_home: bool = False
+    #: Report the first boot's outcome to CloudFormation (the instance's CreationPolicy).
+    signal: CreationSignal | None = None
 
 
 def etl_times_after(schedule: dt.time, delay_minutes: int) -> tuple[dt.time, dt.time]:
@@ -162,6 +195,18 @@ def systemd_units(settings: BootstrapSettings) -> dict[str, str]:
             f"[Timer]\n{calendars}Persistent=true\nUnit={ETL_SERVICE}\n",
             wanted_by="timers.target",
         ),
+        **(
+            {
+                READY_SERVICE: _unit(
+                    "Tell CloudFormation the first boot is done once the services are healthy",
+                    "After=pipeline-migrate.service pipeline-dashboard.service\n"
+                    f"[Service]\nType=oneshot\nExecStart={READY_SCRIPT}\n",
+                    wanted_by="",
+                )
+            }
+            if settings.signal
+            else {}
+        ),
     }
 
 
@@ -200,17 +245,52 @@ def _cloudwatch_setup(settings: BootstrapSettings) -> str:
             "0755",
         ),
         "/etc/systemd/system/pipeline-log-export@.service": (log_agent.export_unit(), "0644"),
+        log_agent.LOGROTATE_CONFIG: (log_agent.logrotate_config(), "0644"),
         **{f"/etc/systemd/system/{name}": (body, "0644") for name, body in log_agent.health_units().items()},
     }
     exports = " ".join(f"pipeline-log-export@{unit}.service" for unit in log_agent.LOGGED_UNITS)
     return (
-        "dnf install -y -q amazon-cloudwatch-agent\n"
+        "dnf install -y -q amazon-cloudwatch-agent logrotate\n"
         f"mkdir -p {log_agent.LOG_DIRECTORY} {log_agent.CURSOR_DIRECTORY}\n"
         + "".join(_write_file(path, content, mode) for path, (content, mode) in files.items())
         + "systemctl daemon-reload\n"
         f"systemctl enable --now --no-block {exports} {log_agent.HEALTH_UNIT}.timer\n"
         f"{log_agent.AGENT_CTL} -a fetch-config -m ec2 -s -c file:{log_agent.AGENT_CONFIG}\n"
     )
+
+
+def ready_script(settings: BootstrapSettings, signal: CreationSignal) -> str:
+    """``pipeline-ready``: SUCCESS once the migration is done and the dashboard answers its health check,
+    FAILURE naming what is not healthy when that has not happened within the attempts."""
+    url = log_agent.health_url(settings.dashboard_port, tls=settings.tls)
+    insecure = "--insecure " if settings.tls else ""
+    return (
+        "#!/bin/bash\n"
+        f"for attempt in $(seq 1 {READY_ATTEMPTS}); do\n"
+        "  migrate=$(systemctl is-active pipeline-migrate.service || true)\n"
+        f'  if [ "$migrate" = active ] && curl --silent --fail {insecure}--max-time 10 {url} >/dev/null; then\n'
+        f"    exec {signal.command(True, 'services healthy')}\n"
+        "  fi\n"
+        f"  sleep {READY_INTERVAL_SECONDS}\n"
+        "done\n"
+        f"exec {signal.command(False, 'first boot failed at step: wait for healthy services (pipeline-migrate $migrate, dashboard health check unanswered)')}\n"
+    )
+
+
+def _signalling(settings: BootstrapSettings) -> tuple[str, str]:
+    """The ERR trap that signals FAILURE with the step's name, and the start of `pipeline-ready`."""
+    if settings.signal is None:
+        return "", ""
+    trap = (
+        "# Any failure: tell CloudFormation which step failed (no IAM role needed), then stop.\n"
+        f"trap '{settings.signal.command(False, 'first boot failed at step: $step')} || true' ERR\n"
+    )
+    ready = (
+        _write_file(READY_SCRIPT, ready_script(settings, settings.signal), "0755")
+        + 'step="signal when healthy"\n'
+        + f"systemctl start --no-block {READY_SERVICE}\n"
+    )
+    return trap, ready
 
 
 def render_bootstrap_script(settings: BootstrapSettings) -> str:
@@ -221,25 +301,34 @@ def render_bootstrap_script(settings: BootstrapSettings) -> str:
     )
     dashboard_environment = {**settings.dashboard_environment, **(TLS_ENVIRONMENT if settings.tls else {})}
     tls = _tls_certificate() if settings.tls else ""
+    trap, ready = _signalling(settings)
+    cloudwatch = _cloudwatch_setup(settings)
     return f"""#!/bin/bash
 set -euo pipefail
 exec > >(tee -a /var/log/pipeline-bootstrap.log) 2>&1
 echo "pipeline bootstrap: start $(date --iso-8601=seconds)"
-dnf install -y -q python3.11 python3.11-pip unzip openssl
+step="install system packages"
+{trap}dnf install -y -q python3.11 python3.11-pip unzip openssl aws-cfn-bootstrap
+step="create users"
 id -u {SERVICE_USER} >/dev/null 2>&1 || useradd --system --home-dir {PIPELINE_HOME} --create-home --shell /sbin/nologin {SERVICE_USER}
 id -u {DASHBOARD_USER} >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin {DASHBOARD_USER}
+step="download the source asset"
 rm -rf {APP_ROOT}/src && mkdir -p {APP_ROOT}/src
 aws s3 cp --region {settings.region} --only-show-errors {settings.source_url} /tmp/pipeline-source.zip
 unzip -q -o /tmp/pipeline-source.zip -d {APP_ROOT}/src && rm -f /tmp/pipeline-source.zip
+step="install the locked dependencies"
 python3.11 -m venv {APP_ROOT}/venv
-{APP_ROOT}/venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
-{APP_ROOT}/venv/bin/pip install --quiet --disable-pip-version-check {APP_ROOT}/src
+{APP_ROOT}/venv/bin/pip install --quiet --disable-pip-version-check --require-hashes --requirement {APP_ROOT}/src/{RUNTIME_LOCK}
+step="install the project"
+{APP_ROOT}/venv/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation {APP_ROOT}/src
+step="write the configuration"
 {_write_file(ENVIRONMENT_FILE, _environment_file(settings.environment), "0640")}chgrp {SERVICE_USER} {ENVIRONMENT_FILE}
 {_write_file(DASHBOARD_ENVIRONMENT_FILE, _environment_file(dashboard_environment), "0640")}chgrp {DASHBOARD_USER} {DASHBOARD_ENVIRONMENT_FILE}
-{tls}{units}systemctl daemon-reload
+{tls}{units}step="start the services"
+systemctl daemon-reload
 systemctl enable pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer
 # --no-block: the migration retries until the database accepts connections; the boot need not wait.
 systemctl start --no-block pipeline-migrate.service pipeline-dashboard.service pipeline-etl.timer
 systemctl enable --now --no-block {ETL_FOLLOW_SERVICE}
-{_cloudwatch_setup(settings)}echo "pipeline bootstrap: done $(date --iso-8601=seconds)"
+{'step="install the CloudWatch agent"' + chr(10) + cloudwatch if cloudwatch else ""}{ready}echo "pipeline bootstrap: done $(date --iso-8601=seconds)"
 """

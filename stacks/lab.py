@@ -9,11 +9,12 @@ instead of the standard bootstrap stack and its five roles.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CliCredentialsStackSynthesizer, Fn
+from aws_cdk import Aws, CfnRule, CfnRuleAssertion, CliCredentialsStackSynthesizer, Fn
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.config import PipelineConfig
+from stacks.lab_profile import LEARNER_LAB
 
 # The placeholders are filled in by the CDK CLI at deploy time; stacks/lab_bootstrap.py builds the same name.
 LAB_ASSETS_BUCKET = "pipeline-lab-assets-${AWS::AccountId}-${AWS::Region}"
@@ -49,4 +50,16 @@ class LabAccess(Construct):
         )
         self.instance_profile: iam.IInstanceProfile = iam.InstanceProfile.from_instance_profile_attributes(
             self, "InstanceProfile", instance_profile_arn=instance_profile_arn, role=self.role
+        )
+        # Synth knows no region; CloudFormation checks this rule before it creates anything.
+        regions = sorted(LEARNER_LAB.regions)
+        CfnRule(
+            self,
+            "LabRegion",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_contains(regions, Aws.REGION),
+                    assert_description=f"Lab accounts work only in {' and '.join(regions)}",
+                )
+            ],
         )

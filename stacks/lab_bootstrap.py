@@ -19,6 +19,7 @@ from typing import Any
 
 from stacks.aws_tools import ToolError, run_tool
 from stacks.lab import lab_assets_bucket_name
+from stacks.lab_profile import LEARNER_LAB
 from stacks.teardown import empty_bucket
 
 ASSET_EXPIRY_DAYS = 30
@@ -102,6 +103,8 @@ def main(arguments: Sequence[str]) -> int:
     region = session.region_name
     if not region:
         raise ToolError("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+    if region not in LEARNER_LAB.regions:
+        raise ToolError(f"lab accounts work only in {', '.join(sorted(LEARNER_LAB.regions))}, not {region}")
     account = session.client("sts").get_caller_identity()["Account"]
     bucket = lab_assets_bucket_name(account, region)
     s3 = session.client("s3")

@@ -5,9 +5,12 @@ import from `HANDLER_MODULE` (read with `ast`, never executed), plus the package
 declares for the packages it reaches; nothing else of the repository ships.
 
 `LocalPythonBundler` is a CDK ``ILocalBundling``: CDK calls `try_bundle` with the asset's output folder
-and never falls back to Docker. The third-party packages are installed by pip for the Lambda's platform
-(manylinux2014_aarch64, the runtime's CPython, wheels only) into ``.build/lambda-deps/<hash>/``, keyed by a hash of
-the requirement list and the pip flags, so a second synth copies them instead of reaching PyPI.
+and never falls back to Docker. The third-party packages are exactly those of ``requirements-lambda.lock``
+(the ``lambda`` extra resolved by `make lock` for the Lambda's platform, at requirements.lock's
+versions, every file hashed), installed by pip with ``--require-hashes`` for manylinux2014_aarch64 and the
+runtime's CPython, wheels only, into ``.build/lambda-deps/<hash>/``, keyed by a hash of the lock's pins
+and the pip flags, so a second synth copies them instead of reaching PyPI. The asset hash covers those
+pins, so a new resolved version (not only a new range) makes a new bundle.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The Lambda's third-party packages, pinned with hashes (`make lock` writes it from the `lambda` extra).
+LAMBDA_LOCK = "requirements-lambda.lock"
 #: The module the Lambda's handler string names; the bundle is what it imports.
 HANDLER_MODULE = "lambda_src.handler"
 #: The Lambda runtime; the bundle's wheels are built for exactly this CPython.
@@ -146,13 +151,29 @@ def write_code(output: Path, root: Path = REPO_ROOT) -> list[Path]:
     return written
 
 
-def _requirements_hash(requirements: list[str]) -> str:
-    return hashlib.sha256("\n".join([*requirements, *PIP_PLATFORM_FLAGS]).encode()).hexdigest()[:16]
+def locked_pins(lock: Path) -> list[str]:
+    """The lock's pins (``name==version`` and each ``--hash``), comments and annotations left out."""
+    if not lock.is_file():
+        raise BundlingError(f"{lock} is missing: run `make lock`")
+    text = lock.read_text(encoding="utf-8").replace("\\\n", " ")
+    pins = [
+        " ".join(line.split())
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not pins:
+        raise BundlingError(f"{lock} pins nothing: run `make lock`")
+    return pins
+
+
+def _requirements_hash(root: Path) -> str:
+    pins = locked_pins(root / LAMBDA_LOCK)
+    return hashlib.sha256("\n".join([*pins, *PIP_PLATFORM_FLAGS]).encode()).hexdigest()[:16]
 
 
 def bundle_hash(root: Path = REPO_ROOT) -> str:
-    """A hash of everything that goes into the bundle: the code bytes, the requirements and pip's flags."""
-    digest = hashlib.sha256(_requirements_hash(lambda_requirements(root / "pyproject.toml")).encode())
+    """A hash of everything that goes into the bundle: the code bytes, the locked versions and pip's flags."""
+    digest = hashlib.sha256(_requirements_hash(root).encode())
     for path in _source_files(root):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
@@ -161,8 +182,7 @@ def bundle_hash(root: Path = REPO_ROOT) -> str:
 
 def installed_dependencies(root: Path = REPO_ROOT) -> Path:
     """The folder of pip-installed Lambda dependencies, built on first use and then reused from .build/."""
-    requirements = lambda_requirements(root / "pyproject.toml")
-    cache = root / ".build" / "lambda-deps" / _requirements_hash(requirements)
+    cache = root / ".build" / "lambda-deps" / _requirements_hash(root)
     if cache.is_dir():
         return cache
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -174,10 +194,13 @@ def installed_dependencies(root: Path = REPO_ROOT) -> Path:
         "install",
         "--quiet",
         "--disable-pip-version-check",
+        "--require-hashes",
+        "--no-deps",
         *PIP_PLATFORM_FLAGS,
         "--target",
         str(staging),
-        *requirements,
+        "--requirement",
+        str(root / LAMBDA_LOCK),
     ]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:

@@ -33,6 +33,10 @@ LOGGED_UNITS: tuple[str, ...] = (
     HEALTH_UNIT,
 )
 METRICS_INTERVAL_SECONDS = 60
+LOGROTATE_CONFIG = "/etc/logrotate.d/pipeline"
+#: Days of rotated log files kept on the instance (CloudWatch keeps the lines for log_retention_days).
+ROTATED_DAYS = 7
+ROTATE_SIZE = "50M"
 
 
 def metrics_namespace(environment: str) -> str:
@@ -93,13 +97,18 @@ def export_unit() -> str:
     )
 
 
+def health_url(port: int, *, tls: bool = False) -> str:
+    """The dashboard's health endpoint, asked on the instance itself (HTTPS in the ``tls`` access mode)."""
+    return f"{'https' if tls else 'http'}://127.0.0.1:{port}/_stcore/health"
+
+
 def health_script(namespace: str, port: int, *, tls: bool = False) -> str:
     """Asks the dashboard's health endpoint; prints one EMF line with DashboardHealthy 1 or 0.
 
     With `tls` the dashboard serves HTTPS with its first-boot self-signed certificate: the check, on the
     instance itself, skips the certificate's verification (``--insecure``), nothing else.
     """
-    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/_stcore/health"
+    url = health_url(port, tls=tls)
     insecure = "--insecure " if tls else ""
     directive = json.dumps(
         {
@@ -132,3 +141,17 @@ def health_units() -> dict[str, str]:
             "[Install]\nWantedBy=timers.target\n"
         ),
     }
+
+
+def logrotate_config() -> str:
+    """logrotate's rule for the units' log files: daily (sooner past ROTATE_SIZE), ROTATED_DAYS kept.
+
+    ``copytruncate``: the export units keep their file open for appending, so the file is copied and
+    emptied in place rather than moved; the CloudWatch agent notices the truncation and reads on from
+    the start. Without this rule the files only grow (the agent ships them, it does not remove them).
+    """
+    return (
+        f"{LOG_DIRECTORY}/*.log {{\n"
+        f"    daily\n    maxsize {ROTATE_SIZE}\n    rotate {ROTATED_DAYS}\n"
+        "    compress\n    delaycompress\n    missingok\n    notifempty\n    copytruncate\n}\n"
+    )

@@ -3,15 +3,21 @@ the dispatcher gave up on, or a shard given up after its receives), and shards w
 
 The topic gets an e-mail subscription when ``alarm_email`` is configured (AWS sends a confirmation mail
 first). Either alarm means a day's data may be missing: see docs/deploy.md for how to re-run a day.
+
+A topic policy replaces SNS's default one, and ``enforce_ssl`` writes a policy whose only statement is a
+Deny: without an Allow, CloudWatch may not publish and no alarm ever reaches the mailbox (AWS Knowledge
+Center, "cloudwatch-receive-sns-for-alarm-trigger"). `allow_alarms` adds that Allow for
+``cloudwatch.amazonaws.com``, limited to this account and to the stack's own alarms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -74,6 +80,21 @@ class IngestionAlarms(Construct):
                 oldest,
                 "Ingestion shards have waited hours in the shard queue.",
                 threshold=SHARD_AGE_LIMIT_SECONDS,
+            )
+        )
+
+    def allow_alarms(self, alarms: Sequence[cloudwatch.IAlarm]) -> None:
+        """Let CloudWatch publish to the topic for `alarms` (every alarm of the stack), and nothing else."""
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnEquals": {"aws:SourceArn": [alarm.alarm_arn for alarm in alarms]},
+                },
             )
         )
 

@@ -88,6 +88,7 @@ class PipelineStack(Stack):
             functions=(ingestion.function, ingestion.dispatcher),
         )
         observability.grant_instance(app.instance.role)
+        alarms.allow_alarms([*alarms.alarms, *observability.alarms.values()])
         dashboard_url = {
             "tls": Fn.join("", ["https://", app.public_ip, f":{config.dashboard_port}"]),
             "private": f"http://localhost:{config.dashboard_port} (after make tunnel)",

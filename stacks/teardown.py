@@ -1,16 +1,26 @@
-"""Empty the environment's buckets before `cdk destroy` (``make destroy`` runs this first).
+"""Stop what writes into the environment's buckets, then empty them, before `cdk destroy`
+(``make destroy`` runs this first).
 
-CloudFormation cannot delete a bucket that still holds objects. Normal accounts let CDK empty them with
-a custom resource, but that resource needs an IAM role, which lab accounts cannot create; this script
-does the same job with the operator's credentials, in every mode. It deletes every object version and
-delete marker of the buckets named in the stack's outputs, and only when the removal policy is
-``destroy`` (with ``snapshot`` or ``retain`` the buckets are kept, data included).
+CloudFormation cannot delete a bucket that still holds objects, and the log bucket keeps receiving
+objects after an emptying pass: VPC flow logs every few minutes, and S3 access logs of the raw bucket
+"within a few hours" of the requests (aws/aws-cdk #21776, #16332). So the teardown first stops the
+deliveries: it turns off the raw bucket's access logging, deletes the stack's VPC flow logs, and adds a
+statement denying ``s3:PutObject`` to every principal to each bucket's policy (what CDK's own
+auto-delete handler does before it empties; it also stops a late ingestion write). Then it empties each
+bucket (every object version and delete marker) and checks it is empty, emptying again if something
+still arrived, and reports what it stopped, what it deleted and anything it left.
+
+Normal accounts could let CDK empty the buckets with a custom resource, but that resource needs an IAM
+role, which lab accounts cannot create; this script does it with the operator's credentials, in every
+mode, and only when the removal policy is ``destroy`` (with ``snapshot`` or ``retain`` the buckets are
+kept, data included).
 
 Usage: ``python -m stacks.teardown [-c key=value ...]`` (the same context arguments as ``cdk``).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +29,9 @@ from stacks.aws_tools import ToolError, config_from_arguments, run_tool
 
 BUCKET_OUTPUTS = ("RawBucketName", "LogBucketName")
 DELETE_BATCH = 1000  # the most keys one DeleteObjects call accepts
+# Emptying passes per bucket: with writes denied the first one should leave nothing.
+EMPTY_PASSES = 3
+DENY_WRITES_SID = "TeardownDeniesWrites"
 
 
 def stack_bucket_names(cloudformation: Any, stack_name: str) -> list[str]:
@@ -61,6 +74,77 @@ def _delete(s3: Any, bucket: str, batch: list[dict[str, str]]) -> int:
     return len(batch)
 
 
+def stack_resource_ids(cloudformation: Any, stack_name: str, resource_type: str) -> list[str]:
+    """The physical ids of the stack's resources of one type."""
+    ids = []
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+        ids += [
+            summary["PhysicalResourceId"]
+            for summary in page["StackResourceSummaries"]
+            if summary["ResourceType"] == resource_type and summary.get("PhysicalResourceId")
+        ]
+    return ids
+
+
+def deny_writes(s3: Any, bucket: str) -> None:
+    """Add a Deny of s3:PutObject for every principal to the bucket's policy (the rest is kept)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchBucketPolicy":
+            raise
+        policy = {"Version": "2012-10-17", "Statement": []}
+    statements = policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]
+    statements = [statement for statement in statements if statement.get("Sid") != DENY_WRITES_SID]
+    statements.append(
+        {
+            "Sid": DENY_WRITES_SID,
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        }
+    )
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({**policy, "Statement": statements}))
+
+
+def stop_deliveries(s3: Any, ec2: Any, cloudformation: Any, stack_name: str, buckets: list[str]) -> list[str]:
+    """Turn off what writes into `buckets`; return one line per thing stopped."""
+    stopped = []
+    for bucket in buckets:
+        if s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled"):
+            s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
+            stopped.append(f"access logging of s3://{bucket} turned off")
+    flow_logs = stack_resource_ids(cloudformation, stack_name, "AWS::EC2::FlowLog")
+    if flow_logs:
+        ec2.delete_flow_logs(FlowLogIds=flow_logs)
+        stopped.append(f"VPC flow log(s) {', '.join(flow_logs)} deleted")
+    for bucket in buckets:
+        deny_writes(s3, bucket)
+        stopped.append(f"writes to s3://{bucket} denied (bucket policy)")
+    return stopped
+
+
+def empty_until_empty(s3: Any, bucket: str, passes: int = EMPTY_PASSES) -> tuple[int, int]:
+    """Empty `bucket` until a listing finds nothing, at most `passes` times; (deleted, left)."""
+    deleted = 0
+    for _ in range(passes):
+        deleted += empty_bucket(s3, bucket)
+        left = _count_versions(s3, bucket)
+        if left == 0:
+            return deleted, 0
+    return deleted, left
+
+
+def _count_versions(s3: Any, bucket: str) -> int:
+    count = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        count += len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+    return count
+
+
 def main(arguments: Sequence[str]) -> int:
     config = config_from_arguments(arguments)
     if not config.destroys_data:
@@ -68,13 +152,25 @@ def main(arguments: Sequence[str]) -> int:
         return 0
     import boto3
 
-    buckets = stack_bucket_names(boto3.client("cloudformation"), config.stack_name)
+    cloudformation = boto3.client("cloudformation")
+    buckets = stack_bucket_names(cloudformation, config.stack_name)
     if not buckets:
         print(f"teardown: stack {config.stack_name} not found or has no buckets; nothing to empty")
         return 0
     s3 = boto3.client("s3")
+    for line in stop_deliveries(s3, boto3.client("ec2"), cloudformation, config.stack_name, buckets):
+        print(f"teardown: {line}")
+    left_over = []
     for bucket in buckets:
-        print(f"teardown: emptied s3://{bucket} ({empty_bucket(s3, bucket)} object versions deleted)")
+        deleted, left = empty_until_empty(s3, bucket)
+        print(f"teardown: emptied s3://{bucket} ({deleted} object versions deleted, {left} left)")
+        if left:
+            left_over.append(f"s3://{bucket} ({left} object versions)")
+    if left_over:
+        raise ToolError(
+            f"still not empty after {EMPTY_PASSES} passes: {', '.join(left_over)}; "
+            "something still writes there; run make destroy again"
+        )
     return 0
 
 

@@ -46,20 +46,41 @@ def test_bad_value_is_one_line_naming_the_key(key: str, value: object, expected:
     assert "\n" not in message
 
 
-def test_lab_mode_refuses_sizes_beyond_lab_limits() -> None:
-    with pytest.raises(ConfigError, match="'instance_type': lab accounts allow"):
-        load_config({"lab": True, "instance_type": "m5.2xlarge"})
-    with pytest.raises(ConfigError, match="'database_instance_type': lab accounts allow"):
-        load_config({"lab": "true", "database_instance_type": "db.r6g.xlarge"})
-    assert load_config({"lab": False, "instance_type": "m5.2xlarge"}).instance_type == "m5.2xlarge"
+LAB_REFUSALS = [
+    ("instance_type", "m5.2xlarge", "families t2, t3, t3a, t4g in sizes large, medium, micro, nano, small"),
+    ("instance_type", "m5.large", "families t2, t3, t3a, t4g"),
+    ("database_instance_type", "db.r6g.xlarge", "db.t3 in sizes medium, micro, small"),
+    # The normal default: a Learner Lab refuses Graviton RDS classes, which rolls the stack back.
+    ("database_instance_type", "db.t4g.micro", "db.t3 in sizes medium, micro, small"),
+    ("database_storage_gb", "200", "at most 100 GB"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "rule"), LAB_REFUSALS)
+def test_lab_mode_refuses_what_the_learner_lab_profile_does_not_allow(
+    key: str, value: str, rule: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config({"lab": "true", key: value})
+    message = str(raised.value)
+    assert message.startswith(f"invalid context key '{key}': lab accounts allow {rule}")
+    assert message.endswith(f"got {value.removeprefix('db.')!r}".replace("'200'", "200"))
+    load_config({"lab": "false", key: value})  # a normal account takes it
+
+
+def test_lab_mode_defaults_to_a_db_t3_class_on_gp2() -> None:
+    lab = load_config({**cdk_json_context(), "lab": "true"})
+    assert (lab.database_instance_type, lab.database_storage_type) == ("t3.micro", "gp2")
+    normal = load_config(cdk_json_context())
+    assert (normal.database_instance_type, normal.database_storage_type) == ("t4g.micro", "gp3")
 
 
 def test_shipped_cdk_json_is_valid_and_strings_from_the_cli_parse() -> None:
     config = load_config(cdk_json_context())
     assert (config.environment, config.lab, config.removal_policy) == ("dev", False, "destroy")
     assert config.stack_name == "MarketWeatherPipeline-dev"
-    parsed = load_config({"lab": "TRUE", "dashboard_port": "80", "database_instance_type": "db.t4g.small"})
-    assert (parsed.lab, parsed.dashboard_port, parsed.database_instance_type) == (True, 80, "t4g.small")
+    parsed = load_config({"lab": "TRUE", "dashboard_port": "80", "database_instance_type": "db.t3.small"})
+    assert (parsed.lab, parsed.dashboard_port, parsed.database_instance_type) == (True, 80, "t3.small")
 
 
 def test_build_app_reports_the_bad_key_before_building_anything() -> None:

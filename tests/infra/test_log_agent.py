@@ -16,6 +16,7 @@ import pytest
 
 from stacks import log_agent
 from stacks.instance_bootstrap import tls_certificate_command
+from tests.infra.conftest import Synthesized, resolve_user_data
 
 NAMESPACE = "MarketWeatherPipeline/test"
 
@@ -108,3 +109,21 @@ def test_every_unit_is_exported_to_its_own_file_and_group() -> None:
     unit = log_agent.export_unit()
     assert "--cursor-file=/var/lib/pipeline-log-export/%i.cursor" in unit
     assert ">> /var/log/pipeline/%i.log" in unit
+
+
+def test_the_units_log_files_are_rotated_in_place(dev: Synthesized) -> None:
+    config = log_agent.logrotate_config()
+    assert config.startswith(f"{log_agent.LOG_DIRECTORY}/*.log {{\n")
+    rules = {line.strip() for line in config.splitlines()[1:-1]}
+    # copytruncate: the export units keep their file open; moving it away would lose their lines.
+    assert {
+        "daily",
+        f"rotate {log_agent.ROTATED_DAYS}",
+        f"maxsize {log_agent.ROTATE_SIZE}",
+        "copytruncate",
+    } <= rules
+    assert config.rstrip().endswith("}")
+    _, instance = dev.only("AWS::EC2::Instance")
+    script = resolve_user_data(instance["Properties"]["UserData"])
+    assert f"cat > {log_agent.LOGROTATE_CONFIG} <<'PIPELINE_EOF'\n{config}\nPIPELINE_EOF" in script
+    assert "dnf install -y -q amazon-cloudwatch-agent logrotate" in script

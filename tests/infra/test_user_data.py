@@ -10,8 +10,10 @@ import subprocess
 import pytest
 
 from cli.main import cli
+from stacks.compute import SOURCE_EXCLUDES
 from stacks.instance_bootstrap import (
     PIPELINE_COMMANDS,
+    RUNTIME_LOCK,
     BootstrapSettings,
     etl_times_after,
     render_bootstrap_script,
@@ -69,9 +71,21 @@ def test_user_data_installs_from_the_source_asset_with_python311(dev: Synthesize
     script = _user_data(dev)
     assert re.search(r"aws s3 cp .* s3://\S+\.zip /tmp/pipeline-source\.zip", script)
     assert "python3.11 -m venv /opt/pipeline/venv" in script
-    assert (
-        "/opt/pipeline/venv/bin/pip install --quiet --disable-pip-version-check /opt/pipeline/src" in script
-    )
+
+
+def test_first_boot_installs_the_locked_versions_then_the_project_without_resolving(
+    any_mode: Synthesized,
+) -> None:
+    pips = [line for line in _user_data(any_mode).splitlines() if "/venv/bin/pip " in line]
+    # Exactly two installs, in this order, and no unpinned one (`pip install --upgrade pip` included).
+    assert pips == [
+        "/opt/pipeline/venv/bin/pip install --quiet --disable-pip-version-check --require-hashes "
+        f"--requirement /opt/pipeline/src/{RUNTIME_LOCK}",
+        "/opt/pipeline/venv/bin/pip install --quiet --disable-pip-version-check --no-deps "
+        "--no-build-isolation /opt/pipeline/src",
+    ]
+    # The lock ships in the source asset (the asset leaves out tests and docs, not the lock).
+    assert not any(RUNTIME_LOCK.startswith(excluded.rstrip("*")) for excluded in SOURCE_EXCLUDES)
 
 
 def _settings(port: int) -> BootstrapSettings:

@@ -88,6 +88,8 @@ class Emulator:
         self.endpoint = f"https://localhost:{self.port}"
         self.log_path = workdir / "emulator.log"
         self.leftovers_file = workdir / "emulator-leftovers.txt"
+        # The late log delivery the emulator attempts at each DeleteStack (moto_workarounds).
+        self.late_delivery_file = workdir / "emulator-late-delivery.txt"
         # Written by the rehearsal once an instance's sandbox exists (SSM Run Command runs there).
         self.sandboxes_file = workdir / "instance-sandboxes.json"
         self._process: subprocess.Popen[bytes] | None = None
@@ -126,6 +128,14 @@ class Emulator:
         self.leftovers_file.unlink()
         return lines
 
+    def take_late_deliveries(self) -> list[str]:
+        """The late log deliveries attempted since the last call: "refused ..." or "written ..."."""
+        if not self.late_delivery_file.exists():
+            return []
+        lines = self.late_delivery_file.read_text(encoding="utf-8").splitlines()
+        self.late_delivery_file.unlink()
+        return lines
+
     def __enter__(self) -> Emulator:
         log = self.log_path.open("wb")
         command = [
@@ -139,13 +149,18 @@ class Emulator:
             "--key",
             str(self.key),
         ]
-        from tests.rehearsal.moto_workarounds import LEFTOVERS_FILE_VARIABLE, SANDBOXES_FILE_VARIABLE
+        from tests.rehearsal.moto_workarounds import (
+            LATE_DELIVERY_FILE_VARIABLE,
+            LEFTOVERS_FILE_VARIABLE,
+            SANDBOXES_FILE_VARIABLE,
+        )
 
         environment = {
             **os.environ,
             "MOTO_PORT": str(self.port),
             LEFTOVERS_FILE_VARIABLE: str(self.leftovers_file),
             SANDBOXES_FILE_VARIABLE: str(self.sandboxes_file),
+            LATE_DELIVERY_FILE_VARIABLE: str(self.late_delivery_file),
         }
         repo = Path(__file__).resolve().parents[2]
         self._process = subprocess.Popen(command, cwd=repo, env=environment, stdout=log, stderr=log)

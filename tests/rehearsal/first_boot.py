@@ -10,7 +10,10 @@ install; `aws s3 cp` is the real AWS CLI fetching the real source asset from the
   against an embedded PostgreSQL standing in for RDS (the secrets point at it) and the emulator's S3
   and Secrets Manager: the migration, the ETL, and the dashboard (on a free port instead of the unit's);
 - between them one scheduled ingestion runs through the deployed Lambda's handler, with the schedule's
-  input, against a local stand-in for the external APIs, writing into the emulator's raw bucket.
+  input, against a local stand-in for the external APIs, writing into the emulator's raw bucket;
+- the venv holds exactly the versions of requirements-runtime.lock, and the first boot's signals to
+  CloudFormation (a ``cfn-signal`` stand-in logs them) are FAILURE naming the step when a step fails,
+  SUCCESS from ``pipeline-ready`` once the migration has run and the dashboard answers.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pathlib import Path
 import boto3
 
 from stacks import log_agent
-from stacks.instance_bootstrap import APP_ROOT
+from stacks.instance_bootstrap import APP_ROOT, READY_SERVICE, RUNTIME_LOCK
 from tests.rehearsal import moto_workarounds
 from tests.rehearsal import sandbox as instance
 from tests.rehearsal.deployed import DeployedStack
@@ -322,6 +325,65 @@ def check_page_with_data(base_url: str, expected_text: str, login: Mapping[str, 
     return f"login asked; '{expected_text}' shown after signing in"
 
 
+def _signals(log_text: str) -> str:
+    return " | ".join(line for line in log_text.splitlines() if line.startswith("cfn-signal")) or "none"
+
+
+def _instance_logical_id(stack: DeployedStack) -> str:
+    return stack.logical_id(stack.outputs["InstanceId"])
+
+
+def check_failure_signal(report: Report, stack: DeployedStack, stand_in_log: Path) -> None:
+    """After a failed first boot: CloudFormation was told FAILURE, with the name of the step that failed."""
+    signals = stand_in_log.read_text(encoding="utf-8") if stand_in_log.exists() else ""
+    failed = re.search(
+        r"^cfn-signal --exit-code 1 --stack (\S+) --resource (\S+) .*first boot failed at step: (.+)$",
+        signals,
+        re.MULTILINE,
+    )
+    report.check(
+        "first boot: the failed step is signalled to CloudFormation as FAILURE, named",
+        failed is not None
+        and (failed.group(1), failed.group(2)) == (stack.name, _instance_logical_id(stack))
+        and bool(failed.group(3).strip()),
+        f"signals {_signals(signals)}",
+    )
+
+
+def installed_match_the_lock(app_root: Path, sandbox: Path) -> str:
+    """Every package the lock pins for this interpreter is installed at that version, and nothing else
+    but pip and the project itself."""
+    from packaging.utils import canonicalize_name
+
+    from tests.unit.foundation.test_dependency_lock import locked_versions
+
+    listed = subprocess.run(
+        [
+            str(app_root / "venv/bin/python"),
+            "-m",
+            "pip",
+            "list",
+            "--format=json",
+            "--disable-pip-version-check",
+        ],
+        cwd=sandbox,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installed = {canonicalize_name(item["name"]): item["version"] for item in json.loads(listed)}
+    locked = locked_versions((app_root / "src" / RUNTIME_LOCK).read_text(encoding="utf-8"))
+    extra = set(installed) - set(locked) - {"pip", "market-weather-pipeline"}
+    different = {
+        name: (installed.get(name), version)
+        for name, version in locked.items()
+        if installed.get(name) != version
+    }
+    expect(not different, f"installed != locked: {different}")
+    expect(not extra, f"installed beyond the lock: {sorted(extra)}")
+    return f"{len(locked)} packages at the locked versions"
+
+
 def rehearse_first_boot(
     report: Report, workspace: Workspace, emulator: Emulator, stack: DeployedStack, variables: Sequence[str]
 ) -> None:
@@ -356,10 +418,16 @@ def rehearse_first_boot(
         completed.returncode == 0,
         f"exit {completed.returncode}: {_tail(boot_log)}",
     ):
+        check_failure_signal(report, stack, stand_in_log)
         return
     app_root = Path(f"{sandbox}{APP_ROOT}")
     pipeline_bin = app_root / "venv" / "bin" / "pipeline"
     stand_ins = stand_in_log.read_text(encoding="utf-8")
+    report.check("first boot: no FAILURE signal sent", "--exit-code 1" not in stand_ins, _signals(stand_ins))
+    report.run(
+        f"first boot: the venv holds exactly the versions of {RUNTIME_LOCK}",
+        lambda: installed_match_the_lock(app_root, sandbox),
+    )
 
     def installed_from_asset() -> str:
         expect(pipeline_bin.exists(), f"no {pipeline_bin}")
@@ -434,6 +502,22 @@ def rehearse_first_boot(
             checked.returncode == 0 and written in script and '"DashboardHealthy":1' in checked.stdout,
             (checked.stdout + checked.stderr)[-300:],
         )
+        ready_script = Path(unit_setting(units[READY_SERVICE], "ExecStart")).read_text(encoding="utf-8")
+        ready = subprocess.run(
+            ["bash", "-c", ready_script.replace(written, f"127.0.0.1:{port}/")],
+            env={**environment, "PATH": instance.search_path(sandbox)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        signals = stand_in_log.read_text(encoding="utf-8")
+        expected = f"cfn-signal --exit-code 0 --stack {stack.name} --resource {_instance_logical_id(stack)} "
+        report.check(
+            f"unit {READY_SERVICE}: as written, signals SUCCESS once pipeline-migrate is active and the dashboard answers",
+            ready.returncode == 0 and expected in signals and "services healthy" in signals,
+            f"exit {ready.returncode}, signals {_signals(signals)}: {ready.stderr[-300:]}",
+        )
 
         # From now on SSM Run Command for this instance runs in its sandbox, as root with the
         # instance profile's (here: the emulator's) credentials.
@@ -480,6 +564,7 @@ def _run_services(
             _tail(workspace.logs / "unit-migrate.log"),
         ):
             return
+        instance.record_unit_state(sandbox, "pipeline-migrate.service", "active")
         with fake_apis() as apis:
             overrides = {
                 **apis.environment(),

@@ -16,8 +16,10 @@ from typing import Any, ClassVar
 # moto 5.2.5 has no CloudFormation model for these types and skips them with a warning; AWS creates
 # them. The rehearsal reports each as an emulator limit, and asserts on the template for them instead.
 SKIPPED_RESOURCE_TYPES: Mapping[str, str] = {
-    "AWS::SQS::QueuePolicy": "the dead-letter queue's TLS-only policy is not applied",
-    "AWS::SNS::TopicPolicy": "the alarm topic's TLS-only policy is not applied",
+    "AWS::SQS::QueuePolicy": "the queues' policies (TLS only; EventBridge's send to the ETL queue) are not "
+    "applied: each service's permission is checked on the template instead (tests/infra/service_edges.py)",
+    "AWS::SNS::TopicPolicy": "the alarm topic's policy (TLS only; CloudWatch's publish for the stack's alarms) "
+    "is not applied: checked on the template instead (tests/infra/service_edges.py)",
     "AWS::Lambda::EventInvokeConfig": "the Lambda's async retry and maximum event age are not applied",
     "AWS::CDK::Metadata": "CDK's metadata resource (no effect in AWS either)",
 }
@@ -74,6 +76,12 @@ LIMITS: Mapping[str, str] = {
     "for each, one per batch, as the mapping does",
     "bucket-eventbridge": "AWS::S3::Bucket ignores NotificationConfiguration: EventBridge delivery is turned "
     "on with its API call, so new objects reach the rule and the ETL queue, as in AWS",
+    "late-log-delivery": "moto writes access logs at once and no flow logs; S3 delivers access logs hours late: when the stack "
+    "is deleted (after make destroy's teardown has emptied the buckets), the emulator makes one late "
+    "access-log delivery into the log bucket, through the bucket's policy as S3's log delivery would; "
+    "the rehearsal checks it was refused and that the bucket went",
+    "creation-policy": "moto ignores CreationPolicy (the instance is CREATE_COMPLETE at once): the first "
+    "boot's cfn-signal calls are recorded by a stand-in and checked by the rehearsal",
     "instance-properties": "AWS::EC2::Instance ignores NetworkInterfaces (subnet, public IP, security "
     "groups), LaunchTemplate (IMDSv2) and AvailabilityZone: passed on to RunInstances, as AWS does",
 }
@@ -81,6 +89,9 @@ LIMITS: Mapping[str, str] = {
 
 # Where the emulator records what it removed on moto's behalf (see _patch_vpc_dependents).
 LEFTOVERS_FILE_VARIABLE = "REHEARSAL_LEFTOVERS_FILE"
+# Where the emulator records the late log delivery it attempted at DeleteStack (see _patch_late_delivery).
+LATE_DELIVERY_FILE_VARIABLE = "REHEARSAL_LATE_DELIVERY_FILE"
+LATE_DELIVERY_KEY = "s3-access/raw-bucket/late-delivery"
 # A JSON file {instance id: {"sandbox": folder, "environment": {...}}} the rehearsal writes after the
 # first boot; SSM Run Command runs in the sandbox of the instance it names (see _patch_run_command).
 SANDBOXES_FILE_VARIABLE = "REHEARSAL_SANDBOXES_FILE"
@@ -121,6 +132,7 @@ def install() -> None:
     _patch_previous_ssm_parameters()
     _patch_prefix_list_ingress()
     _patch_queue_lambda_delivery()
+    _patch_late_delivery()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
 
@@ -906,3 +918,45 @@ def _patch_previous_ssm_parameters() -> None:
         return original(self, value, value_type)
 
     _replace(ResourceMap, "parse_ssm_parameter", parse_ssm_parameter)
+
+
+def late_delivery(bucket: Any, put: Callable[[], object]) -> str:
+    """One log object written as S3's log delivery would, unless the bucket's policy denies it."""
+    from moto.iam.access_control import PermissionResult
+
+    resource = f"arn:aws:s3:::{bucket.name}/{LATE_DELIVERY_KEY}"
+    if bucket.get_permission("s3:PutObject", resource) == PermissionResult.DENIED:
+        return f"refused s3://{bucket.name}/{LATE_DELIVERY_KEY}"
+    put()
+    return f"written s3://{bucket.name}/{LATE_DELIVERY_KEY}"
+
+
+def _patch_late_delivery() -> None:
+    import os
+
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.s3.models import s3_backends
+
+    original = CloudFormationBackend.delete_stack
+
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        for stack in list(self.stacks.values()):
+            if name_or_stack_id not in (stack.stack_id, stack.name):
+                continue
+            outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.outputs or []}
+            backend = s3_backends[self.account_id]["aws"]
+            name = outputs.get("LogBucketName")
+            if name in backend.buckets:
+                outcome = late_delivery(
+                    backend.buckets[name],
+                    lambda name=name, backend=backend: backend.put_object(
+                        name, LATE_DELIVERY_KEY, b"late access log\n"
+                    ),
+                )
+                path = os.environ.get(LATE_DELIVERY_FILE_VARIABLE)
+                if path:
+                    with open(path, "a", encoding="utf-8") as record:
+                        record.write(outcome + "\n")
+        original(self, name_or_stack_id)
+
+    _replace(CloudFormationBackend, "delete_stack", delete_stack)

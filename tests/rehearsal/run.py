@@ -61,8 +61,8 @@ BREAKS: dict[str, tuple[str, str, str, str]] = {
     ),
     "first-boot": (
         "stacks/instance_bootstrap.py",
-        "--disable-pip-version-check {APP_ROOT}/src",
-        "--disable-pip-version-check {APP_ROOT}/no-such-source",
+        "--no-build-isolation {APP_ROOT}/src",
+        "--no-build-isolation {APP_ROOT}/no-such-source",
         "first boot: the user data runs to the end",
     ),
 }
@@ -260,6 +260,12 @@ def rehearse_mode(
             stack = rehearse_update(report, workspace, environment, stack, variables)
     with report.step(f"{mode} mode: destroy"):
         if make_step(report, workspace, environment, "destroy", *variables):
+            deliveries = emulator.take_late_deliveries()
+            report.check(
+                "destroy: a log delivery after the teardown's emptying is refused (writes denied first)",
+                bool(deliveries) and all(line.startswith("refused") for line in deliveries),
+                f"late deliveries {deliveries}",
+            )
             check_destroyed(report, stack, emulator.take_leftovers())
         if lab:
             result = workspace.run(

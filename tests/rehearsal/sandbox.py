@@ -5,7 +5,9 @@ the commands SSM Run Command sends all go through it). `write_stand_ins` puts lo
 ``dnf``, ``useradd`` and ``chgrp`` on the sandbox's PATH (and for the CloudWatch agent's control
 command that ``dnf install amazon-cloudwatch-agent`` would put in place), and a ``systemctl`` that logs every call and,
 for ``systemctl start <unit>.service`` without ``--no-block``, runs the unit's ``ExecStart`` as written
-with its ``EnvironmentFile`` and ``WorkingDirectory`` (what systemd does for a oneshot service);
+with its ``EnvironmentFile`` and ``WorkingDirectory`` (what systemd does for a oneshot service), and
+answers ``systemctl is-active <unit>`` with the state the rehearsal recorded after running that unit;
+a ``cfn-signal`` that logs each signal;
 ``journalctl -u <unit>`` prints that run's output. This module imports nothing heavy: the emulator's
 process uses it too.
 """
@@ -18,7 +20,7 @@ import sys
 from pathlib import Path
 
 from stacks import log_agent
-from stacks.instance_bootstrap import APP_ROOT, ENVIRONMENT_FILE, PIPELINE_HOME
+from stacks.instance_bootstrap import APP_ROOT, CFN_SIGNAL, ENVIRONMENT_FILE, PIPELINE_HOME, READY_SCRIPT
 
 # The absolute paths of the instance that the first boot and the services use.
 INSTANCE_PATHS = (
@@ -32,6 +34,9 @@ INSTANCE_PATHS = (
     log_agent.CURSOR_DIRECTORY,
     str(Path(log_agent.AGENT_CTL).parents[1]),
     log_agent.HEALTH_SCRIPT,
+    log_agent.LOGROTATE_CONFIG,
+    READY_SCRIPT,
+    CFN_SIGNAL,
 )
 LOGGING_STAND_INS = ("dnf", "useradd", "chgrp")
 STAND_IN_LOG = "stand-ins.log"
@@ -43,6 +48,14 @@ sandbox = {sandbox!r}
 with open(os.path.join(sandbox, {log!r}), "a") as log:
     log.write("systemctl " + " ".join(sys.argv[1:]) + "\\n")
 arguments = sys.argv[1:]
+if arguments[:1] == ["is-active"]:
+    # A unit's state as the rehearsal recorded it after running the unit as written (see unit_state).
+    unit = [argument for argument in arguments[1:] if not argument.startswith("-")][0]
+    path = os.path.join(sandbox, "unit-state", unit)
+    state = open(path).read().strip() if os.path.exists(path) else "inactive"
+    if "--quiet" not in arguments:
+        print(state)
+    sys.exit(0 if state == "active" else 3)
 if not arguments or arguments[0] != "start" or "--no-block" in arguments:
     sys.exit(0)
 status = 0
@@ -79,6 +92,13 @@ def sandboxed(text: str, sandbox: Path) -> str:
     return pattern.sub(lambda match: f"{sandbox}{match.group(0)}", text)
 
 
+def record_unit_state(sandbox: Path, unit: str, state: str) -> None:
+    """What ``systemctl is-active <unit>`` answers in the sandbox (the rehearsal ran the unit itself)."""
+    folder = sandbox / "unit-state"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / unit).write_text(state, encoding="utf-8")
+
+
 def bin_dir(sandbox: Path) -> Path:
     return sandbox / "bin"
 
@@ -108,6 +128,13 @@ def write_stand_ins(sandbox: Path, python: str, aws_cli: Path) -> None:
         f'#!/bin/sh\necho "{agent_ctl.name} $*" >> {shlex.quote(str(log))}\n', encoding="utf-8"
     )
     agent_ctl.chmod(0o755)
+    # aws-cfn-bootstrap's cfn-signal (Amazon Linux has it): logs each signal the first boot sends.
+    signal = Path(sandboxed(CFN_SIGNAL, sandbox))
+    signal.parent.mkdir(parents=True, exist_ok=True)
+    signal.write_text(f'#!/bin/sh\necho "cfn-signal $*" >> {shlex.quote(str(log))}\n', encoding="utf-8")
+    signal.chmod(0o755)
+    for standard in ("etc/logrotate.d", "usr/local/bin"):
+        (sandbox / standard).mkdir(parents=True, exist_ok=True)
     # What dnf would install (CPython 3.11) and what Amazon Linux ships (the AWS CLI).
     (folder / "python3.11").symlink_to(python)
     (folder / "aws").symlink_to(aws_cli)

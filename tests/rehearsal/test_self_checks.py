@@ -52,3 +52,8 @@ def test_a_first_boot_script_that_cannot_install_fails_the_rehearsal() -> None:
 
     assert completed.returncode == 1, completed.stdout[-3000:]
     assert f"FAIL  {BREAKS['first-boot'][3]}" in completed.stdout
+    # The instance would have told CloudFormation, naming the step: the deploy fails instead of hanging.
+    assert (
+        "PASS  first boot: the failed step is signalled to CloudFormation as FAILURE, named"
+        in completed.stdout
+    )
