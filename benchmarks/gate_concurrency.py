@@ -45,7 +45,7 @@ PAGES = (
 )
 OUTCOMES = re.compile("ran longer than|statements are running already|row\\(s\\) in|database refused|Refused")
 TIMEOUT_MS = 120_000
-#: A page not rendered after this long counts with this time (and a screenshot in the bench folder).
+#: A page not rendered after this long counts with this time (and is named).
 PAGE_WAIT_MS = 30_000
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -106,11 +106,12 @@ async def _run_statements(page, base_url: str, sql: str, stop: asyncio.Event, ou
         outcomes[found.group(0) if found else "other"] += 1
 
 
-async def _open_pages(page, base_url: str, home: Path) -> dict[str, list[float]]:
+async def _open_pages(page, base_url: str) -> dict[str, list[float]]:
     """Each page's seconds to its title and the end of its run; one not there in PAGE_WAIT_MS counts so."""
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
     seconds: dict[str, list[float]] = {path: [] for path, _ in PAGES}
+    timed_out: list[str] = []
     for _ in range(ROUNDS):
         for path, title in PAGES:
             started = time.perf_counter()
@@ -121,12 +122,14 @@ async def _open_pages(page, base_url: str, home: Path) -> dict[str, list[float]]
                     state="detached", timeout=PAGE_WAIT_MS
                 )
             except PlaywrightTimeout:
-                await page.screenshot(path=str(home / f"gate-bench-timeout{path.replace('/', '-')}.png"))
+                timed_out.append(path)
             seconds[path].append(time.perf_counter() - started)
+    if timed_out:
+        print(f"gate bench: not rendered within {PAGE_WAIT_MS / 1000:.0f} s: {timed_out}")
     return seconds
 
 
-async def _measure(base_url: str, password: str, home: Path) -> tuple[dict[str, list[float]], Counter[str]]:
+async def _measure(base_url: str, password: str) -> tuple[dict[str, list[float]], Counter[str]]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -140,8 +143,10 @@ async def _measure(base_url: str, password: str, home: Path) -> tuple[dict[str, 
                 for page, sql in zip(visitors, list(ALLOWED_HEAVY.values())[:4], strict=True)
             ]
             await asyncio.sleep(3)  # the four statements are running
-            seconds = await _open_pages(reader, base_url, home)
+            seconds = await _open_pages(reader, base_url)
             stop.set()
+            for task in load:
+                task.cancel()
             await asyncio.gather(*load, return_exceptions=True)
         finally:
             await browser.close()
@@ -170,7 +175,7 @@ def main(home: Path) -> None:
         )
     try:
         _wait_for(base_url, server)
-        seconds, outcomes = asyncio.run(_measure(base_url, password, home))
+        seconds, outcomes = asyncio.run(_measure(base_url, password))
     finally:
         server.terminate()
         server.wait(timeout=20)

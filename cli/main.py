@@ -224,14 +224,14 @@ def _write_sample(settings: Settings, *, tickers: int, days: int, seed: int, end
     click.echo(result.summary())
 
 
-def _serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
+def _serve_dashboard(settings: Settings, port: int, address: str | None, forwarded_for: bool = False) -> int:
     """Become the dashboard's server (`cli.serve`), migrating first when given the owner's credentials."""
     from cli.serve import serve_dashboard
 
     # Given credentials of its own (AWS), the dashboard holds no owner's: the migrate unit migrates there.
     if not (settings.dashboard_database_url or settings.dashboard_db_secret_arn):
         _apply_migrations(settings)
-    return serve_dashboard(settings, port, address)
+    return serve_dashboard(settings, port, address, forwarded_for)
 
 
 _port_option = click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
@@ -241,9 +241,14 @@ _address_option = click.option("--address", help="Interface to listen on (defaul
 @cli.command()
 @_port_option
 @_address_option
-def dashboard(port: int, address: str | None) -> int:
-    """Serve the Streamlit dashboard."""
-    return _serve_dashboard(_settings(), port, address)
+@click.option(
+    "--forwarded-for",
+    is_flag=True,
+    help="Behind CloudFront: the sign-in gate takes each client's address from X-Forwarded-For.",
+)
+def dashboard(port: int, address: str | None, forwarded_for: bool) -> int:
+    """Serve the Streamlit dashboard (behind its sign-in gate with a password login)."""
+    return _serve_dashboard(_settings(), port, address, forwarded_for)
 
 
 @cli.command()

@@ -61,7 +61,7 @@ def streamlit_command(settings: Settings) -> list[str]:
     return arguments
 
 
-def serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
+def serve_dashboard(settings: Settings, port: int, address: str | None, forwarded_for: bool = False) -> int:
     """Serve the dashboard: behind the sign-in gate with a password login, else Streamlit alone."""
     if not settings.uses_password_login:
         exec_streamlit(settings, port, address)
@@ -80,6 +80,7 @@ def serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
         port,
         Path(certificate) if certificate else None,
         Path(key) if key else None,
+        forwarded_for,
     )
     scheme = "https" if listen.certificate else "http"
     click.echo(f"dashboard: {scheme}://{address or 'localhost'}:{port} (sign-in gate: nginx)", err=True)

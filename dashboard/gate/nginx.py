@@ -31,6 +31,9 @@ class Listen:
     port: int
     certificate: Path | None = None
     key: Path | None = None
+    #: Take the client's address from the last X-Forwarded-For entry: only when every connection comes
+    #: through a proxy that appends it (CloudFront, whose origin-facing addresses alone may connect).
+    forwarded_for: bool = False
 
 
 def nginx_config(listen: Listen, gate_port: int, streamlit_port: int, folder: Path) -> str:
@@ -42,6 +45,11 @@ def nginx_config(listen: Listen, gate_port: int, streamlit_port: int, folder: Pa
             f" ssl;\n        ssl_certificate {listen.certificate};\n        ssl_certificate_key {listen.key};\n"
             "        ssl_protocols TLSv1.2 TLSv1.3"
         )
+    real_ip = (
+        "set_real_ip_from 0.0.0.0/0;\n    set_real_ip_from ::/0;\n    real_ip_header X-Forwarded-For;\n    "
+        if listen.forwarded_for
+        else ""
+    )
     return f"""daemon off;
 worker_processes 1;
 pid {folder}/nginx.pid;
@@ -62,7 +70,7 @@ http {{
     send_timeout 30s;
     keepalive_timeout 30s;
     proxy_max_temp_file_size 0;
-    limit_conn_zone $binary_remote_addr zone=per_address:1m;
+    {real_ip}limit_conn_zone $binary_remote_addr zone=per_address:1m;
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
     server {{
         listen {host}:{listen.port}{tls};

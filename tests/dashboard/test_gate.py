@@ -200,3 +200,33 @@ def test_stopping_pipeline_dashboard_stops_nginx_and_streamlit(seeded_database_u
 
     for pid in children:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_the_tls_modes_certificate_names_its_hosts_in_subject_alternative_names(tmp_path):
+    import ssl
+    import subprocess
+
+    from stacks.instance_bootstrap import tls_certificate_command
+
+    key, certificate = tmp_path / "dashboard.key", tmp_path / "dashboard.crt"
+    subprocess.run(
+        tls_certificate_command(str(key), str(certificate)), shell=True, check=True, capture_output=True
+    )
+
+    decoded = ssl._ssl._test_decode_cert(str(certificate))  # type: ignore[attr-defined]
+    assert ("DNS", "localhost") in decoded["subjectAltName"]
+    assert ("IP Address", "127.0.0.1") in decoded["subjectAltName"]
+
+
+def test_behind_cloudfront_the_gate_throttles_by_the_forwarded_client_address(tmp_path):
+    from pathlib import Path
+
+    from dashboard.gate.nginx import Listen, nginx_config
+
+    direct = nginx_config(Listen("0.0.0.0", 8501), 1, 2, Path("/run/gate"))
+    behind = nginx_config(Listen("0.0.0.0", 8501, forwarded_for=True), 1, 2, Path("/run/gate"))
+
+    assert "real_ip_header" not in direct
+    assert "real_ip_header X-Forwarded-For;" in behind
+    # The last address CloudFront appended, not one a client wrote before it.
+    assert "real_ip_recursive on" not in behind
