@@ -31,7 +31,7 @@ import psycopg
 
 from tests.support.backend_memory import ALLOWED_HEAVY
 
-ROUNDS = 5
+ROUNDS = 4
 PAGE_TARGET_S = 2.0
 PAGES = (
     ("/", "Market overview"),
@@ -95,11 +95,11 @@ async def _signed_in_page(browser, base_url: str, password: str):
 
 
 async def _run_statements(page, base_url: str, sql: str, stop: asyncio.Event, outcomes: Counter[str]) -> None:
-    await page.goto(f"{base_url}/sql_explorer?sql={quote(sql)}")
+    """Open the explorer with `sql`, run it, wait for its answer, and again, until stopped."""
     while not stop.is_set():
+        # A fresh page each time: the answer waited for is this run's, not the one before.
+        await page.goto(f"{base_url}/sql_explorer?sql={quote(sql)}")
         await page.get_by_role("button", name="Run").click()
-        # The previous run's answer is replaced; wait for this run's to appear.
-        await page.wait_for_timeout(200)
         answer = page.get_by_text(OUTCOMES).first
         await answer.wait_for(timeout=TIMEOUT_MS)
         found = OUTCOMES.search(await answer.text_content() or "")
