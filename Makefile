@@ -52,10 +52,10 @@ node_modules/.installed: package.json package-lock.json | $(VENV)/.installed
 setup: $(VENV)/.installed node_modules/.installed ## Create .venv with the locked dependencies, the project (editable) and the pinned CDK CLI
 
 .PHONY: browser
-browser: ## Install Debian's headless Chromium for the real-browser test (needs root or sudo)
-	@test -x $(CHROMIUM) || { \
+browser: ## Install Debian's headless Chromium and nginx (the dashboard's sign-in gate) for the served tests (needs root or sudo)
+	@{ test -x $(CHROMIUM) && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; }; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx-light >/dev/null; }
 
 .PHONY: lambda-platform
 lambda-platform: setup ## The Lambda's platform for the bundle test: qemu-user and Debian's aarch64 CPython (needs root or sudo)

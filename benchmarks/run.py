@@ -1,5 +1,6 @@
 """`make bench`: the ETL benchmark on 60, 500 and 2,000 tickers x 10 years, the JSON decoders on its
-objects, then the dashboard's timings on the 500-ticker data, then the ETL's requests against an S3 raw
+objects, then the dashboard's timings on the 500-ticker data, its pages through the sign-in gate while four
+visitors run the explorer's heaviest statements, the explorer's memory per statement, then the ETL's requests against an S3 raw
 zone (moto), then the ETL against ten years of daily objects in S3 by each way of finding what is new,
 and the event path's latency.
 
@@ -12,7 +13,15 @@ import os
 import shutil
 from pathlib import Path
 
-from benchmarks import dashboard_bench, decoders, etl_bench, history_bench, s3_bench
+from benchmarks import (
+    dashboard_bench,
+    decoders,
+    etl_bench,
+    explorer_memory,
+    gate_concurrency,
+    history_bench,
+    s3_bench,
+)
 
 
 def main() -> None:
@@ -33,6 +42,8 @@ def main() -> None:
     etl_bench.main(home)
     decoders.main(home)
     dashboard_bench.main(home)
+    gate_concurrency.main(home)
+    explorer_memory.main(home)
     s3_bench.main(home / "s3")
     history_bench.main(home / "history")
 

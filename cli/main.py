@@ -11,10 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import click
 
@@ -28,13 +26,6 @@ from pipeline.outcomes import (
     worst_exit_code,
 )
 from pipeline.settings import Settings, SettingsError, get_settings
-
-
-def dashboard_entry() -> Path:
-    """The Streamlit script of the dashboard package (found through the import system, not a path)."""
-    import dashboard
-
-    return Path(dashboard.__file__).resolve().parent / "app.py"
 
 
 class IsoDate(click.ParamType):
@@ -233,43 +224,14 @@ def _write_sample(settings: Settings, *, tickers: int, days: int, seed: int, end
     click.echo(result.summary())
 
 
-def _serve_dashboard(settings: Settings, port: int, address: str | None) -> int:
-    """Replace this process with the Streamlit server (signals and exit status go straight to it)."""
+def _serve_dashboard(settings: Settings, port: int, address: str | None, forwarded_for: bool = False) -> int:
+    """Become the dashboard's server (`cli.serve`), migrating first when given the owner's credentials."""
+    from cli.serve import serve_dashboard
+
     # Given credentials of its own (AWS), the dashboard holds no owner's: the migrate unit migrates there.
     if not (settings.dashboard_database_url or settings.dashboard_db_secret_arn):
         _apply_migrations(settings)
-    arguments = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(dashboard_entry()),
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        # Visitors get no "Deploy" button or developer menu.
-        "--client.toolbarMode",
-        "viewer",
-    ]
-    if settings.uses_oidc_login:
-        arguments += ["--secrets.files", str(_oidc_secrets_file(settings))]
-    if address:
-        arguments += ["--server.address", address]
-    click.echo(f"dashboard: http://{address or 'localhost'}:{port}", err=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, arguments)
-    return EXIT_OK  # not reached
-
-
-def _oidc_secrets_file(settings: Settings) -> Path:
-    """Streamlit's secrets file with st.login's settings (the app client's secret read from Cognito)."""
-    from dashboard.oidc import write_streamlit_secrets
-
-    return write_streamlit_secrets(settings)
+    return serve_dashboard(settings, port, address, forwarded_for)
 
 
 _port_option = click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
@@ -279,9 +241,14 @@ _address_option = click.option("--address", help="Interface to listen on (defaul
 @cli.command()
 @_port_option
 @_address_option
-def dashboard(port: int, address: str | None) -> int:
-    """Serve the Streamlit dashboard."""
-    return _serve_dashboard(_settings(), port, address)
+@click.option(
+    "--forwarded-for",
+    is_flag=True,
+    help="Behind CloudFront: the sign-in gate takes each client's address from X-Forwarded-For.",
+)
+def dashboard(port: int, address: str | None, forwarded_for: bool) -> int:
+    """Serve the Streamlit dashboard (behind its sign-in gate with a password login)."""
+    return _serve_dashboard(_settings(), port, address, forwarded_for)
 
 
 @cli.command()
@@ -366,6 +333,8 @@ def _fail(message: str, code: int) -> int:
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status (no `sys.exit`, for tests)."""
+    from dashboard.gate.credentials import LoginUnavailable
+    from dashboard.gate.nginx import GateUnavailable
     from dashboard.oidc import OidcUnavailable
     from pipeline.db import DatabaseUnavailable
     from pipeline.migrations import MigrationError
@@ -381,7 +350,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return _fail("aborted", EXIT_INTERRUPTED)
     except SettingsError as error:
         return _fail(str(error), EXIT_USAGE)
-    except (DatabaseUnavailable, MigrationError, OidcUnavailable) as error:
+    except (DatabaseUnavailable, MigrationError, OidcUnavailable, LoginUnavailable, GateUnavailable) as error:
         if verbose:
             raise
         return _fail(" ".join(str(error).split()), EXIT_FAILED)

@@ -8,8 +8,9 @@ Layers, each of which holds without the others:
   read-only transactions; sql/0021) and which may read only the analytics data;
 - on its own connection, in a READ ONLY transaction that is always rolled back, through a cursor
   (DECLARE accepts only queries; EXPLAIN runs directly), so nothing it does outlives the statement;
-- rows come back through `explorer_fetch`, which stops in the server at `EXPLORER_MAX_ROWS` rows or
-  `EXPLORER_MAX_BYTES` bytes, so a huge result never reaches this process;
+- rows come back through `explorer_fetch`, and an EXPLAIN's lines through `explorer_explain`, which stop
+  in the server at `EXPLORER_MAX_ROWS` rows or `EXPLORER_MAX_BYTES` bytes, so a huge result never
+  reaches this process; a database message is cut to `EXPLORER_MAX_MESSAGE_CHARACTERS`;
 - at most `EXPLORER_MAX_CONCURRENT` statements run at once in this server; more are refused at once,
   and the pages keep their own connection and role.
 """
@@ -29,7 +30,7 @@ from typing import Any
 import pandas as pd
 import psycopg
 
-from dashboard.statement_check import CheckedStatement
+from dashboard.statement_check import CheckedStatement, RefusedStatement
 from pipeline.db import DatabaseUnavailable, connect, explorer_database_url
 from pipeline.redaction import one_line_reason
 from pipeline.settings import SettingsError
@@ -41,6 +42,19 @@ EXPLORER_MAX_BYTES = 4 * 1024 * 1024
 EXPLORER_TIMEOUT_MS = 5_000
 EXPLORER_MAX_CONCURRENT = 4
 _CURSOR_NAME = "explorer"
+_PLAN_COLUMN = "QUERY PLAN"
+#: The role's work_mem (sql/0023); each sort, hash or stored result of a plan keeps at most this much.
+EXPLORER_WORK_MEM_MB = 4
+#: 16 steps of 4 MB: one statement keeps at most 64 MB besides its backend's own few megabytes.
+EXPLORER_MAX_MEMORY_STEPS = 16
+_MEMORY_NODES = frozenset(
+    {
+        *("Sort", "Incremental Sort", "Hash", "Materialize", "Memoize", "WindowAgg", "CTE Scan"),
+        *("Function Scan", "Bitmap Heap Scan", "Recursive Union", "Table Function Scan"),
+    }
+)
+#: A database message longer than this is cut: it may quote a value of the visitor's statement.
+EXPLORER_MAX_MESSAGE_CHARACTERS = 2_000
 
 _running = threading.BoundedSemaphore(EXPLORER_MAX_CONCURRENT)
 
@@ -88,6 +102,7 @@ def run_explorer_statement(statement: CheckedStatement) -> ExplorerResult:
         started = time.perf_counter()
         try:
             conn.execute("SET TRANSACTION READ ONLY")
+            _check_plan(conn, statement.planned_text)
             if statement.explain:
                 frame, cut_off = _explain(conn, statement.text)
             else:
@@ -102,13 +117,41 @@ def run_explorer_statement(statement: CheckedStatement) -> ExplorerResult:
                     f"the database stopped answering: {one_line_reason(error)}"
                 ) from error
             # A limit of the role (temp_file_limit, out of memory) is the statement's failure, not the database's.
-            message = error.diag.message_primary or str(error)
-            raise ExplorerError(" ".join(message.split())) from error
+            raise ExplorerError(_short_message(error.diag.message_primary or str(error))) from error
         finally:
             if not conn.closed:
                 conn.rollback()
                 conn.close()
     return ExplorerResult(frame, cut_off, (time.perf_counter() - started) * 1000)
+
+
+def _check_plan(conn: psycopg.Connection, query: str) -> None:
+    """Refuse a plan with more steps that each keep up to work_mem than `EXPLORER_MAX_MEMORY_STEPS`."""
+    [(plan,)] = conn.execute(f"EXPLAIN (FORMAT JSON) {query}").fetchall()
+    steps = memory_steps(plan[0]["Plan"])
+    if steps > EXPLORER_MAX_MEMORY_STEPS:
+        raise RefusedStatement(
+            f"its plan has {steps} sorts, hashes and stored results, each of which may keep "
+            f"{EXPLORER_WORK_MEM_MB} MB; at most {EXPLORER_MAX_MEMORY_STEPS} may run in one statement"
+        )
+
+
+def memory_steps(plan: dict[str, Any]) -> int:
+    """The steps of `plan` (EXPLAIN's JSON) that each keep up to work_mem: sorts, hashes, stored rows."""
+    node = plan["Node Type"]
+    keeps = node in _MEMORY_NODES or (
+        node in ("Aggregate", "SetOp") and plan.get("Strategy") in ("Hashed", "Mixed")
+    )
+    return int(keeps) + sum(memory_steps(child) for child in plan.get("Plans", []))
+
+
+def _short_message(message: str) -> str:
+    """The message on one line, cut to `EXPLORER_MAX_MESSAGE_CHARACTERS` (saying how much was left out)."""
+    head = message[: EXPLORER_MAX_MESSAGE_CHARACTERS * 2]
+    line = " ".join(head.split())
+    if len(line) <= EXPLORER_MAX_MESSAGE_CHARACTERS and len(head) == len(message):
+        return line
+    return f"{line[:EXPLORER_MAX_MESSAGE_CHARACTERS]}... (cut: {len(message):,} characters in all)"
 
 
 def _query(conn: psycopg.Connection, text: str) -> tuple[pd.DataFrame, str | None]:
@@ -128,13 +171,14 @@ def _query(conn: psycopg.Connection, text: str) -> tuple[pd.DataFrame, str | Non
 
 
 def _explain(conn: psycopg.Connection, text: str) -> tuple[pd.DataFrame, str | None]:
-    # DECLARE takes no EXPLAIN; a plan is a few lines of text, so the row cap is budget enough.
-    with conn.cursor() as cursor:
-        cursor.execute(text)
-        columns = [column.name for column in cursor.description or ()]
-        rows = cursor.fetchmany(EXPLORER_MAX_ROWS + 1)
-    cut_off = "rows" if len(rows) > EXPLORER_MAX_ROWS else None
-    return pd.DataFrame(rows[:EXPLORER_MAX_ROWS], columns=columns), cut_off
+    """The plan's lines through `explorer_explain`, which keeps them to the row and byte budget in the server."""
+    budgeted = conn.execute(
+        "SELECT line, cut_off FROM explorer_explain(%s, %s, %s)",
+        (text, EXPLORER_MAX_ROWS, EXPLORER_MAX_BYTES),
+    ).fetchall()
+    lines = [(line,) for line, cut_off in budgeted if cut_off is None]
+    cut_off = next((reason for _, reason in budgeted if reason is not None), None)
+    return pd.DataFrame(lines, columns=[_PLAN_COLUMN]), cut_off
 
 
 class _JsonObject(list[tuple[str, Any]]):

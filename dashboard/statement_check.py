@@ -1,10 +1,13 @@
 """The SQL explorer's statement check, made with PostgreSQL's own parser (pglast), not with patterns.
 
 A statement passes when it is exactly one plain query (SELECT, VALUES, TABLE or WITH without
-data-modifying parts, or EXPLAIN of one), takes no row locks, creates nothing (SELECT INTO), and calls
-only functions that can neither reach beyond the query nor affect other sessions: no signalling of
-other backends, sleeping, advisory locks, configuration, large objects, files, sequences, other
-databases (dblink), or functions that run SQL text of their own (query_to_xml, ts_stat).
+data-modifying parts, or EXPLAIN of one), takes no row locks, creates nothing (SELECT INTO), and uses
+only the functions, operators and constructs of an allow list (`dashboard.statement_bounds`): none
+that reaches beyond the query or affects other sessions (signalling backends, sleeping, advisory locks,
+configuration, large objects, files, sequences, dblink, SQL text run by a function), and none that
+builds values larger than its inputs, so one statement's memory is bounded. It reads no
+view of other sessions (pg_stat_activity, pg_stat_statements, pg_locks ...): every visitor's statement
+runs as the same role, so those would show one visitor another's statements.
 
 The check is one layer of several: the statement then runs as its own role with limits set on the role,
 in a READ ONLY transaction, through a cursor (see `dashboard.explorer`). What the check passes is the
@@ -18,59 +21,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pglast.parser import ParseError, parse_sql_json
+from pglast.parser import ParseError, parse_sql, parse_sql_json
+from pglast.stream import RawStream
+
+from dashboard.statement_bounds import ALLOWED_FUNCTIONS, bound_problem
 
 #: Longer text is refused unread: an explorer statement is something a person types.
 MAX_STATEMENT_CHARACTERS = 20_000
 
-# Functions whose name starts with one of these are refused unless `ALLOWED_FUNCTIONS` names them:
-# pg_ covers backends (pg_terminate_backend, pg_cancel_backend), sleeping (pg_sleep*), advisory locks
-# (pg_advisory*, pg_try_advisory*), configuration (pg_reload_conf), files (pg_read_file, pg_ls_dir),
-# notifications, replication and WAL control; lo_ the large objects; dblink other databases; the
-# *_to_xml families and ts_stat / ts_rewrite run SQL text given as an argument, out of this check's sight.
-DENIED_FUNCTION_PREFIXES: tuple[str, ...] = (
-    "pg_",
-    "lo_",
-    "dblink",
-    "query_to_xml",
-    "cursor_to_xml",
-    "table_to_xml",
-    "schema_to_xml",
-    "database_to_xml",
-)
-DENIED_FUNCTIONS: frozenset[str] = frozenset(
-    {
-        "set_config",
-        "loread",
-        "lowrite",
-        "nextval",
-        "setval",
-        "ts_stat",
-        "ts_rewrite",
-        "inet_server_addr",
-        "inet_server_port",
-        "explorer_fetch",
-    }
-)
-#: pg_ functions that only describe values or the schema.
-ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
-    {
-        "pg_typeof",
-        "pg_column_size",
-        "pg_column_compression",
-        "pg_size_pretty",
-        "pg_size_bytes",
-        "pg_relation_size",
-        "pg_total_relation_size",
-        "pg_table_size",
-        "pg_indexes_size",
-        "pg_get_viewdef",
-        "pg_get_indexdef",
-        "pg_get_constraintdef",
-        "pg_get_expr",
-        "pg_input_is_valid",
-    }
-)
+#: Views of the server's sessions and statements. Every visitor runs as the same role, and a role sees
+#: its own sessions' query text, so these would show one visitor the statements of another.
+DENIED_RELATION_PREFIXES: tuple[str, ...] = ("pg_stat", "pg_locks", "pg_prepared_xacts")
 
 # Statements nested anywhere in a query that would write.
 _WRITING_NODES = {
@@ -104,16 +65,37 @@ class RefusedStatement(ValueError):
 
 @dataclass(frozen=True)
 class CheckedStatement:
-    """A statement that passed the check: the user's text as given, and whether it is an EXPLAIN."""
+    """A statement that passed the check: the user's text as given, and whether it is an EXPLAIN.
+
+    `query` is the query an EXPLAIN explains (the parser's own rendering of it), which the runner plans
+    first to bound the plan's memory; a plain query is planned as given.
+    """
 
     text: str
     explain: bool
+    query: str | None = None
+
+    @property
+    def planned_text(self) -> str:
+        return self.query or self.text
 
 
 def check_read_only_statement(sql: str) -> CheckedStatement:
     """The one plain query in `sql`, unchanged, or `RefusedStatement` saying what is not allowed."""
     if len(sql) > MAX_STATEMENT_CHARACTERS:
         raise RefusedStatement(f"the statement is longer than {MAX_STATEMENT_CHARACTERS:,} characters")
+    try:
+        return _check(sql)
+    except RefusedStatement:
+        raise
+    except RecursionError:
+        # The parse tree of deeply nested expressions is deeper than Python decodes or walks.
+        raise RefusedStatement("the statement is nested too deeply to check; simplify it") from None
+    except Exception as error:  # a failure of the check itself refuses; it never passes the text on
+        raise RefusedStatement(f"the statement could not be checked ({type(error).__name__})") from None
+
+
+def _check(sql: str) -> CheckedStatement:
     try:
         tree = json.loads(parse_sql_json(sql))
     except ParseError as error:
@@ -134,7 +116,13 @@ def check_read_only_statement(sql: str) -> CheckedStatement:
             f"only a query (SELECT, VALUES, TABLE, WITH or EXPLAIN) may run here, not {word}"
         )
     _check_query({kind: body})
-    return CheckedStatement(sql, explain)
+    return CheckedStatement(sql, explain, _explained_query(sql) if explain else None)
+
+
+def _explained_query(sql: str) -> str:
+    # Only for planning: what runs is always the visitor's own text.
+    explain: Any = parse_sql(sql)[0].stmt
+    return str(RawStream()(explain.query))
 
 
 def _statement_word(kind: str) -> str:
@@ -147,7 +135,8 @@ def _statement_word(kind: str) -> str:
 
 
 def _check_query(query: dict[str, Any]) -> None:
-    for name, node in _nodes(query):
+    nodes = list(_nodes(query))
+    for name, node in nodes:
         if name in _WRITING_NODES:
             raise RefusedStatement(f"a query may not contain {_WRITING_NODES[name]} (data-modifying WITH)")
         if name == "SelectStmt" and node.get("intoClause"):
@@ -156,6 +145,19 @@ def _check_query(query: dict[str, Any]) -> None:
             raise RefusedStatement("FOR UPDATE / FOR SHARE lock rows; remove the locking clause")
         if name == "FuncCall":
             _check_function(node)
+    problem = bound_problem(query)
+    if problem:
+        raise RefusedStatement(problem)
+    # Relations last: `pg_terminate_backend(pid) FROM pg_stat_activity` is refused for its function.
+    for name, node in nodes:
+        if name == "RangeVar":
+            _check_relation(node)
+
+
+def _check_relation(relation: dict[str, Any]) -> None:
+    table = relation.get("relname", "").lower()
+    if table.startswith(DENIED_RELATION_PREFIXES):
+        raise RefusedStatement(f"{table} shows other sessions and their statements; it may not be read here")
 
 
 def _check_function(call: dict[str, Any]) -> None:
@@ -164,9 +166,7 @@ def _check_function(call: dict[str, Any]) -> None:
     schema = parts[0].lower() if len(parts) > 1 else None
     if schema not in (None, "pg_catalog", "public"):
         raise RefusedStatement(f"functions of schema {schema!r} may not be called here")
-    if function in ALLOWED_FUNCTIONS:
-        return
-    if function in DENIED_FUNCTIONS or function.startswith(DENIED_FUNCTION_PREFIXES):
+    if function not in ALLOWED_FUNCTIONS:
         raise RefusedStatement(f"the function {function}() may not be called here")
 
 

@@ -63,6 +63,9 @@ class Settings(BaseModel):
     # directly (tests, a shared machine); neither set means no login (`pipeline demo` on localhost).
     dashboard_login_secret_arn: str | None = None
     dashboard_password: SecretStr | None = None
+    # Set by `pipeline dashboard` for the Streamlit it starts behind its sign-in gate (dashboard.gate):
+    # the key of the signed user name the gate hands Streamlit with each request.
+    dashboard_gate_secret: SecretStr | None = None
     # Or Streamlit's own OIDC login (st.login) with a Cognito user pool (dashboard_login=cognito): the
     # pool, its app client, the region and the dashboard's callback URL (.../oauth2callback). The client
     # secret is read from Cognito at start unless given (local use); the provider's metadata URL is
@@ -205,6 +208,11 @@ class Settings(BaseModel):
                 f"DASHBOARD_OIDC_POOL_ID: the OIDC login cannot be combined with {password[0]}; set one login only"
             )
         return self
+
+    @property
+    def uses_password_login(self) -> bool:
+        """True when visitors sign in with the password (DASHBOARD_PASSWORD or the login secret)."""
+        return bool(self.dashboard_password or self.dashboard_login_secret_arn)
 
     @property
     def uses_oidc_login(self) -> bool:

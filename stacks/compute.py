@@ -116,12 +116,16 @@ class AppInstanceConstruct(Construct):
             "RAW_BUCKET": raw_bucket.bucket_name,
             "PIPELINE_HOME": PIPELINE_HOME,
         }
-        login_environment = (
-            # The dashboard writes Streamlit's secrets file (st.login's settings) into a home of its own.
-            {**(oidc_environment or {}), "PIPELINE_HOME": DASHBOARD_HOME}
-            if self.login_secret is None
-            else {"DASHBOARD_LOGIN_SECRET_ARN": self.login_secret.secret_arn}
-        )
+        # The dashboard writes into a home of its own: Streamlit's secrets file (st.login's settings) with a
+        # Cognito login, the sign-in gate's nginx files with a password login.
+        login_environment = {
+            **(
+                oidc_environment or {}
+                if self.login_secret is None
+                else {"DASHBOARD_LOGIN_SECRET_ARN": self.login_secret.secret_arn}
+            ),
+            "PIPELINE_HOME": DASHBOARD_HOME,
+        }
         dashboard_environment = {
             **{name: secrets[name].secret_arn for name in DASHBOARD_SECRETS if name in secrets},
             **region,
@@ -169,7 +173,7 @@ class AppInstanceConstruct(Construct):
                     dashboard_environment=dashboard_environment,
                     tls=config.access_mode == "tls",
                     private=config.access_mode == "private",
-                    dashboard_home=oidc,
+                    dashboard_home=True,
                     # The logical id resolves with the user data's hash (user_data_causes_replacement).
                     signal=CreationSignal(Aws.STACK_NAME, cfn_instance.logical_id, Aws.REGION),
                 )

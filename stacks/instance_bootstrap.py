@@ -47,7 +47,10 @@ DASHBOARD_HOME = "/var/lib/pipeline-dashboard"
 TLS_DIRECTORY = "/etc/pipeline/tls"
 TLS_CERTIFICATE = f"{TLS_DIRECTORY}/dashboard.crt"
 TLS_KEY = f"{TLS_DIRECTORY}/dashboard.key"
-# Streamlit reads its options from STREAMLIT_* variables too; these make it serve HTTPS.
+#: The names the self-signed certificate is for (browsers match only the subject alternative names).
+TLS_SUBJECT_ALT_NAMES = "DNS:pipeline-dashboard,DNS:localhost,IP:127.0.0.1"
+# Streamlit reads its options from STREAMLIT_* variables too; these make it serve HTTPS (or, behind the
+# sign-in gate of a password login, nginx: `pipeline dashboard` hands them over).
 TLS_ENVIRONMENT = {
     "STREAMLIT_SERVER_SSL_CERT_FILE": TLS_CERTIFICATE,
     "STREAMLIT_SERVER_SSL_KEY_FILE": TLS_KEY,
@@ -168,7 +171,8 @@ def systemd_units(settings: BootstrapSettings) -> dict[str, str]:
             "Pipeline dashboard (Streamlit)",
             "Wants=pipeline-migrate.service\nAfter=pipeline-migrate.service\n"
             + _service_section(
-                f"dashboard --port {port} --address {'127.0.0.1' if settings.private else '0.0.0.0'}",
+                f"dashboard --port {port} --address {'127.0.0.1' if settings.private else '0.0.0.0'}"
+                + ("" if settings.private or settings.tls else " --forwarded-for"),
                 f"{capability}{state}Restart=on-failure\nRestartSec=5\n",
                 user=DASHBOARD_USER,
                 environment_file=DASHBOARD_ENVIRONMENT_FILE,
@@ -219,7 +223,8 @@ def tls_certificate_command(key: str, certificate: str) -> str:
     """The openssl command that makes the dashboard's self-signed certificate and its key."""
     return (
         "openssl req -x509 -newkey rsa:2048 -nodes -days 825 "
-        f'-subj "/CN=pipeline-dashboard" -keyout {key} -out {certificate}'
+        f'-subj "/CN=pipeline-dashboard" -addext "subjectAltName={TLS_SUBJECT_ALT_NAMES}" '
+        f"-keyout {key} -out {certificate}"
     )
 
 
@@ -308,7 +313,7 @@ set -euo pipefail
 exec > >(tee -a /var/log/pipeline-bootstrap.log) 2>&1
 echo "pipeline bootstrap: start $(date --iso-8601=seconds)"
 step="install system packages"
-{trap}dnf install -y -q python3.11 python3.11-pip unzip openssl aws-cfn-bootstrap
+{trap}dnf install -y -q python3.11 python3.11-pip unzip openssl aws-cfn-bootstrap nginx
 step="create users"
 id -u {SERVICE_USER} >/dev/null 2>&1 || useradd --system --home-dir {PIPELINE_HOME} --create-home --shell /sbin/nologin {SERVICE_USER}
 id -u {DASHBOARD_USER} >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin {DASHBOARD_USER}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.csv_export import spreadsheet_safe_csv
 from dashboard.explorer import (
     EXPLORER_MAX_BYTES,
     EXPLORER_MAX_ROWS,
@@ -61,7 +62,7 @@ if submitted:
         st.dataframe(result.frame, hide_index=True)
         st.download_button(
             "Download CSV",
-            result.frame.to_csv(index=False).encode("utf-8"),
+            spreadsheet_safe_csv(result.frame),
             file_name="query.csv",
             mime="text/csv",
             icon=":material/download:",

@@ -134,6 +134,22 @@ def test_the_dashboard_unit_reads_only_its_own_environment(any_mode: Synthesized
     assert not names & {"DB_SECRET_ARN", "RAW_BUCKET", "DATABASE_URL"}
     assert "User=pipeline-dashboard" in script
     assert f"EnvironmentFile={DASHBOARD_ENVIRONMENT_FILE}" in script
+    # The sign-in gate: nginx from the distribution, its files in the dashboard's own home.
+    [packages] = [line for line in script.splitlines() if "dnf install -y -q python3.11" in line]
+    assert packages.endswith(" nginx")
+    assert "PIPELINE_HOME=/var/lib/pipeline-dashboard" in dashboard_env
+    assert "StateDirectory=pipeline-dashboard" in script
+
+
+@pytest.mark.parametrize("mode", ["dev", "production"])
+def test_behind_cloudfront_the_gate_takes_the_client_address_cloudfront_forwards(synthesized, mode):
+    assert "dashboard --port" in user_data(synthesized(mode))
+    assert " --forwarded-for" in user_data(synthesized(mode))
+
+
+def test_outside_cloudfront_the_gate_trusts_no_forwarded_address(lab, private):
+    assert "--forwarded-for" not in user_data(lab)
+    assert "--forwarded-for" not in user_data(private)
 
 
 def test_the_login_password_is_generated_into_a_secret_the_instance_may_read(any_mode: Synthesized) -> None:

@@ -45,6 +45,24 @@ def test_the_server_hides_the_deploy_button_and_developer_menu(served, monkeypat
     assert argv[argv.index("--server.port") + 1] == "8600"
 
 
+def test_streamlit_is_configured_for_strangers(served, monkeypatch):
+    from streamlit import config
+
+    serve(monkeypatch, DATABASE_URL="postgresql://owner@127.0.0.1:1/db")
+
+    argv = served["argv"]
+    options = {argv[index][2:]: argv[index + 1] for index in range(5, len(argv), 2)}
+    assert options["client.showErrorDetails"] == "none"
+    assert options["server.maxUploadSize"] == "1"
+    assert int(options["server.maxMessageSize"]) <= 16
+    assert options["server.maxWidgetStateSize"] == "1"
+    assert options["global.developmentMode"] == "false"
+    assert options["server.enableXsrfProtection"] == "true"
+    assert options["server.enableCORS"] == "true"
+    # Each is an option this Streamlit knows (a misspelt one would be an error at start, or ignored).
+    assert set(options) <= set(config._config_options_template)
+
+
 def test_with_the_owners_credentials_it_migrates_first(served, monkeypatch):
     serve(monkeypatch, DATABASE_URL="postgresql://owner@127.0.0.1:1/db")
 
@@ -139,3 +157,23 @@ def test_an_unreadable_client_secret_is_one_line_and_no_server(monkeypatch, caps
     assert code == 1
     assert error.startswith("pipeline: error: cannot read the app client 4h1fq2example7client")
     assert error.count("\n") == 1
+
+
+def test_a_password_login_without_nginx_is_one_line_and_no_server(served, monkeypatch, capsys):
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    for name, value in {
+        "DATABASE_URL": "postgresql://owner@127.0.0.1:1/db",
+        "DASHBOARD_PASSWORD": "pw",
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_settings_caches()
+
+    code = cli.run_cli(["dashboard", "--port", "8600"])
+
+    error = capsys.readouterr().err
+    assert code == 1
+    assert "a password login is served through nginx, which is not installed" in error
+    assert error.count("\n") == 1
+    assert served["argv"] == [], "Streamlit was not started alone instead"

@@ -77,3 +77,25 @@ def test_no_module_of_the_cdk_app_imports_the_operations_module() -> None:
     ]
     assert importers == []
     assert "aws_cdk" not in (REPO_ROOT / "stacks" / "operations.py").read_text()
+
+
+def test_the_sign_in_service_imports_neither_streamlit_nor_the_rest_of_the_dashboard() -> None:
+    # dashboard.gate runs as its own small process in front of Streamlit (docs/internals.md).
+    offences = {}
+    for path in sorted((REPO_ROOT / "dashboard" / "gate").rglob("*.py")):
+        tree = ast.parse(path.read_bytes())
+        modules = {
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        }
+        modules |= {
+            node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+        }
+        bad = {
+            name
+            for name in modules
+            if name.split(".")[0] in ("streamlit", "pandas")
+            or (name.startswith("dashboard") and not name.startswith("dashboard.gate"))
+        }
+        if bad:
+            offences[str(path.relative_to(REPO_ROOT))] = sorted(bad)
+    assert offences == {}
