@@ -7,20 +7,25 @@ thousand objects becomes one ETL run of exactly those keys (`run_etl(keys=...)`,
 messages are deleted only after that run committed; a failed run leaves them to come back after the
 queue's visibility timeout (and, after repeated failures, to move to its dead-letter queue).
 
-Both message shapes are understood: EventBridge's S3 event (``detail.object.key``, not URL-encoded) and
-an S3 event notification (``Records[].s3.object.key``, URL-encoded with ``+`` for spaces). A message
-that is neither names no object: it is logged and deleted, since no retry can make it loadable.
+Both message shapes are understood, each a pydantic model: EventBridge's S3 event
+(``detail.object.key``, not URL-encoded) and an S3 event notification (``Records[].s3.object.key``,
+URL-encoded with ``+`` for spaces). A message that is neither (not JSON, another shape, a key that is
+not a string) is poison: it is logged with its message id and deleted alone, at once, since no retry
+can make it loadable. Dead-lettering it instead would bring it back on every receive until SQS gave
+up on it, and the DLQ keeps nothing the log line does not. The other messages of its batch are loaded
+and deleted as usual; nothing one message holds ends the follower.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from etl.run import EXIT_FAILED, EtlResult, run_etl
 from pipeline.settings import Settings
@@ -47,27 +52,74 @@ class Burst:
 
     keys: list[str] = field(default_factory=list)
     receipts: list[str] = field(default_factory=list)
-    unreadable: int = 0
+    #: Receipts of the messages that are not events at all, deleted before the burst is loaded.
+    poison: list[str] = field(default_factory=list)
+
+
+class _S3Object(BaseModel):
+    key: str = Field(min_length=1)
+
+
+class _EventBridgeDetail(BaseModel):
+    object: _S3Object
+
+
+class EventBridgeEvent(BaseModel):
+    """EventBridge's "Object Created" event of the raw bucket."""
+
+    source: Literal["aws.s3"]
+    detail: _EventBridgeDetail
+
+
+class _S3Entity(BaseModel):
+    object: _S3Object
+
+
+class _NotificationRecord(BaseModel):
+    event_name: str = Field(alias="eventName")
+    s3: _S3Entity
+
+
+class S3Notification(BaseModel):
+    """An S3 event notification: one or more records."""
+
+    records: list[_NotificationRecord] = Field(alias="Records")
+
+
+class S3TestEvent(BaseModel):
+    """What S3 sends once when a notification is configured: names no object, and is no fault."""
+
+    event: Literal["s3:TestEvent"] = Field(alias="Event")
+
+
+_MESSAGE: TypeAdapter[EventBridgeEvent | S3Notification | S3TestEvent] = TypeAdapter(
+    EventBridgeEvent | S3Notification | S3TestEvent
+)
+
+
+class PoisonMessage(ValueError):
+    """A queue message that is not an event this follower understands; the reason is one line."""
 
 
 def event_keys(body: str) -> list[str]:
-    """The raw-zone keys one queue message names (none for a message of another kind)."""
+    """The raw-zone keys one queue message names (none for S3's test event or a non-create record);
+    raise `PoisonMessage` for a body that is not JSON or not one of the known shapes."""
     try:
-        document = json.loads(body)
-    except ValueError:
-        return []
-    if not isinstance(document, dict):
-        return []
-    detail = document.get("detail")
-    if document.get("source") == "aws.s3" and isinstance(detail, dict):
-        key = (detail.get("object") or {}).get("key")
-        return [key] if isinstance(key, str) and key else []
-    keys = []
-    for record in document.get("Records") or []:
-        key = ((record or {}).get("s3") or {}).get("object", {}).get("key")
-        if isinstance(key, str) and key and str(record.get("eventName", "")).startswith("ObjectCreated"):
-            keys.append(unquote_plus(key))
-    return keys
+        message = _MESSAGE.validate_json(body)
+    except ValidationError as error:
+        # The deepest error is from the shape the message came closest to: the one worth naming.
+        deepest = max(error.errors(), key=lambda item: len(item["loc"]))
+        where = ".".join(str(part) for part in deepest["loc"]) or "body"
+        raise PoisonMessage(f"{where}: {deepest['msg']}") from None
+    if isinstance(message, EventBridgeEvent):
+        return [message.detail.object.key]
+    if isinstance(message, S3Notification):
+        return [
+            unquote_plus(record.s3.object.key)
+            for record in message.records
+            if record.event_name.startswith("ObjectCreated")
+        ]
+    return []
 
 
 def receive_burst(
@@ -102,12 +154,30 @@ def receive_burst(
         last_at = monotonic()
         first_at = last_at if first_at is None else first_at
         for message in messages:
-            burst.receipts.append(message["ReceiptHandle"])
-            keys = event_keys(message.get("Body", ""))
-            if not keys:
-                burst.unreadable += 1
-                log.warning("ETL queue message names no raw object; deleted: %.200s", message.get("Body"))
-            burst.keys += keys
+            _take(burst, message)
+
+
+def _take(burst: Burst, message: Mapping[str, Any]) -> None:
+    """Add one message to the burst; a poison one is set aside to be deleted alone, at once."""
+    message_id = message.get("MessageId", "(no id)")
+    receipt = message.get("ReceiptHandle")
+    if not isinstance(receipt, str):
+        log.warning("ETL queue message %s has no receipt handle; it cannot be deleted", message_id)
+        return
+    body = message.get("Body")
+    try:
+        keys = event_keys(body if isinstance(body, str) else "")
+    except PoisonMessage as error:
+        burst.poison.append(receipt)
+        log.warning(
+            "ETL queue message %s is not an S3 object event (%s); deleted alone: %.200r",
+            message_id,
+            error,
+            body,
+        )
+        return
+    burst.receipts.append(receipt)
+    burst.keys += keys
 
 
 def delete_messages(client: EtlQueueClient, queue_url: str, receipts: Sequence[str]) -> None:
@@ -125,6 +195,8 @@ def delete_messages(client: EtlQueueClient, queue_url: str, receipts: Sequence[s
 def drain_once(settings: Settings, client: EtlQueueClient, queue_url: str, **timing: Any) -> EtlResult | None:
     """One burst: receive it, load its keys, delete its messages once loaded. None when the queue was idle."""
     burst = receive_burst(client, queue_url, **timing)
+    if burst.poison:  # whatever the load does, these must not come back
+        delete_messages(client, queue_url, burst.poison)
     if not burst.receipts:
         return None
     keys = list(dict.fromkeys(burst.keys))

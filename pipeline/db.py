@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import os
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 
+from pipeline import embedded_start
 from pipeline.catalog import DASHBOARD_ROLE, EXPLORER_ROLE
 from pipeline.redaction import one_line_reason, redact
 from pipeline.settings import Settings, get_settings
@@ -71,20 +73,42 @@ def _embedded_uri(data_dir: Path) -> str:
     # One process at a time starts and configures the server; the others then find it running.
     with open(data_dir.parent / ".pg.lock", "a") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
+        if embedded_start.is_interrupted_initdb(data_dir):
+            aside = embedded_start.set_aside(data_dir)
+            log.warning(
+                "the embedded database in %s was never completely created (its first start was "
+                "interrupted); moved it to %s and creating it again",
+                data_dir,
+                aside,
+            )
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # cleanup_mode=None: the server outlives this process and is reused by the next command.
-                server = pgserver.get_server(data_dir, cleanup_mode=None)
-            uri = server.get_uri()
-            _configure_embedded(uri, data_dir)
-            _mark_ready(data_dir)
+            uri = _start_embedded(pgserver, data_dir)
         except DatabaseUnavailable:
             raise
         except Exception as error:
-            raise DatabaseUnavailable(
-                f"cannot start the embedded PostgreSQL in {data_dir}: {error}"
-            ) from error
+            # A server killed a moment ago may still hold its shared memory: once more, then give up.
+            log.info("%s; starting it once more", embedded_start.start_failure(data_dir, error))
+            time.sleep(embedded_start.RESTART_WAIT_SECONDS)
+            try:
+                uri = _start_embedded(pgserver, data_dir)
+            except DatabaseUnavailable:
+                raise
+            except Exception as again:
+                raise DatabaseUnavailable(embedded_start.start_failure(data_dir, again)) from again
+    return uri
+
+
+def _start_embedded(pgserver: Any, data_dir: Path) -> str:
+    """Start (initdb first if needed) and configure the server; its own output stays in its log file."""
+    with warnings.catch_warnings(), embedded_start.quiet_pgserver():
+        warnings.simplefilter("ignore")
+        # pgserver keeps one instance per folder in this process: a failed start must not be reused.
+        vars(pgserver.postgres_server.PostgresServer).get("_instances", {}).pop(data_dir.resolve(), None)
+        # cleanup_mode=None: the server outlives this process and is reused by the next command.
+        server = pgserver.get_server(data_dir, cleanup_mode=None)
+    uri: str = server.get_uri()
+    _configure_embedded(uri, data_dir)
+    _mark_ready(data_dir)
     return uri
 
 

@@ -40,7 +40,9 @@ def plan(settings: Settings, window: Window, today: dt.date) -> SourcePlan:
 
 
 def check_csv(response: HttpResponse, series_id: str) -> None:
-    """A two-column CSV: a date header (``observation_date`` or ``DATE``) and the series id, then dated rows."""
+    """A two-column CSV: a date header (``observation_date`` or ``DATE``) and the series id, then dated
+    rows, each ending with a newline (as FRED's always does): a body cut mid-line (``2025-06-30,1``
+    from ``2025-06-30,13.84``) is incomplete, not a smaller number, and is fetched again."""
     if looks_like_html(response.body) or response.media_type not in CSV_TYPES:
         raise InvalidResponse(
             f"FRED sent {response.content_type or 'no content type'}, not CSV: {describe_body(response.body)}",
@@ -50,6 +52,12 @@ def check_csv(response: HttpResponse, series_id: str) -> None:
         lines = response.body.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError:
         raise InvalidResponse("FRED body is not UTF-8 text", retryable=True) from None
+    if not response.body.endswith(b"\n"):
+        last = lines[-1] if lines else ""
+        raise InvalidResponse(
+            f"FRED CSV ends mid-line (no final newline; last line {last[:80]!r}): the body is incomplete",
+            retryable=True,
+        )
     header = lines[0].split(",") if lines else []
     if len(header) != 2 or header[0].strip().lower() not in DATE_HEADERS or header[1].strip() != series_id:
         raise InvalidResponse(
@@ -63,7 +71,18 @@ def check_csv(response: HttpResponse, series_id: str) -> None:
             dt.date.fromisoformat(fields[0])
         except ValueError:
             fields = []
-        if len(fields) != 2:
+        if len(fields) != 2 or not _is_value(fields[1]):
             raise InvalidResponse(
                 f"FRED CSV line {number} is not 'date,value': {line[:80]!r}", retryable=True
             )
+
+
+def _is_value(text: str) -> bool:
+    """A number, or FRED's missing value (``.`` in older files, empty in newer ones)."""
+    if text.strip() in ("", "."):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

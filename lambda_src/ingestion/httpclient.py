@@ -4,8 +4,9 @@ Every source fetches through `HttpClient.fetch`, which
 
 - waits its turn on the source's `Pacer` (a minimum spacing between request starts, scaled by the
   request's cost so that Open-Meteo's weighted requests are spaced by their weight);
-- sends the request through a `Transport` with connect and read timeouts (`curl_cffi` with browser
-  impersonation for Yahoo when installed, `requests` otherwise);
+- sends the request through a `Transport` with connect and read timeouts, an overall deadline and a
+  body size limit (`bodies`; `curl_cffi` with browser impersonation for Yahoo when installed,
+  `requests` otherwise);
 - retries, through tenacity, connection errors, 5xx, 429, throttle texts and bodies that are not what
   the API promises (truncated or HTML), with exponential backoff and jitter, honouring `Retry-After`
   (capped); an error object or another 4xx fails at once;
@@ -30,6 +31,25 @@ from typing import Protocol
 
 import tenacity
 
+from lambda_src.ingestion.transports import (
+    CurlCffiTransport,
+    HttpResponse,
+    RequestsTransport,
+    Transport,
+    TransportError,
+    browser_transport,
+)
+
+# The transports live in `transports`; the runner and the tests import them from here too.
+__all__ = [
+    "CurlCffiTransport",
+    "HttpResponse",
+    "RequestsTransport",
+    "Transport",
+    "TransportError",
+    "browser_transport",
+]
+
 logger = logging.getLogger(__name__)
 
 #: A current desktop Chrome, for Yahoo (which rejects library User-Agents).
@@ -42,93 +62,6 @@ PROJECT_USER_AGENT = "market-weather-pipeline/0.1 (open-data ingestion; python)"
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    """What a transport returns: the final URL, status, lower-cased headers and the exact body bytes."""
-
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-    @property
-    def media_type(self) -> str:
-        """The content type without parameters, lower-cased (``application/json``)."""
-        return self.content_type.split(";")[0].strip().lower()
-
-
-class TransportError(Exception):
-    """The request never got an HTTP response (DNS, connection refused or reset, timeout)."""
-
-
-class Transport(Protocol):
-    """Sends one GET request; raises `TransportError` when no HTTP response comes back."""
-
-    name: str
-
-    def get(
-        self, url: str, params: Mapping[str, str], headers: Mapping[str, str], timeout: tuple[float, float]
-    ) -> HttpResponse: ...
-
-
-class RequestsTransport:
-    """The plain `requests` transport (one keep-alive session)."""
-
-    name = "requests"
-
-    def __init__(self) -> None:
-        import requests
-
-        self._requests = requests
-        self._session = requests.Session()
-
-    def get(
-        self, url: str, params: Mapping[str, str], headers: Mapping[str, str], timeout: tuple[float, float]
-    ) -> HttpResponse:
-        try:
-            response = self._session.get(url, params=params, headers=headers, timeout=timeout)
-        except self._requests.RequestException as error:
-            raise TransportError(f"{type(error).__name__}: {error}") from error
-        lowered = {name.lower(): value for name, value in response.headers.items()}
-        return HttpResponse(response.url, response.status_code, lowered, response.content)
-
-
-class CurlCffiTransport:
-    """`curl_cffi` impersonating a current Chrome (TLS and HTTP/2 fingerprint, matching headers)."""
-
-    name = "curl_cffi"
-
-    def __init__(self, impersonate: str = "chrome") -> None:
-        from curl_cffi import requests as curl_requests
-
-        self._errors = (curl_requests.RequestsError,)
-        self._session: curl_requests.Session = curl_requests.Session(impersonate=impersonate)
-
-    def get(
-        self, url: str, params: Mapping[str, str], headers: Mapping[str, str], timeout: tuple[float, float]
-    ) -> HttpResponse:
-        # The impersonated browser sends its own matching User-Agent; overriding it would break the disguise.
-        own_headers = {name: value for name, value in headers.items() if name.lower() != "user-agent"}
-        try:
-            response = self._session.get(url, params=dict(params), headers=own_headers, timeout=timeout)
-        except self._errors as error:
-            raise TransportError(f"{type(error).__name__}: {error}") from error
-        lowered = {name.lower(): value for name, value in response.headers.items()}
-        return HttpResponse(str(response.url), response.status_code, lowered, response.content)
-
-
-def browser_transport() -> Transport:
-    """`CurlCffiTransport` when the optional `curl_cffi` is installed, else `RequestsTransport`."""
-    try:
-        return CurlCffiTransport()
-    except ImportError:
-        return RequestsTransport()
 
 
 class Clock(Protocol):
@@ -316,7 +249,7 @@ class HttpClient:
                 response = self.transport.get(url, params, self._headers(), self.timeout)
             except TransportError as error:
                 attempts.append(str(error))
-                raise InvalidResponse(str(error), retryable=True) from error
+                raise InvalidResponse(str(error), retryable=error.retryable) from error
             problem = status_problem(response, self.clock.now())
             if problem is None:
                 try:

@@ -264,7 +264,12 @@ def run_shard(
         deadline=deadline,
     )
     for request in requests:
-        _fetch_one(client, store, request, shard.force, report)
+        try:
+            _fetch_one(client, store, request, shard.force, report)
+        except Exception as error:  # one request's surprise (a bug, a MemoryError) must not lose the manifest
+            logger.exception("%s %s failed unexpectedly", source, request.entity)
+            reason = f"unexpected error: {type(error).__name__}: {error}"
+            report.failed.append(Failure(source, request.entity, request.full_url, reason))
         if meter is not None:
             meter.step(f"{source} {request.entity}")
     if source == catalog.CONSTITUENTS:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from etl.follow import Burst, delete_messages, event_keys, receive_burst
+import pytest
+
+from etl.follow import Burst, PoisonMessage, delete_messages, event_keys, receive_burst
 
 KEY = "raw/yahoo/2024-01-05/%5EGSPC_2024-01-05.json"
 
@@ -34,9 +36,18 @@ def test_eventbridge_keys_are_taken_as_they_are_and_notification_keys_are_url_de
         ]
     }
     assert event_keys(json.dumps(notification)) == ["raw/yahoo/2024-01-05/%5EGSPC x.json"]
-    # S3's test event, other JSON, and text name nothing.
+    # S3's test event names nothing; other JSON, and text, are poison, each with a one-line reason.
     assert event_keys(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent"})) == []
-    assert event_keys("[1, 2]") == [] and event_keys("not json") == []
+    for poison in (
+        "[1, 2]",
+        "not json",
+        '{"source": "aws.s3", "detail": {"object": "raw/a/2024-01-05/1"}}',
+        '{"Records": ["raw/a/2024-01-05/1"]}',
+        '{"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": 7}}}]}',
+    ):
+        with pytest.raises(PoisonMessage) as refused:
+            event_keys(poison)
+        assert "\n" not in str(refused.value)
 
 
 class FakeQueue:
@@ -72,9 +83,9 @@ def test_a_burst_is_gathered_until_the_queue_is_quiet() -> None:
         ]
     )
     burst = receive_burst(queue, "q", quiet_seconds=10, burst_seconds=60, monotonic=queue.monotonic)
-    # Then one burst holds all three keys and every receipt (the junk one too, to be deleted).
+    # Then one burst holds all three keys and their receipts; the junk one is set aside, to be deleted alone.
     assert burst.keys == ["raw/a/2024-01-05/1", "raw/a/2024-01-05/2", "raw/a/2024-01-05/3"]
-    assert len(burst.receipts) == 4 and burst.unreadable == 1
+    assert len(burst.receipts) == 3 and burst.poison == ["r-junk"]
     # It stopped once 10 quiet seconds had passed after the last message.
     assert queue.now - 12 >= 10
 

@@ -93,5 +93,18 @@ def test_fred_html_page_and_wrong_series_fail() -> None:
 
 def test_fred_truncated_line_fails() -> None:
     body = fixture("fred/VIXCLS.csv")[:-9]
+    with pytest.raises(InvalidResponse, match="ends mid-line"):
+        fred.check_csv(response(200, "text/csv", body), "VIXCLS")
+
+
+def test_fred_value_cut_mid_number_fails_not_a_smaller_number() -> None:
+    body = fixture("fred/VIXCLS.csv")[:-4]  # "13.84\n" cut to "13"
+    with pytest.raises(InvalidResponse, match="ends mid-line") as refused:
+        fred.check_csv(response(200, "text/csv", body), "VIXCLS")
+    assert refused.value.retryable
+
+
+def test_fred_line_with_a_value_that_is_not_a_number_fails() -> None:
+    body = b"observation_date,VIXCLS\n2024-01-16,13.8x\n"
     with pytest.raises(InvalidResponse, match="is not 'date,value'"):
         fred.check_csv(response(200, "text/csv", body), "VIXCLS")
