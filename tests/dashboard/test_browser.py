@@ -24,7 +24,7 @@ from dashboard.formatting import level
 from dashboard.state_grid import state_tiles
 from pipeline.settings import US_STATES_FILE
 from stacks.instance_bootstrap import TLS_ENVIRONMENT, tls_certificate_command
-from tests.dashboard.conftest import INDEX_SYMBOL
+from tests.dashboard.conftest import INDEX_NAME
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
@@ -153,7 +153,7 @@ def test_the_overview_renders_its_figures_in_headless_chromium(seeded_database_u
         offline_chromium_page(base_url) as (page, _),
     ):
         page.goto(base_url)
-        page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+        page.get_by_text(f"{INDEX_NAME} close").wait_for(timeout=RENDER_TIMEOUT_MS)
         page.get_by_text("Best sector").wait_for(timeout=RENDER_TIMEOUT_MS)
         close_shown = page.get_by_text(level(last_close), exact=True)
         close_shown.first.wait_for(timeout=RENDER_TIMEOUT_MS)
@@ -212,23 +212,23 @@ def test_signing_in_shows_the_pages_and_signing_out_or_a_wrong_password_does_not
     ):
         page.goto(base_url)
         page.get_by_role("textbox", name="Password").wait_for(timeout=RENDER_TIMEOUT_MS)
-        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+        assert page.get_by_text(f"{INDEX_NAME} close").count() == 0
         # Viewer toolbar: no Deploy button, no developer menu.
         assert page.get_by_text("Deploy", exact=True).count() == 0
 
         page.get_by_role("textbox", name="Password").fill("not the password")
         page.get_by_role("button", name="Sign in").click()
         page.get_by_text("Wrong user name or password.").wait_for(timeout=RENDER_TIMEOUT_MS)
-        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+        assert page.get_by_text(f"{INDEX_NAME} close").count() == 0
 
         page.get_by_role("textbox", name="Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
-        page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+        page.get_by_text(f"{INDEX_NAME} close").wait_for(timeout=RENDER_TIMEOUT_MS)
         page.screenshot(path=str(ARTIFACTS / "dashboard-signed-in.png"), full_page=True)
 
         page.get_by_role("button", name="Sign out").click()
         page.get_by_role("textbox", name="Password").wait_for(timeout=RENDER_TIMEOUT_MS)
-        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+        assert page.get_by_text(f"{INDEX_NAME} close").count() == 0
 
 
 @pytest.mark.browser
@@ -254,6 +254,6 @@ def test_over_streamlits_own_tls_with_a_first_boot_certificate_the_login_and_pag
         page.get_by_role("textbox", name="Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
         # The figures arrive over the WebSocket, so this is wss:// working too.
-        page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+        page.get_by_text(f"{INDEX_NAME} close").wait_for(timeout=RENDER_TIMEOUT_MS)
     assert base_url.startswith("https://")
     assert refused == []

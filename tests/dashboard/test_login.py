@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import login
 from dashboard.login import Credentials, FailedAttempts, LoginUnavailable
 from pipeline.settings import load_settings
-from tests.dashboard.conftest import APP_PATH, INDEX_SYMBOL
+from tests.dashboard.conftest import APP_PATH, INDEX_NAME
 
 PASSWORD = "correct horse battery staple"
 
@@ -39,7 +39,7 @@ def test_without_a_login_set_the_overview_shows_at_once(seeded_database_url):
     login._server_login.clear()
     app = AppTest.from_file(str(APP_PATH), default_timeout=30).run()
 
-    assert any(metric.label == f"{INDEX_SYMBOL} close" for metric in app.metric)
+    assert any(metric.label == f"{INDEX_NAME} close" for metric in app.metric)
     assert not app.text_input
 
 
@@ -59,7 +59,7 @@ def test_the_right_password_opens_the_pages_until_sign_out(password_set):
     app = AppTest.from_file(str(APP_PATH), default_timeout=30).run()
 
     sign_in(app, "admin", PASSWORD)
-    assert any(metric.label == f"{INDEX_SYMBOL} close" for metric in app.metric)
+    assert any(metric.label == f"{INDEX_NAME} close" for metric in app.metric)
     app.sidebar.button[0].click().run()
     assert [title.value for title in app.title] == ["Sign in"]
     assert not app.metric
