@@ -50,7 +50,14 @@ figure = px.imshow(
     title=f"Pearson correlation of daily values, {start} to {end}",
 )
 figure.update_traces(hovertemplate="%{y}<br>with %{x}<br>Correlation: %{z:.2f}<extra></extra>")
-figure.update_layout(height=max(400, 60 * len(chosen)), xaxis_title="", yaxis_title="")
+# The colour bar below the grid and short titles leave a phone's width for the cells themselves.
+figure.update_layout(
+    height=max(450, 60 * len(chosen)),
+    xaxis_title="",
+    yaxis_title="",
+    title_font_size=14,
+    coloraxis_colorbar={"orientation": "h", "y": -0.45, "thickness": 12},
+)
 st.plotly_chart(figure)
 
 st.subheader("Strongest pairs")
@@ -88,6 +95,13 @@ if first == second:
     st.info("Choose two different series.")
     st.stop()
 rolling = queries.rolling_correlation(first, second, window_days, start, end)
+if rolling["correlation"].isna().all():
+    st.info(
+        f"No day of this period has {window_days} trading days with both series before it: choose a "
+        "longer period or a shorter window.",
+        icon=":material/info:",
+    )
+    st.stop()
 figure = px.line(
     rolling,
     x="trade_date",
@@ -95,6 +109,7 @@ figure = px.line(
     labels={"trade_date": "", "correlation": "Correlation"},
     title=f"{labels[first]} against {labels[second]}, {window_days}-day window",
 )
+figure.update_layout(title_font_size=14)
 figure.update_traces(hovertemplate="%{x|%Y-%m-%d}: %{y:.2f}<extra></extra>")
 figure.update_yaxes(range=[-1, 1])
 st.plotly_chart(figure)
