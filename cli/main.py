@@ -87,6 +87,7 @@ def _window_options(command):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="market-weather-pipeline", prog_name="pipeline")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details and show tracebacks.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
@@ -344,6 +345,10 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         code = cli.main(
             args=list(argv) if argv is not None else None, prog_name="pipeline", standalone_mode=False
         )
+    except click.exceptions.NoArgsIsHelpError as error:
+        # A bare `pipeline` or `pipeline db`: the help as `--help` writes it, not squashed into one line.
+        click.echo(error.ctx.get_help() if error.ctx else "")
+        return EXIT_USAGE
     except click.UsageError as error:
         return _fail(" ".join(error.format_message().split()), EXIT_USAGE)
     except click.Abort:

@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.login import require_login
-from dashboard.status_views import render_database_down, render_no_data
+from dashboard.status_views import render_database_down, render_no_data, render_sample_notice
 from pipeline.db import DatabaseUnavailable
 
 # A local icon: a Material icon name would make the browser fetch a web font, which fails offline.
@@ -49,6 +49,7 @@ def main() -> None:
         return
     page = st.navigation(PAGES)
     try:
+        render_sample_notice()
         page.run()
     except DatabaseUnavailable as error:
         render_database_down(str(error))

@@ -59,7 +59,16 @@ def _grid(values: pd.Series, empty: object = None) -> list[list[object]]:
     return cells
 
 
-def state_tile_map(states: pd.DataFrame, measure: str, measure_label: str, title: str) -> go.Figure:
+def state_tile_map(
+    states: pd.DataFrame,
+    measure: str,
+    measure_label: str,
+    title: str,
+    *,
+    colorscale: str = "Blues",
+    value_format: str = ".1f",
+    trace_name: str = "Precipitation",
+) -> go.Figure:
     """A tile map coloured by `states[measure]` (one row per USPS code in `states["state"]`).
 
     States without a value in `states` stay as grey tiles so the map keeps its shape; hovering a tile
@@ -91,7 +100,7 @@ def state_tile_map(states: pd.DataFrame, measure: str, measure_label: str, title
     )
     figure.add_trace(
         go.Heatmap(
-            name="Precipitation",
+            name=trace_name,
             z=_grid(observed[measure]),
             text=_grid(pd.Series(observed.index, index=observed.index), empty=""),
             customdata=[
@@ -99,13 +108,13 @@ def state_tile_map(states: pd.DataFrame, measure: str, measure_label: str, title
                 for name_row, days_row in zip(names, _grid(observed["days"]), strict=True)
             ],
             texttemplate="%{text}",
-            colorscale="Blues",
-            colorbar={"title": {"text": measure_label, "side": "right"}},
+            colorscale=colorscale,
+            colorbar={"title": {"text": measure_label, "side": "top"}, "orientation": "h", "y": -0.05},
             xgap=3,
             ygap=3,
             hoverongaps=False,
             hovertemplate=(
-                f"%{{customdata[0]}} (%{{text}})<br>{measure_label}: %{{z:.1f}}"
+                f"%{{customdata[0]}} (%{{text}})<br>{measure_label}: %{{z:{value_format}}}"
                 "<br>days observed: %{customdata[1]}<extra></extra>"
             ),
         )

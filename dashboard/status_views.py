@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import connections
+from dashboard import connections, queries
 from dashboard.queries import DataState
 
 LOAD_COMMANDS = "pipeline sample\npipeline etl"
@@ -35,3 +35,15 @@ def render_no_data(state: DataState) -> None:
     st.code("pipeline run", language="bash")
     st.markdown("Then reload this page.")
     st.button("Reload", icon=":material/refresh:", on_click=connections.forget_connection)
+
+
+def render_sample_notice() -> None:
+    """On every page while any loaded raw object is synthetic: the figures are not real market data."""
+    share = queries.synthetic_share()
+    if share["synthetic_objects"] > 0:
+        st.warning(
+            f"Synthetic sample data: {share['synthetic_objects']:,} of the {share['loaded_objects']:,} "
+            "loaded raw objects were written by `pipeline sample`, not fetched from the APIs. Prices, "
+            "weather and news here are made up.",
+            icon=":material/science:",
+        )

@@ -77,7 +77,9 @@ def _float_array(values: object, name: str, length: int) -> np.ndarray:
         return np.full(length, np.nan)
     if not isinstance(values, list) or len(values) != length:
         raise ParseError(f"array {name!r} does not line up with the timestamps")
-    if not all(value is None or (isinstance(value, int | float) and not isinstance(value, bool)) for value in values):
+    if not all(
+        value is None or (isinstance(value, int | float) and not isinstance(value, bool)) for value in values
+    ):
         raise ParseError(f"array {name!r} holds non-numeric values")
     try:
         array = np.array(values, dtype=float)
@@ -316,7 +318,10 @@ def parse_gdelt_timeline(body: bytes, topic: str) -> Columns:
     if not points:
         return _no_rows(NEWS_COLUMNS)
     for point in points:
-        if not all(isinstance(point.get(name), int) and not isinstance(point.get(name), bool) for name in ("value", "norm")):
+        if not all(
+            isinstance(point.get(name), int) and not isinstance(point.get(name), bool)
+            for name in ("value", "norm")
+        ):
             raise ParseError(f"malformed timeline point: {str(point)[:80]}")
     try:
         days = np.array(

@@ -102,6 +102,15 @@ class Settings(BaseModel):
     # instance.
     pipeline_metrics_namespace: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_./#:-]{1,255}$")
 
+    @field_validator("pipeline_home")
+    @classmethod
+    def _home_is_a_folder(cls, home: Path) -> Path:
+        # Checked here, not where the embedded database or raw zone first write into it: a file named
+        # like the folder otherwise surfaces as a bare FileExistsError halfway through a command.
+        if home.exists() and not home.is_dir():
+            raise ValueError(f"{home} is a file, not a folder")
+        return home
+
     @field_validator("pipeline_indexes", "pipeline_fred_series", "pipeline_news_topics", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboard import queries
+from dashboard import display, queries
+from dashboard.vocabulary import label, value_label
 
 RECENT_RUNS = 50
 LISTED_FAILURES = 200
 LISTED_QUARANTINED = 200
+STATUS_COLOURS = {"Succeeded": "#2ca02c", "Partly failed": "#ff7f0e", "Failed": "#d62728"}
 
 st.title("Pipeline health")
 runs = queries.recent_runs(RECENT_RUNS)
@@ -23,7 +25,9 @@ if runs.empty:
 else:
     last = runs.iloc[0]
     last_run_column.metric(
-        f"Last run ({last['kind']}, {last['started_at']:%Y-%m-%d %H:%M})", last["status"], border=True
+        f"Last run ({value_label('kind', last['kind'])}, {last['started_at']:%Y-%m-%d %H:%M})",
+        value_label("status", last["status"]),
+        border=True,
     )
 failed_column.metric(
     "Runs not fully successful",
@@ -35,34 +39,33 @@ quarantined_column.metric(
 )
 
 if not counts.empty:
+    shown = display.for_display(counts)
     figure = px.bar(
-        counts,
+        shown,
         x="kind",
         y="runs",
         color="status",
         barmode="stack",
-        title="Runs by kind and status",
-        color_discrete_map={"success": "#2ca02c", "partial": "#ff7f0e", "failed": "#d62728"},
+        title="Runs by kind and outcome",
+        labels=display.axis_labels("kind", "runs", "status"),
+        color_discrete_map=STATUS_COLOURS,
     )
-    st.plotly_chart(figure)
+    st.plotly_chart(display.phone_friendly(figure))
 
 st.subheader("Recent runs")
-st.dataframe(runs, hide_index=True)
+display.table(runs)
 st.subheader("Failures and their reasons")
 if failures.empty:
     st.success("No failed or partial runs.")
 else:
-    st.dataframe(failures, hide_index=True)
+    display.wrapped_table(failures)
 st.subheader("Quarantined raw objects")
 if quarantined.empty:
     st.success("No quarantined objects.")
 else:
-    st.dataframe(quarantined, hide_index=True)
+    display.wrapped_table(quarantined[["key", "source", "data_date", "loaded_at", "error"]])
 
-tables_column, freshness_column = st.columns(2)
-with tables_column:
-    st.subheader("Row counts (as of the last ETL run)")
-    st.dataframe(queries.table_stats(), hide_index=True)
-with freshness_column:
-    st.subheader("Freshness per source")
-    st.dataframe(queries.source_freshness(), hide_index=True)
+st.subheader(f"{label('row_count')} per table (as of the last ETL run)")
+display.table(queries.table_stats())
+st.subheader("Freshness per source")
+display.table(queries.source_freshness())

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dashboard.queries.analytics import (
     MARKET_SERIES,
-    SECTOR_SERIES_PREFIX,
+    MIN_ANNUALISED_DAYS,
+    MIN_CORRELATION_DAYS,
     TRADING_DAYS_PER_YEAR,
     company_profile,
     correlation_matrix,
@@ -18,7 +19,6 @@ from dashboard.queries.analytics import (
     market_series,
     member_performance,
     news_volume_regimes,
-    precipitation_by_state,
     rolling_correlation,
     sector_growth,
     sector_names,
@@ -26,6 +26,7 @@ from dashboard.queries.analytics import (
     stock_against_benchmarks,
     stock_series,
     tickers,
+    weather_by_state,
 )
 from dashboard.queries.caching import ANALYTICS_TTL, HEALTH_TTL
 from dashboard.queries.operations import (
@@ -42,11 +43,14 @@ from dashboard.queries.operations import (
     synthetic_share,
     table_stats,
 )
+from dashboard.vocabulary import SECTOR_SERIES_PREFIX
 
 __all__ = [
     "ANALYTICS_TTL",
     "HEALTH_TTL",
     "MARKET_SERIES",
+    "MIN_ANNUALISED_DAYS",
+    "MIN_CORRELATION_DAYS",
     "SECTOR_SERIES_PREFIX",
     "TRADING_DAYS_PER_YEAR",
     "DataState",
@@ -59,7 +63,6 @@ __all__ = [
     "market_series",
     "member_performance",
     "news_volume_regimes",
-    "precipitation_by_state",
     "quarantined_objects",
     "recent_runs",
     "rolling_correlation",
@@ -75,4 +78,5 @@ __all__ = [
     "synthetic_share",
     "table_stats",
     "tickers",
+    "weather_by_state",
 ]

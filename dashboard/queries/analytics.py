@@ -11,18 +11,30 @@ from dashboard.connections import fetch
 from dashboard.queries.caching import ANALYTICS_TTL
 
 TRADING_DAYS_PER_YEAR = 252
+#: Fewer trading days than this give no annualised figure: a quarter's return raised to a yearly one
+#: says more about the quarter's noise than about a year.
+MIN_ANNUALISED_DAYS = 60
+#: Fewer common days than this give a correlation that is not ranked: a 3-day -0.99 means nothing.
+MIN_CORRELATION_DAYS = 30
 
-#: The market series of `market_daily` that charts and correlations offer, with their labels.
-MARKET_SERIES: dict[str, str] = {
-    "index_return": "Index daily return",
-    "index_volatility_7": "Index 7-day volatility",
-    "precipitation_mm": "National precipitation (mm)",
-    "news_share": "News share",
-    "vix": "VIX",
-    "treasury_10y": "10-year Treasury yield",
-}
-#: Prefix of the correlation series made of one sector's mean daily return.
-SECTOR_SERIES_PREFIX = "sector:"
+# Compounded annualisation of a period's return over n trading days, (1 + r)^(252 / n) - 1, and the
+# daily volatility scaled by sqrt(252); both NULL below MIN_ANNUALISED_DAYS. Used as a format string.
+_ANNUALISED = """
+    CASE WHEN {days} >= %(min_days)s
+         THEN power(1 + {period_return}, %(year)s::double precision / {days}) - 1 END AS annualised_return,
+    CASE WHEN {days} >= %(min_days)s
+         THEN {daily_volatility} * sqrt(%(year)s) END AS annualised_volatility
+"""
+
+#: The market series of `market_daily` that charts and correlations offer (named in `dashboard.vocabulary`).
+MARKET_SERIES: tuple[str, ...] = (
+    "index_return",
+    "index_volatility_7",
+    "precipitation_mm",
+    "news_share",
+    "vix",
+    "treasury_10y",
+)
 
 
 # --- Market ----------------------------------------------------------------------------------------
@@ -35,7 +47,7 @@ def market_series(start: dt.date, end: dt.date) -> pd.DataFrame:
         "market_series",
         """
         SELECT trade_date, index_symbol, index_close, index_return, index_volatility_7,
-               precipitation_mm, news_share, news_matching, vix, treasury_10y
+               precipitation_mm, news_topic, news_share, news_matching, vix, treasury_10y
         FROM market_daily
         WHERE trade_date BETWEEN %(start)s AND %(end)s
         ORDER BY trade_date
@@ -55,23 +67,32 @@ def sector_names() -> list[str]:
 
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def sector_performance(start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Per sector over the period: compounded return, annualised mean return and volatility, breadth."""
+    """Per sector over the period: compounded return, annualised return and volatility, breadth."""
     return fetch(
         "sector_performance",
         """
-        SELECT sector,
-               exp(sum(ln(greatest(1 + mean_return, 1e-9)))) - 1 AS period_return,
-               avg(mean_return) * %(year)s AS annualised_return,
-               stddev_samp(mean_return) * sqrt(%(year)s) AS annualised_volatility,
-               count(*) AS trading_days,
-               sum(advancers) AS advancers,
-               sum(decliners) AS decliners
-        FROM sector_daily
-        WHERE trade_date BETWEEN %(start)s AND %(end)s AND mean_return IS NOT NULL
-        GROUP BY sector
+        WITH per_sector AS (
+            SELECT sector,
+                   exp(sum(ln(greatest(1 + mean_return, 1e-9)))) - 1 AS period_return,
+                   stddev_samp(mean_return) AS daily_volatility,
+                   count(*) AS trading_days,
+                   sum(advancers) AS advancers,
+                   sum(decliners) AS decliners
+            FROM sector_daily
+            WHERE trade_date BETWEEN %(start)s AND %(end)s AND mean_return IS NOT NULL
+            GROUP BY sector
+        )
+        SELECT sector, period_return,
+        """
+        + _ANNUALISED.format(
+            days="trading_days", period_return="period_return", daily_volatility="daily_volatility"
+        )
+        + """,
+               trading_days, advancers, decliners
+        FROM per_sector
         ORDER BY period_return DESC, sector
         """,
-        {"start": start, "end": end, "year": TRADING_DAYS_PER_YEAR},
+        {"start": start, "end": end, "year": TRADING_DAYS_PER_YEAR, "min_days": MIN_ANNUALISED_DAYS},
     )
 
 
@@ -96,8 +117,7 @@ _MEMBER_PERFORMANCE = """
     WITH member_returns AS (
         SELECT c.industry, c.ticker, c.name,
                exp(sum(ln(greatest(1 + s.daily_return, 1e-9)))) - 1 AS period_return,
-               avg(s.daily_return) * %(year)s AS annualised_return,
-               stddev_samp(s.daily_return) * sqrt(%(year)s) AS annualised_volatility,
+               stddev_samp(s.daily_return) AS daily_volatility,
                count(s.daily_return) AS trading_days
         FROM companies AS c
         JOIN stock_daily AS s ON s.ticker = c.ticker
@@ -105,8 +125,26 @@ _MEMBER_PERFORMANCE = """
           AND s.trade_date BETWEEN %(start)s AND %(end)s
           AND s.daily_return IS NOT NULL
         GROUP BY c.industry, c.ticker, c.name
+    ), member_figures AS (
+        SELECT industry, ticker, name, period_return, trading_days,
+"""
+_MEMBER_PERFORMANCE += _ANNUALISED.format(
+    days="trading_days", period_return="period_return", daily_volatility="daily_volatility"
+)
+_MEMBER_PERFORMANCE += """
+        FROM member_returns
     )
 """
+
+
+def _member_params(sector: str, start: dt.date, end: dt.date) -> dict[str, object]:
+    return {
+        "sector": sector,
+        "start": start,
+        "end": end,
+        "year": TRADING_DAYS_PER_YEAR,
+        "min_days": MIN_ANNUALISED_DAYS,
+    }
 
 
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
@@ -121,11 +159,11 @@ def industry_performance(sector: str, start: dt.date, end: dt.date) -> pd.DataFr
                avg(annualised_volatility) AS mean_annualised_volatility,
                max(period_return) AS best_period_return,
                min(period_return) AS worst_period_return
-        FROM member_returns
+        FROM member_figures
         GROUP BY industry
         ORDER BY mean_period_return DESC, industry
         """,
-        {"sector": sector, "start": start, "end": end, "year": TRADING_DAYS_PER_YEAR},
+        _member_params(sector, start, end),
     )
 
 
@@ -138,10 +176,10 @@ def member_performance(sector: str, start: dt.date, end: dt.date) -> pd.DataFram
         + """
         SELECT industry, ticker, name, period_return, annualised_return, annualised_volatility,
                trading_days
-        FROM member_returns
+        FROM member_figures
         ORDER BY period_return DESC, ticker
         """,
-        {"sector": sector, "start": start, "end": end, "year": TRADING_DAYS_PER_YEAR},
+        _member_params(sector, start, end),
     )
 
 
@@ -150,8 +188,22 @@ def member_performance(sector: str, start: dt.date, end: dt.date) -> pd.DataFram
 
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
 def tickers() -> pd.DataFrame:
-    """Every company of the universe: ticker, name, sector, industry."""
-    return fetch("tickers", "SELECT ticker, name, sector, industry FROM companies ORDER BY ticker")
+    """The companies with prices: ticker, name, sector, industry and the last day's traded value.
+
+    Companies of the universe without a single bar are left out: a picker offering them leads nowhere.
+    """
+    return fetch(
+        "tickers",
+        """
+        SELECT c.ticker, c.name, c.sector, c.industry, last_bar.close * last_bar.volume AS traded_value
+        FROM companies AS c
+        JOIN LATERAL (
+            SELECT close, volume FROM stock_daily
+            WHERE ticker = c.ticker ORDER BY trade_date DESC LIMIT 1
+        ) AS last_bar ON true
+        ORDER BY c.ticker
+        """,
+    )
 
 
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
@@ -313,13 +365,19 @@ def rolling_correlation(
 
 
 @st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
-def precipitation_by_state(start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Per state over the period: mean daily and total precipitation and the days observed."""
+def weather_by_state(start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per state over the period: precipitation (mean daily, total), temperature (mean, highest, lowest).
+
+    The mean temperature is the mean of each day's midpoint between its maximum and its minimum.
+    """
     return fetch(
-        "precipitation_by_state",
+        "weather_by_state",
         """
         SELECT state, avg(precipitation_mm) AS mean_precipitation_mm,
-               sum(precipitation_mm) AS total_precipitation_mm, count(precipitation_mm) AS days
+               sum(precipitation_mm) AS total_precipitation_mm,
+               avg((temp_max_c + temp_min_c) / 2) AS mean_temp_c,
+               max(temp_max_c) AS max_temp_c, min(temp_min_c) AS min_temp_c,
+               count(*) AS days
         FROM weather_daily
         WHERE obs_date BETWEEN %(start)s AND %(end)s
         GROUP BY state

@@ -33,6 +33,8 @@ COMPANIES = [
 ]
 STATES = ("CA", "NY", "TX", "WA", "FL", "IL")
 INDEX_SYMBOL = "^GSPC"
+#: How the dashboard names the seeded index (dashboard.vocabulary.INDEXES).
+INDEX_NAME = "S&P 500"
 NEWS_TOPIC = "depression"
 
 _ANALYTICS_TABLES = """

@@ -24,7 +24,7 @@ from dashboard.formatting import level
 from dashboard.state_grid import state_tiles
 from pipeline.settings import US_STATES_FILE
 from stacks.instance_bootstrap import TLS_ENVIRONMENT, tls_certificate_command
-from tests.dashboard.conftest import INDEX_SYMBOL
+from tests.dashboard.conftest import INDEX_NAME
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
@@ -153,7 +153,7 @@ def test_the_overview_renders_its_figures_in_headless_chromium(seeded_database_u
         offline_chromium_page(base_url) as (page, _),
     ):
         page.goto(base_url)
-        page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+        page.get_by_text(f"{INDEX_NAME} close").wait_for(timeout=RENDER_TIMEOUT_MS)
         page.get_by_text("Best sector").wait_for(timeout=RENDER_TIMEOUT_MS)
         close_shown = page.get_by_text(level(last_close), exact=True)
         close_shown.first.wait_for(timeout=RENDER_TIMEOUT_MS)
@@ -215,18 +215,18 @@ def test_signing_in_at_the_gate_shows_the_pages_and_signing_out_or_a_wrong_passw
         page.goto(base_url)
         page.get_by_role("textbox", name="Password").wait_for(timeout=RENDER_TIMEOUT_MS)
         assert page.url == f"{base_url}/signin", "the gate's own page, before anything of Streamlit"
-        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+        assert page.get_by_text(f"{INDEX_NAME} close").count() == 0
 
         page.get_by_role("textbox", name="Password").fill("not the password")
         page.get_by_role("button", name="Sign in").click()
         page.get_by_text("Wrong user name or password.").wait_for(timeout=RENDER_TIMEOUT_MS)
-        expect(page.get_by_text(f"{INDEX_SYMBOL} close")).to_have_count(0, timeout=RENDER_TIMEOUT_MS)
+        expect(page.get_by_text(f"{INDEX_NAME} close")).to_have_count(0, timeout=RENDER_TIMEOUT_MS)
 
         # This address failed once: its next attempt is checked after a second (the throttle's first step).
         page.wait_for_timeout(1100)
         page.get_by_role("textbox", name="Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
-        page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+        page.get_by_text(f"{INDEX_NAME} close").wait_for(timeout=RENDER_TIMEOUT_MS)
         # Viewer toolbar: no Deploy button, no developer menu.
         assert page.get_by_text("Deploy", exact=True).count() == 0
         page.get_by_text("Signed in as admin").wait_for(timeout=RENDER_TIMEOUT_MS)
@@ -240,7 +240,7 @@ def test_signing_in_at_the_gate_shows_the_pages_and_signing_out_or_a_wrong_passw
         page.get_by_role("textbox", name="Password").wait_for(timeout=RENDER_TIMEOUT_MS)
         # The password box appears while Streamlit's rerun may still be replacing the old page:
         # wait (bounded) for the page's state, the figures gone, rather than reading it once.
-        expect(page.get_by_text(f"{INDEX_SYMBOL} close")).to_have_count(0, timeout=RENDER_TIMEOUT_MS)
+        expect(page.get_by_text(f"{INDEX_NAME} close")).to_have_count(0, timeout=RENDER_TIMEOUT_MS)
 
 
 @pytest.mark.browser
@@ -264,6 +264,6 @@ def test_over_tls_with_a_first_boot_certificate_the_gate_and_pages_work(seeded_d
         page.get_by_role("textbox", name="Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
         # The figures arrive over the WebSocket, so this is wss:// working too.
-        page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+        page.get_by_text(f"{INDEX_NAME} close").wait_for(timeout=RENDER_TIMEOUT_MS)
     assert base_url.startswith("https://")
     assert refused == []

@@ -11,6 +11,7 @@ import datetime as dt
 import pytest
 
 from dashboard.formatting import level, percent
+from dashboard.vocabulary import index_name
 from etl import run_etl
 from lambda_src.ingestion.sample import write_sample
 from pipeline.rawzone import open_raw_store
@@ -63,12 +64,12 @@ def test_sampled_and_loaded_data_shows_the_index_figures_computed_in_sql(sampled
     market = open_page("market", start=str(last_day - dt.timedelta(days=365)), end=str(last_day))
 
     shown = metrics(overview)
-    assert shown[f"{index_symbol} close"] == level(last_close)
+    assert shown[f"{index_name(index_symbol)} close"] == level(last_close)
     assert shown["Daily return"] == percent(last_return, signed=True)
     assert shown["7-day volatility"] == percent(last_volatility)
     assert any("Synthetic sample data" in warning.value for warning in overview.warning)
     shown = metrics(market)
-    assert shown[f"{index_symbol} close on {last_day}"] == level(period_close)
+    assert shown[f"{index_name(index_symbol)} close on {last_day}"] == level(period_close)
     assert shown["Change over the period"] == percent(period_close / first_close - 1, signed=True)
     assert shown["Trading days"] == f"{trading_days:,}"
 

@@ -18,7 +18,7 @@ import pytest
 
 from dashboard.explorer import EXPLORER_MAX_CONCURRENT
 from pipeline.catalog import EXPLORER_ROLE
-from tests.dashboard.conftest import INDEX_SYMBOL
+from tests.dashboard.conftest import INDEX_NAME
 from tests.dashboard.test_browser import RENDER_TIMEOUT_MS, dashboard_server, offline_chromium_page
 
 # Slow but needing neither temp files nor a sleeping function: the role's 5 s timeout cancels it.
@@ -66,7 +66,7 @@ def render_overview(page, base_url: str) -> float:
     page.bring_to_front()
     started = time.perf_counter()
     page.goto(base_url)
-    page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+    page.get_by_text(f"{INDEX_NAME} close").wait_for(timeout=RENDER_TIMEOUT_MS)
     page.get_by_text("Best sector").wait_for(timeout=RENDER_TIMEOUT_MS)
     return time.perf_counter() - started
 

@@ -23,7 +23,7 @@ from dashboard.gate.throttle import (
 )
 from dashboard.gate.tokens import header_user, session_cookie, session_user, user_header
 from pipeline.settings import load_settings
-from tests.dashboard.conftest import APP_PATH, INDEX_SYMBOL
+from tests.dashboard.conftest import APP_PATH, INDEX_NAME
 
 PASSWORD = "correct horse battery staple"
 KEY = "a signing key for the tests"
@@ -40,7 +40,7 @@ class Clock:
 def test_without_a_login_set_the_overview_shows_at_once(seeded_database_url):
     app = AppTest.from_file(str(APP_PATH), default_timeout=30).run()
 
-    assert any(metric.label == f"{INDEX_SYMBOL} close" for metric in app.metric)
+    assert any(metric.label == f"{INDEX_NAME} close" for metric in app.metric)
 
 
 def test_with_a_password_streamlit_alone_shows_nothing_without_the_gates_signed_user(

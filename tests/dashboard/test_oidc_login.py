@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import login
-from tests.dashboard.conftest import APP_PATH, INDEX_SYMBOL
+from tests.dashboard.conftest import APP_PATH, INDEX_NAME
 from tests.dashboard.test_browser import (
     ARTIFACTS,
     RENDER_TIMEOUT_MS,
@@ -92,19 +92,19 @@ def test_signing_in_at_the_provider_shows_the_pages_and_signing_out_closes_them(
         ):
             page.goto(base_url)
             page.get_by_role("button", name="Sign in").wait_for(timeout=RENDER_TIMEOUT_MS)
-            assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+            assert page.get_by_text(f"{INDEX_NAME} close").count() == 0
 
             page.get_by_role("button", name="Sign in").click()
-            page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+            page.get_by_text(f"{INDEX_NAME} close").wait_for(timeout=RENDER_TIMEOUT_MS)
             page.get_by_text(f"Signed in as {EMAIL}").wait_for(timeout=RENDER_TIMEOUT_MS)
             page.screenshot(path=str(ARTIFACTS / "dashboard-oidc-signed-in.png"), full_page=True)
             # A reload keeps the visitor signed in: Streamlit's signed cookie, not the session.
             page.reload()
-            page.get_by_text(f"{INDEX_SYMBOL} close").wait_for(timeout=RENDER_TIMEOUT_MS)
+            page.get_by_text(f"{INDEX_NAME} close").wait_for(timeout=RENDER_TIMEOUT_MS)
 
             page.get_by_role("button", name="Sign out").click()
             page.get_by_role("button", name="Sign in").wait_for(timeout=RENDER_TIMEOUT_MS)
-            assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+            assert page.get_by_text(f"{INDEX_NAME} close").count() == 0
             assert page.get_by_text(EMAIL).count() == 0
 
         [authorize] = provider.state.authorize_requests
@@ -129,6 +129,6 @@ def test_with_the_provider_down_the_page_shows_one_error_and_nothing_else(seeded
         error.wait_for(timeout=RENDER_TIMEOUT_MS)
         page.wait_for_load_state("networkidle")
         assert page.get_by_role("button", name="Sign in").count() == 0
-        assert page.get_by_text(f"{INDEX_SYMBOL} close").count() == 0
+        assert page.get_by_text(f"{INDEX_NAME} close").count() == 0
         assert page.locator('[data-testid="stAlert"]').count() == 1
         assert page.locator('[data-testid="stSidebar"]').count() == 0

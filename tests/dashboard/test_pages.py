@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.formatting import level, percent
-from tests.dashboard.conftest import APP_PATH, INDEX_SYMBOL
+from tests.dashboard.conftest import APP_PATH, INDEX_NAME
 
 APP_TIMEOUT_SECONDS = 30
 
@@ -36,7 +36,7 @@ def coloured_state_tiles(app: AppTest) -> dict[str, float]:
     """The weather page's state map as plotly.js receives it: each coloured tile's state and value."""
     tile_map = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert {trace["type"] for trace in tile_map["data"]} == {"heatmap"}, "no geo trace: nothing to download"
-    coloured = next(trace for trace in tile_map["data"] if trace["name"] == "Precipitation")
+    coloured = next(trace for trace in tile_map["data"] if trace["name"] != "No observations")
     return {
         label: value
         for labels, values in zip(coloured["text"], coloured["z"], strict=True)
@@ -63,7 +63,7 @@ def test_overview_shows_the_last_index_day_best_and_worst_sector_and_the_synthet
 
     assert not app.exception, app.exception
     shown = metrics(app)
-    assert shown[f"{INDEX_SYMBOL} close"] == level(last_close)
+    assert shown[f"{INDEX_NAME} close"] == level(last_close)
     assert shown["Daily return"] == percent(last_return, signed=True)
     assert shown["7-day volatility"] == percent(last_volatility)
     assert shown["Best sector"] == sector_returns[0][0]
@@ -111,6 +111,9 @@ def test_sectors_page_ranks_sectors_by_compounded_mean_return(seeded_database_ur
     assert shown["Worst sector over the period"].value == ranking[-1][0]
     members = app.dataframe[-1].value
     assert sorted(members["ticker"]) == ["EEE", "FFF"]
+    # 59 trading days with a return: fewer than an annualised figure needs, and the page says so.
+    assert any("No annualised figures" in info.value for info in app.info)
+    assert "annualised_return" not in members.columns
 
 
 def test_stock_page_shows_the_chosen_tickers_last_close_and_range(seeded_database_url, owner_query):
@@ -166,10 +169,12 @@ def test_weather_page_names_the_wettest_state_and_splits_days_by_news_volume(
     app = open_page("weather_sentiment", start="2024-01-01", end="2024-12-31")
 
     shown = metrics(app)
-    assert shown["Wettest state (mean daily precipitation (mm))"] == wettest
+    assert (
+        shown["Wettest state (mean daily precipitation)"] == f"{wettest}: {mean_precipitation[0][1]:.1f} mm"
+    )
     assert coloured_state_tiles(app) == pytest.approx(dict(mean_precipitation))
     for regime, days, mean_return in regimes:
-        label = f"Mean index return, {regime} news volume ({days} days)"
+        label = f"Mean index daily return, {regime} news volume ({days} days)"
         assert shown[label] == percent(mean_return, signed=True)
 
 
@@ -181,11 +186,12 @@ def test_pipeline_health_lists_failures_quarantined_objects_and_row_counts(seede
     shown = metrics(app)
     assert shown["Runs not fully successful"] == "1"
     assert shown["Quarantined objects"] == "1"
+    # Reasons wrap in static tables, with words for headers and sources.
+    failures, quarantined = (table.value for table in app.table)
+    assert failures["Reason"].tolist() == ["HTTP 429 after 4 attempts"]
+    assert failures["Source"].tolist() == ["GDELT (news)"]
+    assert quarantined["Reason"].tolist() == ["truncated JSON at byte 512"]
     frames = [frame.value for frame in app.dataframe]
-    failures = next(frame for frame in frames if "reason" in frame.columns)
-    quarantined = next(frame for frame in frames if "error" in frame.columns)
     table_stats = next(frame for frame in frames if "row_count" in frame.columns)
-    assert failures["reason"].tolist() == ["HTTP 429 after 4 attempts"]
-    assert quarantined["error"].tolist() == ["truncated JSON at byte 512"]
     counts = dict(zip(table_stats["table_name"], table_stats["row_count"], strict=True))
-    assert counts["stock_daily"] == stock_rows
+    assert counts["Daily stock prices"] == stock_rows

@@ -1,0 +1,143 @@
+"""How pages put data on screen with the words of `dashboard.vocabulary`: tables, chart styling, notices.
+
+Tables are sized to their rows (up to a limit, then they scroll), their headers and categorical values
+are words, and a missing value reads "–" rather than ``None``. Charts keep their legend below the plot,
+so a 390 px phone has the whole width for the data, and every sector has its own colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import vocabulary
+from dashboard.vocabulary import term
+
+#: st.dataframe's row height in pixels (header included), and how many rows show before it scrolls.
+ROW_PIXELS = 35
+MAX_TABLE_ROWS = 20
+
+#: One colour per sector of the index's 11 GICS sectors (plotly's default cycle has only 10).
+SECTOR_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79",
+)  # fmt: skip
+GICS_SECTORS = (
+    "Communication Services",
+    "Consumer Discretionary",
+    "Consumer Staples",
+    "Energy",
+    "Financials",
+    "Health Care",
+    "Industrials",
+    "Information Technology",
+    "Materials",
+    "Real Estate",
+    "Utilities",
+)
+
+# Grid formats are printf-style; Streamlit's own "percent" drops trailing zeros (1.6%), so fractions are
+# shown as percentage points with two decimals ("%.2f%%") after `table` multiplies them by 100.
+_PERCENT_KINDS = ("percent", "signed_percent")
+_STREAMLIT_FORMATS = {
+    "percent": "%.2f%%",
+    "signed_percent": "%+.2f%%",
+    "level": "localized",
+    "count": "localized",
+    "mm": "%.1f mm",
+    "celsius": "%.1f °C",
+    "seconds": "%.1f s",
+    "correlation": "%.2f",
+    "tone": "%.2f",
+    "points_percent": "%.2f%%",
+}
+
+
+def sector_colours(sectors: Iterable[str]) -> dict[str, str]:
+    """A fixed colour per sector: the 11 GICS sectors keep theirs on every page, others follow."""
+    others = sorted(set(sectors) - set(GICS_SECTORS))
+    ordered = [*GICS_SECTORS, *others]
+    return {sector: SECTOR_PALETTE[i % len(SECTOR_PALETTE)] for i, sector in enumerate(ordered)}
+
+
+def _column_config(column: str, values: pd.Series, written_out: bool):
+    words = term(column)
+    if written_out:
+        return st.column_config.TextColumn(words.label)
+    if words.kind == "date":
+        return st.column_config.DateColumn(words.label, format="YYYY-MM-DD")
+    if words.kind == "datetime":
+        return st.column_config.DatetimeColumn(words.label, format="YYYY-MM-DD HH:mm")
+    if words.kind == "text" or not pd.api.types.is_numeric_dtype(values):
+        return st.column_config.TextColumn(words.label)
+    return st.column_config.NumberColumn(words.label, format=_STREAMLIT_FORMATS.get(words.kind))
+
+
+def for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with categorical values in words and any column holding a missing value written out.
+
+    A column with a gap becomes text in its own format ("–" for the gap): a grid cell left empty shows
+    "None", which tells a visitor nothing.
+    """
+    shown = frame.copy()
+    for column in shown.columns:
+        kind = term(column).kind
+        if kind == "text":
+            shown[column] = [vocabulary.value_label(column, value) for value in shown[column]]
+        elif shown[column].isna().any():
+            shown[column] = [vocabulary.show(column, value) for value in shown[column]]
+    return shown
+
+
+def table(frame: pd.DataFrame, *, max_rows: int = MAX_TABLE_ROWS, key: str | None = None) -> None:
+    """`frame` as a grid with words for headers and values, as tall as its rows up to `max_rows`."""
+    shown = for_display(frame)
+    written_out = {
+        column for column in frame.columns if term(column).kind != "text" and frame[column].isna().any()
+    }
+    for column in shown.columns:
+        if term(column).kind in _PERCENT_KINDS and column not in written_out:
+            shown[column] = shown[column] * 100
+    config = {
+        column: _column_config(column, shown[column], column in written_out) for column in shown.columns
+    }
+    height = ROW_PIXELS * (min(len(shown), max_rows) + 1) + 3
+    st.dataframe(shown, hide_index=True, column_config=config, height=height, key=key)
+
+
+def wrapped_table(frame: pd.DataFrame) -> None:
+    """`frame` as a static table whose long cells (failure reasons) wrap instead of being cut off."""
+    shown = pd.DataFrame(
+        {term(column).label: [vocabulary.show(column, v) for v in frame[column]] for column in frame.columns}
+    )
+    st.table(shown.set_index(shown.columns[0]))
+
+
+def axis_labels(*columns: str) -> dict[str, str]:
+    """The `labels=` of a plotly express chart: each column's name with its unit."""
+    return {column: term(column).titled for column in columns}
+
+
+def format_axis(figure: go.Figure, column: str, *, axis: str = "y", **selector) -> None:
+    """Give an axis `column`'s number format (percent, thousands separators) and unit."""
+    update = figure.update_yaxes if axis == "y" else figure.update_xaxes
+    suffix = vocabulary.D3_SUFFIXES.get(term(column).kind, "")
+    update(tickformat=vocabulary.d3_format(column), ticksuffix=suffix, **selector)
+
+
+def phone_friendly(figure: go.Figure, *, legend: bool = True) -> go.Figure:
+    """Legend under the plot and a top margin the toolbar does not cover, for narrow screens too."""
+    figure.update_layout(
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0, "title": None},
+        margin={"t": 60},
+        showlegend=legend,
+    )
+    return figure
+
+
+def options_in_words(column: str, values: Sequence[str]) -> dict[str, str]:
+    """Values of a categorical column mapped to their words, for a selector's `format_func`."""
+    return {value: vocabulary.value_label(column, value) for value in values}
