@@ -38,6 +38,7 @@ from pathlib import Path
 
 import boto3
 
+from dashboard.vocabulary import index_name
 from stacks import log_agent
 from stacks.instance_bootstrap import APP_ROOT, READY_SERVICE, RUNTIME_LOCK
 from tests.rehearsal import moto_workarounds
@@ -707,7 +708,7 @@ def _check_dashboard(
             login = stack.secret(environment["DASHBOARD_LOGIN_SECRET_ARN"])
             report.run(
                 "dashboard: asks for a login, shows data after signing in with the login secret (Chromium)",
-                lambda: check_page_with_data(base_url, f"{index_symbol} close", login),
+                lambda: check_page_with_data(base_url, f"{index_name(index_symbol)} close", login),
             )
             sessions = _sessions_of(database_uri, DASHBOARD_ROLE)
             report.check(
