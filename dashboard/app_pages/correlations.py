@@ -9,14 +9,8 @@ from dashboard import display, queries, url_filters
 from dashboard.queries import MARKET_SERIES, SECTOR_SERIES_PREFIX
 from dashboard.vocabulary import series_label
 
-DEFAULT_SERIES = (
-    "index_return",
-    "index_volatility_7",
-    "precipitation_mm",
-    "news_share",
-    "vix",
-    "treasury_10y",
-)
+# Every market series by default (sectors are offered, not chosen).
+DEFAULT_SERIES = MARKET_SERIES
 STRONGEST_PAIRS = 10
 #: The rolling window's shortest length: fewer days than `MIN_CORRELATION_DAYS` are not a correlation.
 MIN_WINDOW_DAYS = queries.MIN_CORRELATION_DAYS
