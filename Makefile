@@ -118,7 +118,7 @@ bootstrap: setup ## Bootstrap the target account for CDK (normal accounts)
 
 .PHONY: bootstrap-lab
 bootstrap-lab: setup ## Bootstrap a lab account without creating IAM roles (creates the assets bucket)
-	$(BIN)/python -m stacks.lab_bootstrap
+	$(BIN)/python -m ops.lab_bootstrap
 
 .PHONY: deploy
 deploy: setup ## Deploy every stack (LAB=1 in lab accounts)
@@ -139,7 +139,7 @@ tunnel: ## Forward localhost:8501 to the deployed dashboard through Session Mana
 
 .PHONY: destroy
 destroy: setup ## Empty the buckets, then destroy every stack (see docs/deploy.md for what remains)
-	$(BIN)/python -m stacks.teardown $(CDK_CONTEXT) $(if $(LAB),-c lab=true)
+	$(BIN)/python -m ops.teardown $(CDK_CONTEXT) $(if $(LAB),-c lab=true)
 	$(CDK) destroy --all --force $(CDK_ARGS)
 
 # The operations commands (docs/deploy.md): the same CDK_CONTEXT and LAB as the deploy name the stack.
@@ -147,19 +147,19 @@ OPERATION_ARGS = $(CDK_CONTEXT) $(if $(LAB),-c lab=true)
 
 .PHONY: smoke
 smoke: setup ## Post-deploy check: dashboard healthy, sources fresh, tables not empty, no alarm (DASHBOARD_URL= to override)
-	$(BIN)/python -m stacks.operations smoke $(if $(DASHBOARD_URL),--dashboard-url $(DASHBOARD_URL)) $(OPERATION_ARGS)
+	$(BIN)/python -m ops.operations smoke $(if $(DASHBOARD_URL),--dashboard-url $(DASHBOARD_URL)) $(OPERATION_ARGS)
 
 .PHONY: pause
 pause: setup ## Stop the instance and the database (lab budgets); `make resume` starts them again
-	$(BIN)/python -m stacks.operations pause $(OPERATION_ARGS)
+	$(BIN)/python -m ops.operations pause $(OPERATION_ARGS)
 
 .PHONY: resume
 resume: setup ## Start the instance and the database after `make pause`
-	$(BIN)/python -m stacks.operations resume $(OPERATION_ARGS)
+	$(BIN)/python -m ops.operations resume $(OPERATION_ARGS)
 
 .PHONY: etl-now
 etl-now: setup ## Run the ETL on the instance now (SSM Run Command) and print its log
-	$(BIN)/python -m stacks.operations etl-now $(OPERATION_ARGS)
+	$(BIN)/python -m ops.operations etl-now $(OPERATION_ARGS)
 
 .PHONY: clean
 clean: ## Remove local state (.pipeline), cdk.out and caches

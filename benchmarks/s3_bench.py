@@ -18,11 +18,11 @@ import boto3
 from moto import mock_aws
 
 from etl import run_etl
-from lambda_src.ingestion.sample import write_sample
 from pipeline.db import stop_embedded
 from pipeline.migrations import migrate
 from pipeline.rawzone import LocalRawStore, S3RawStore
 from pipeline.settings import load_settings
+from sample_data.generator import write_sample
 
 TICKERS = 500
 DAYS = 20

@@ -207,8 +207,8 @@ def sample(tickers: int, days: int, seed: int, end: dt.date | None) -> int:
 
 
 def _write_sample(settings: Settings, *, tickers: int, days: int, seed: int, end: dt.date | None) -> None:
-    from lambda_src.ingestion.sample import write_sample
     from pipeline.rawzone import open_raw_store
+    from sample_data.generator import write_sample
 
     try:
         result = write_sample(

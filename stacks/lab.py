@@ -16,7 +16,7 @@ from constructs import Construct
 from stacks.config import PipelineConfig
 from stacks.lab_profile import LEARNER_LAB
 
-# The placeholders are filled in by the CDK CLI at deploy time; stacks/lab_bootstrap.py builds the same name.
+# The placeholders are filled in by the CDK CLI at deploy time; ops/lab_bootstrap.py builds the same name.
 LAB_ASSETS_BUCKET = "pipeline-lab-assets-${AWS::AccountId}-${AWS::Region}"
 LAB_ASSETS_BUCKET_PREFIX = "pipeline-lab-assets"
 

@@ -6,7 +6,7 @@ Both are encrypted, block every form of public access and refuse plain HTTP (and
 bucket is versioned so an overwritten object can be recovered for a while; old versions expire. When the
 removal policy is ``destroy``, `cdk destroy` deletes both buckets: in normal accounts CDK empties them first
 (``auto_delete_objects``); lab accounts cannot create the role that needs, so `make destroy` empties them
-with boto3 beforehand (stacks/teardown.py).
+with boto3 beforehand (ops/teardown.py).
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ import pytest
 from dashboard.formatting import level, percent
 from dashboard.vocabulary import index_name
 from etl import run_etl
-from lambda_src.ingestion.sample import write_sample
 from pipeline.rawzone import open_raw_store
 from pipeline.settings import get_settings
+from sample_data.generator import write_sample
 from tests.dashboard.test_pages import coloured_state_tiles, metrics, open_page
 
 SAMPLE_END = dt.date(2024, 6, 28)

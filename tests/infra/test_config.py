@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ops.tools import parse_context_arguments
 from stacks.application import build_app, cdk_json_context
-from stacks.aws_tools import parse_context_arguments
 from stacks.config import ConfigError, load_config
 
 BAD_VALUES = [

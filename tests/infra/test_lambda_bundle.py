@@ -70,7 +70,7 @@ def _assert_handler_imports_exactly_the_bundle(bundle: Path, tmp_path: Path) -> 
 def test_the_handler_closure_leaves_out_the_cli_database_and_sample_generator() -> None:
     modules = handler_modules()
     assert {"lambda_src.handler", "lambda_src.ingestion.runner", "pipeline.rawzone"} <= set(modules)
-    assert not {"pipeline.db", "pipeline.migrations", "lambda_src.ingestion.sample"} & set(modules)
+    assert not {"pipeline.db", "pipeline.migrations", "sample_data.generator"} & set(modules)
     assert not any(name.split(".")[0] in {"cli", "etl", "dashboard"} for name in modules)
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from moto import mock_aws
 
-from stacks import operations
-from stacks.aws_tools import run_tool
+from ops import operations
+from ops.tools import run_tool
 
 STATUS_OUTPUT = """freshness (latest data date loaded per source):
   yahoo        2024-01-05

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from stacks import lab_bootstrap, teardown
-from stacks.aws_tools import run_tool
+from ops import lab_bootstrap, teardown
+from ops.tools import run_tool
 from stacks.lab import lab_assets_bucket_name
 from stacks.lambda_bundling import PIP_PLATFORM_FLAGS, _is_shipped, lambda_requirements
 from tests.infra.conftest import Synthesized

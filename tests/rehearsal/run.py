@@ -27,7 +27,7 @@ from pathlib import Path
 
 import boto3
 
-from stacks.aws_tools import config_from_arguments
+from ops.tools import config_from_arguments
 from stacks.config import PipelineConfig
 from tests.rehearsal import deployed, moto_workarounds
 from tests.rehearsal.emulator import Emulator
@@ -269,7 +269,7 @@ def rehearse_mode(
             check_destroyed(report, stack, emulator.take_leftovers())
         if lab:
             result = workspace.run(
-                [str(workspace.root / ".venv/bin/python"), "-m", "stacks.lab_bootstrap", "--delete"],
+                [str(workspace.root / ".venv/bin/python"), "-m", "ops.lab_bootstrap", "--delete"],
                 environment,
                 "lab-bootstrap-delete",
             )

@@ -7,7 +7,7 @@ import boto3
 from moto import mock_aws
 from moto.s3.models import s3_backends
 
-from stacks import teardown
+from ops import teardown
 from tests.rehearsal.moto_workarounds import LATE_DELIVERY_KEY, late_delivery
 
 ACCOUNT = "123456789012"

@@ -10,12 +10,12 @@ import pytest
 
 from lambda_src.ingestion import fred, gdelt, open_meteo, yahoo
 from lambda_src.ingestion.httpclient import HttpResponse
-from lambda_src.ingestion.sample import write_sample
 from pipeline.market_time import MARKET_TIME_ZONE
 from pipeline.rawzone import LocalRawStore, parse_raw_key
 from pipeline.reference import load_universe
 from pipeline.settings import load_settings
 from pipeline.trading_calendar import is_trading_day
+from sample_data.generator import write_sample
 
 D = dt.date
 UNIVERSE = """ticker,name,sector,industry

@@ -6,7 +6,7 @@ templates and assets; this script creates that bucket (encrypted, public access 
 uploads expired) under the name the synthesizer expects. It is idempotent. ``--delete`` empties and
 removes the bucket once every lab stack is destroyed.
 
-Usage: ``python -m stacks.lab_bootstrap [--region REGION] [--delete]``
+Usage: ``python -m ops.lab_bootstrap [--region REGION] [--delete]``
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from stacks.aws_tools import ToolError, run_tool
+from ops.teardown import empty_bucket
+from ops.tools import ToolError, run_tool
 from stacks.lab import lab_assets_bucket_name
 from stacks.lab_profile import LEARNER_LAB
-from stacks.teardown import empty_bucket
 
 ASSET_EXPIRY_DAYS = 30
 
@@ -91,9 +91,7 @@ def create_assets_bucket(s3: Any, bucket: str, region: str) -> bool:
 
 
 def main(arguments: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m stacks.lab_bootstrap", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m ops.lab_bootstrap", description=__doc__.splitlines()[0])
     parser.add_argument("--region", help="AWS region (default: the CLI's configured region)")
     parser.add_argument("--delete", action="store_true", help="empty and delete the assets bucket instead")
     options = parser.parse_args(arguments)

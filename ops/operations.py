@@ -11,7 +11,7 @@ They run with the operator's AWS credentials, find everything from the stack's o
   database again by itself after seven days). The Elastic IP, and so the dashboard URL, stays.
 - ``etl-now``: start the ETL on the instance now (the stack's ``RunEtlCommand``) and print its log.
 
-Usage: ``python -m stacks.operations {smoke,pause,resume,etl-now} [--dashboard-url URL] [-c key=value ...]``
+Usage: ``python -m ops.operations {smoke,pause,resume,etl-now} [--dashboard-url URL] [-c key=value ...]``
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from etl.schema import CORE_TABLES
+from ops.tools import ToolError, config_from_arguments, run_tool
 from pipeline.catalog import DATA_SOURCES
 from pipeline.rawzone import source_prefix
-from stacks.aws_tools import ToolError, config_from_arguments, run_tool
 from stacks.instance_bootstrap import ENVIRONMENT_FILE, ETL_SERVICE, PIPELINE_BIN, PIPELINE_HOME
 
 HEALTH_TIMEOUT_SECONDS = 10
@@ -240,7 +240,7 @@ def etl_now(environment: Environment, session: Any) -> int:
 
 
 def main(arguments: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.operations", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ops.operations", description=__doc__.splitlines()[0])
     parser.add_argument("operation", choices=["smoke", "pause", "resume", "etl-now"])
     parser.add_argument("--dashboard-url", help="smoke: check this URL instead of the DashboardUrl output")
     parser.add_argument("--max-age-hours", type=int, default=DEFAULT_MAX_AGE_HOURS)

@@ -25,16 +25,6 @@ from pathlib import Path
 from lambda_src.ingestion import fred, gdelt, open_meteo, yahoo
 from lambda_src.ingestion.manifest import WrittenObject, write_manifest
 from lambda_src.ingestion.plan import PlannedRequest, Window
-from lambda_src.ingestion.sample_bodies import (
-    EPOCH,
-    Instrument,
-    PriceModel,
-    fred_body,
-    gdelt_body,
-    macro_path,
-    weather_body,
-    yahoo_body,
-)
 from pipeline import catalog
 from pipeline.market_time import market_today
 from pipeline.progress import Progress
@@ -48,6 +38,16 @@ from pipeline.reference import (
 )
 from pipeline.settings import Settings
 from pipeline.trading_calendar import is_trading_day, trading_days
+from sample_data.bodies import (
+    EPOCH,
+    Instrument,
+    PriceModel,
+    fred_body,
+    gdelt_body,
+    macro_path,
+    weather_body,
+    yahoo_body,
+)
 
 #: The most tickers a sample holds (beyond the universe, synthetic ones).
 MAX_TICKERS = 10_000

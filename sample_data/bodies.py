@@ -2,7 +2,7 @@
 
 Every value is a function of (seed, instrument, date) alone: random draws come from a counter-based hash
 of (seed, entity, stream, date), never from a sequential generator, and the path-dependent series
-(prices, VIX, the 10-year yield) always run from `EPOCH`. `lambda_src.ingestion.sample` plans what to
+(prices, VIX, the 10-year yield) always run from `EPOCH`. `sample_data.generator` plans what to
 write and writes it.
 """
 

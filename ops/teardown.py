@@ -15,7 +15,7 @@ role, which lab accounts cannot create; this script does it with the operator's 
 mode, and only when the removal policy is ``destroy`` (with ``snapshot`` or ``retain`` the buckets are
 kept, data included).
 
-Usage: ``python -m stacks.teardown [-c key=value ...]`` (the same context arguments as ``cdk``).
+Usage: ``python -m ops.teardown [-c key=value ...]`` (the same context arguments as ``cdk``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from stacks.aws_tools import ToolError, config_from_arguments, run_tool
+from ops.tools import ToolError, config_from_arguments, run_tool
 
 BUCKET_OUTPUTS = ("RawBucketName", "LogBucketName")
 DELETE_BATCH = 1000  # the most keys one DeleteObjects call accepts
