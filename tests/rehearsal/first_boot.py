@@ -47,6 +47,7 @@ from tests.rehearsal.deployed import DeployedStack
 from tests.rehearsal.emulator import ACCOUNT_ID, REGION, Emulator
 from tests.rehearsal.report import Report, expect
 from tests.rehearsal.workspace import Workspace
+from tests.support.chromium import launch_options
 
 SCRIPT_TIMEOUT_SECONDS = 900
 COMMAND_TIMEOUT_SECONDS = 300
@@ -56,8 +57,6 @@ UNIVERSE = [("AAPL", "Apple Inc.", "Information Technology", "Technology Hardwar
 # The stand-in APIs answer with their fixtures (first days of 2024) whatever the window; the scheduled
 # run (yesterday) would rightly quarantine them, so the schedule's input gets the fixtures' window.
 FIXTURE_WINDOW = {"start": "2024-01-02", "end": "2024-01-31"}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 RENDER_TIMEOUT_MS = 60_000
 
 
@@ -309,7 +308,7 @@ def check_page_with_data(base_url: str, expected_text: str, login: Mapping[str, 
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(**launch_options())
         try:
             page = browser.new_page()
             page.goto(base_url)
