@@ -46,7 +46,8 @@ else:
         f"{HEADLINES[measure]} ({label(measure).lower()})", f"{top['state']}: {show(measure, top[measure])}"
     )
     # A tile grid rather than a choropleth: it needs no state outlines, so it draws offline too.
-    figure = state_tile_map(
+    display.chart(
+        state_tile_map,
         states,
         measure,
         term(measure).titled,
@@ -55,7 +56,6 @@ else:
         value_format=d3_format(measure),
         trace_name=label(measure),
     )
-    st.plotly_chart(figure)
     st.subheader("States ranked")
     display.table(
         ranked[["state", measure, *(c for c in MEASURES if c not in (measure, "total_precipitation_mm"))]],
