@@ -263,3 +263,20 @@ def test_a_signed_in_visitor_cannot_clear_the_servers_caches(gated, owner_query)
     assert len(cached) == 1, "the pages share one reader connection"
     # The same connection, and no statement since: the page ran from the cache after the message.
     assert after_clearing == cached
+
+
+def test_the_tls_modes_certificate_names_the_public_address_it_is_given(tmp_path):
+    import ssl
+    import subprocess
+
+    from stacks.instance_bootstrap import tls_certificate_command
+
+    key, certificate = tmp_path / "dashboard.key", tmp_path / "dashboard.crt"
+    command = tls_certificate_command(
+        str(key), str(certificate), ["IP:203.0.113.7", "DNS:dashboard.example.com"]
+    )
+    subprocess.run(command, shell=True, check=True, capture_output=True)
+
+    names = ssl._ssl._test_decode_cert(str(certificate))["subjectAltName"]  # type: ignore[attr-defined]
+    assert ("IP Address", "203.0.113.7") in names
+    assert ("DNS", "dashboard.example.com") in names
