@@ -42,6 +42,8 @@ STREAMLIT_OPTIONS: dict[str, str] = {
     # `pipeline dashboard` tells the one URL to open once it answers (`announce_when_ready`); Streamlit's
     # own lines would name its inner port behind the gate, or look up this machine's public address.
     "logger.hideWelcomeMessage": "true",
+    # Streamlit's informational lines (its inner server's start) say nothing a visitor or operator needs.
+    "logger.level": "warning",
 }
 
 #: Where the dashboard listens unless `--address` says otherwise: this machine only. The deployment
