@@ -42,6 +42,7 @@ from etl.staging import load_companies
 from etl.workers import instrument_pool, is_backfill
 from pipeline.db import connect, database_url, fetch_value
 from pipeline.market_time import market_today
+from pipeline.migrations import upgrade_schema
 from pipeline.outcomes import (
     EXIT_FAILED,
     EXIT_OK,
@@ -154,7 +155,11 @@ def run_etl(
     started = time.perf_counter()
     result = EtlResult(run_id=new_run_id(kind="etl"))
     started_at = dt.datetime.now(dt.UTC)
-    with connect(database_url(settings)) as conn:
+    # Resolved once (a Secrets Manager read on AWS), one connection for the whole run: the schema
+    # check, the load, the views, the metrics.
+    url = database_url(settings)
+    with connect(url) as conn:
+        upgrade_schema(conn)
         try:
             _take_lock(conn)
             _load(
@@ -174,13 +179,14 @@ def run_etl(
             log.debug("ETL run %s failed", result.run_id, exc_info=True)
         finally:
             result.seconds = time.perf_counter() - started
-    if result.error:
-        _record_failure(settings, result, started_at, full)
-    if settings.pipeline_metrics_namespace:
-        # The metric modules (calendar, telemetry) only where metrics are published (AWS).
-        from etl.metrics import publish_run, run_mode
+        if result.error:
+            _record_failure(url, result, started_at, full)
+        if settings.pipeline_metrics_namespace:
+            # The metric modules (calendar, telemetry) only where metrics are published (AWS).
+            from etl.metrics import publish_run, run_mode
 
-        publish_run(settings, result, run_mode(full=full, keys=keys, recent_days=recent_days))
+            mode = run_mode(full=full, keys=keys, recent_days=recent_days)
+            publish_run(settings, result, mode, conn)
     return result
 
 
@@ -391,10 +397,11 @@ def _record_run(
     )
 
 
-def _record_failure(settings: Settings, result: EtlResult, started_at: dt.datetime, full: bool) -> None:
-    """Best effort: the failure itself may be the database, in which case the log is all we have."""
+def _record_failure(url: str, result: EtlResult, started_at: dt.datetime, full: bool) -> None:
+    """Best effort, on a connection of its own (the run's may be what failed): if the failure is the
+    database itself, the log is all we have."""
     try:
-        with connect(database_url(settings)) as conn:
+        with connect(url) as conn:
             conn.execute(
                 f"INSERT INTO {PIPELINE_RUNS} (run_id, kind, started_at, finished_at, status, details) "
                 "VALUES (%s, 'etl', %s, clock_timestamp(), %s, %s)",
