@@ -125,16 +125,19 @@ def _etl(full: bool, recent_days: int | None = None) -> int:
     from etl import run_etl
 
     settings = _settings()
-    _apply_migrations(settings)
+    # run_etl brings the schema up to date on its own connection.
     result = run_etl(settings, full=full, progress=_stderr_is_terminal(), recent_days=recent_days)
     click.echo(result.summary())
     return result.exit_code
 
 
 def _apply_migrations(settings: Settings) -> None:
-    from pipeline.migrations import migrate
+    """The schema up to date (the role passwords are the migration step's: `pipeline db migrate`)."""
+    from pipeline.db import connect, database_url
+    from pipeline.migrations import upgrade_schema
 
-    migrate(settings)
+    with connect(database_url(settings), autocommit=True) as conn:
+        upgrade_schema(conn)
 
 
 @cli.command()
@@ -173,7 +176,6 @@ def _follow_queue(full: bool) -> int:
 
     from etl.follow import follow
 
-    _apply_migrations(settings)
     client = boto3.client("sqs", region_name=settings.aws_region)
     click.echo(f"etl: following {settings.etl_queue_url}", err=True)
     for result in follow(settings, client):
