@@ -185,6 +185,7 @@ def _fixed_width(value: Any) -> Any:
         return value
     if all(type(item) is dt.date for item in value):
         return np.array([item.isoformat() for item in value])
-    if all(type(item) is str for item in value):
+    # numpy's fixed-width texts drop trailing NUL characters: such a text stays a Python object.
+    if all(type(item) is str and not item.endswith("\0") for item in value):
         return value.astype(str)
     return value
