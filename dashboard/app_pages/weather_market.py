@@ -64,11 +64,12 @@ if min(days["high"], days["low"]) < queries.MIN_WEATHER_DAYS:
     st.stop()
 
 index_label = index_name(queries.market_series(start, end)["index_symbol"].dropna().iloc[-1])
+st.subheader(f"{index_label} mean daily return")
 columns = st.columns(len(CLASSES))
 for column, weather_class in zip(columns, CLASSES, strict=True):
     row = classes.loc[weather_class]
     column.metric(
-        f"{index_label} mean daily return, {words[weather_class].lower()} ({days[weather_class]:,} days)",
+        f"{words[weather_class]} ({days[weather_class]:,} days)",
         percent(row["mean_return"], signed=True),
         border=True,
     )

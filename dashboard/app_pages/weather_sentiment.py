@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -52,7 +54,8 @@ else:
         states,
         measure,
         term(measure).titled,
-        title=f"{label(measure)} by state, {start} to {end}",
+        # Two lines: one would run off a phone's screen.
+        title=f"{label(measure)} by state<br>{start} to {end}",
         colorscale=MEASURES[measure],
         value_format=d3_format(measure),
         trace_name=label(measure),
@@ -163,7 +166,8 @@ measures = ["mean_return", "return_volatility", "mean_volatility_7"]
 long_form = regimes.assign(regime=[value_label("regime", v) for v in regimes["regime"]]).melt(
     id_vars="regime", value_vars=measures
 )
-long_form["variable"] = long_form["variable"].map(label)
+# Wrapped, level labels: rotated ones run into the legend under the chart on a phone.
+long_form["variable"] = [f"{'<br>'.join(textwrap.wrap(label(v), 16))}" for v in long_form["variable"]]
 figure = px.bar(
     long_form,
     x="variable",
@@ -174,4 +178,5 @@ figure = px.bar(
 )
 figure.update_traces(hovertemplate="%{x}: %{y:.2%}")
 figure.update_yaxes(tickformat=".2%")
+figure.update_xaxes(tickangle=0)
 st.plotly_chart(display.phone_friendly(figure))
