@@ -94,6 +94,12 @@ def for_display(frame: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def percent_points(fractions: pd.Series) -> pd.Series:
+    """Fractions as the percentage points a grid shows, rounded as shown (two decimals) and with no
+    negative zero: a tiny negative return would otherwise read "-0.00%"."""
+    return (fractions * 100).round(2) + 0.0
+
+
 def table(
     frame: pd.DataFrame,
     *,
@@ -112,7 +118,7 @@ def table(
     }
     for column in shown.columns:
         if term(column).kind in _PERCENT_KINDS and column not in written_out:
-            shown[column] = shown[column] * 100
+            shown[column] = percent_points(shown[column])
     config = {
         column: _column_config(column, shown[column], column in written_out, headers.get(column))
         for column in shown.columns

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard import vocabulary
-from dashboard.display import SECTOR_PALETTE, sector_colours
+from dashboard.display import SECTOR_PALETTE, percent_points, sector_colours
 from pipeline import catalog
 
 QUERIES = Path(vocabulary.__file__).parent / "queries"
@@ -99,3 +99,10 @@ def test_eleven_sectors_get_eleven_colours():
     gics = [colours[sector] for sector in sector_colours([])]
     assert len(set(gics)) == 11 == len(SECTOR_PALETTE)
     assert sector_colours(["Energy"])["Energy"] == colours["Energy"], "a sector keeps its colour"
+
+
+def test_a_grid_never_shows_a_negative_zero_percent():
+    import pandas as pd
+
+    shown = percent_points(pd.Series([-0.000001, 0.0123456, -0.0123456]))
+    assert [f"{value:+.2f}%" for value in shown] == ["+0.00%", "+1.23%", "-1.23%"]
