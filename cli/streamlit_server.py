@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
+from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.runtime.app_session import AppSession
 
 #: BackMsg kinds no visitor may send: clearing every cache of the server, turning on re-running on
@@ -26,7 +26,7 @@ _handle_back_message = AppSession.handle_backmsg
 _logged: set[str] = set()
 
 
-def _handle_allowed_back_message(session: AppSession, message: Any) -> None:
+def _handle_allowed_back_message(session: AppSession, message: BackMsg) -> None:
     kind = message.WhichOneof("type")
     if kind in REFUSED_BACK_MESSAGES:
         if kind not in _logged:
