@@ -38,7 +38,7 @@ def _handle_allowed_back_message(session: AppSession, message: BackMsg) -> None:
 
 def refuse_visitor_control_messages() -> None:
     """Make every Streamlit session of this process drop the messages of `REFUSED_BACK_MESSAGES`."""
-    AppSession.handle_backmsg = _handle_allowed_back_message  # type: ignore[method-assign]
+    AppSession.handle_backmsg = _handle_allowed_back_message  # type: ignore[method-assign,assignment]
 
 
 def main() -> None:
