@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -32,6 +33,61 @@ HEADLINES = {
     "min_temp_c": "Coldest night's state",
 }
 LOWEST_FIRST = {"min_temp_c"}
+
+
+def news_figure(news: pd.DataFrame) -> go.Figure:
+    """The day's count of articles on the topic above their mean tone, on one date axis."""
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.12,
+        subplot_titles=[label("news_matching"), label("news_tone")],
+    )
+    figure.add_trace(
+        go.Bar(
+            x=news["trade_date"],
+            y=news["news_matching"],
+            marker_color="#9467bd",
+            hovertemplate=f"{hover_value('news_matching')}<extra>{label('news_matching')}</extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=news["trade_date"],
+            y=news["news_tone"],
+            mode="lines+markers",
+            marker={"size": 3},
+            line={"color": "#8c564b", "width": 1.5},
+            hovertemplate=f"{hover_value('news_tone')}<extra>{label('news_tone')}</extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    figure.add_hline(y=0, line={"color": "#7f7f7f", "width": 1, "dash": "dot"}, row=2, col=1)
+    display.format_axis(figure, "news_matching", row=1, col=1)
+    display.format_axis(figure, "news_tone", row=2, col=1)
+    figure.update_layout(height=420, showlegend=False, margin={"t": 60, "b": 20}, hovermode="x unified")
+    return figure
+
+
+def regimes_figure(long_form: pd.DataFrame) -> go.Figure:
+    """The index's return and volatilities on high and low news-volume days, side by side."""
+    figure = px.bar(
+        long_form,
+        x="variable",
+        y="value",
+        color="regime",
+        barmode="group",
+        labels={"variable": "", "value": "", "regime": label("regime")},
+    )
+    figure.update_traces(hovertemplate="%{x}: %{y:.2%}")
+    figure.update_yaxes(tickformat=".2%")
+    figure.update_xaxes(tickangle=0)
+    return display.phone_friendly(figure)
+
 
 st.title("Weather and sentiment")
 first_day, last_day = queries.market_date_bounds()
@@ -78,40 +134,7 @@ st.caption(
     "fall between −5 and +5). A day without an article on the topic has no tone."
 )
 if news[["news_matching", "news_tone"]].notna().any(axis=None):
-    figure = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.12,
-        subplot_titles=[label("news_matching"), label("news_tone")],
-    )
-    figure.add_trace(
-        go.Bar(
-            x=news["trade_date"],
-            y=news["news_matching"],
-            marker_color="#9467bd",
-            hovertemplate=f"{hover_value('news_matching')}<extra>{label('news_matching')}</extra>",
-        ),
-        row=1,
-        col=1,
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=news["trade_date"],
-            y=news["news_tone"],
-            mode="lines+markers",
-            marker={"size": 3},
-            line={"color": "#8c564b", "width": 1.5},
-            hovertemplate=f"{hover_value('news_tone')}<extra>{label('news_tone')}</extra>",
-        ),
-        row=2,
-        col=1,
-    )
-    figure.add_hline(y=0, line={"color": "#7f7f7f", "width": 1, "dash": "dot"}, row=2, col=1)
-    display.format_axis(figure, "news_matching", row=1, col=1)
-    display.format_axis(figure, "news_tone", row=2, col=1)
-    figure.update_layout(height=420, showlegend=False, margin={"t": 60, "b": 20}, hovermode="x unified")
-    st.plotly_chart(figure)
+    display.chart(news_figure, news)
 else:
     st.info(f"No news {topic_words} on the trading days of this period.")
 
@@ -168,15 +191,4 @@ long_form = regimes.assign(regime=[value_label("regime", v) for v in regimes["re
 )
 # Wrapped, level labels: rotated ones run into the legend under the chart on a phone.
 long_form["variable"] = [f"{'<br>'.join(textwrap.wrap(label(v), 16))}" for v in long_form["variable"]]
-figure = px.bar(
-    long_form,
-    x="variable",
-    y="value",
-    color="regime",
-    barmode="group",
-    labels={"variable": "", "value": "", "regime": label("regime")},
-)
-figure.update_traces(hovertemplate="%{x}: %{y:.2%}")
-figure.update_yaxes(tickformat=".2%")
-figure.update_xaxes(tickangle=0)
-st.plotly_chart(display.phone_friendly(figure))
+display.chart(regimes_figure, long_form)
