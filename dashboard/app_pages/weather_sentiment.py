@@ -151,8 +151,8 @@ st.caption(
     f"Trading days split at the period's median of {regimes['median_matching'].iloc[0]:,.0f} news articles "
     f"{topic_words} a day (GDELT): above it is high news volume, at or below it low."
 )
-columns = st.columns(len(regimes))
-for column, regime in zip(columns, regimes.itertuples(), strict=True):
+regime_columns = st.columns(len(regimes))
+for column, regime in zip(regime_columns, regimes.itertuples(), strict=True):
     words = value_label("regime", regime.regime).lower()
     column.metric(
         f"Mean index daily return, {words} news volume ({regime.days} days)",
