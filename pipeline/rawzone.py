@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -246,7 +246,8 @@ class RawStore(Protocol):
     def describe(self) -> str: ...
 
 
-def _check_put(key: str, body: bytes, metadata: RawMetadata) -> None:
+def check_put(key: str, body: bytes, metadata: RawMetadata) -> None:
+    """What every store checks before it writes: a raw-zone key, and metadata that are the body's."""
     parse_raw_key(key)
     if metadata.sha256 != sha256_hex(body):
         raise ValueError(f"metadata sha256 does not match the body of {key}")
@@ -269,7 +270,7 @@ class LocalRawStore:
         return str(self.root / RAW_PREFIX)
 
     def put(self, key: str, body: bytes, metadata: RawMetadata) -> None:
-        _check_put(key, body, metadata)
+        check_put(key, body, metadata)
         path = self._path(key)
         write_atomically(path.with_name(path.name + _META_SUFFIX), json.dumps(metadata.to_strings()).encode())
         write_atomically(path, body)
@@ -363,87 +364,10 @@ def local_version(stat: os.stat_result) -> str:
     return f"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
 
 
-class S3RawStore:
-    """The raw zone as an S3 bucket; metadata travels as the object's user metadata."""
-
-    def __init__(self, bucket: str, client: Any = None) -> None:
-        import boto3
-
-        self.bucket = bucket
-        self.client = client or boto3.client("s3")
-
-    def describe(self) -> str:
-        return f"s3://{self.bucket}/{RAW_PREFIX}"
-
-    def put(self, key: str, body: bytes, metadata: RawMetadata) -> None:
-        _check_put(key, body, metadata)
-        flat = metadata.to_strings()
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=body,
-            ContentType=metadata.content_type or "application/octet-stream",
-            Metadata={name.replace("_", "-"): _ascii(value) for name, value in flat.items()},
-        )
-
-    def _not_found(self, error: Exception) -> bool:
-        code = getattr(error, "response", {}).get("Error", {}).get("Code")
-        return code in {"404", "NoSuchKey", "NotFound"}
-
-    def get(self, key: str) -> RawObject:
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
-        except Exception as error:
-            if self._not_found(error):
-                raise RawObjectNotFound(key) from None
-            raise
-        return RawObject(key, response["Body"].read(), self._metadata(response["Metadata"]))
-
-    def read(self, key: str) -> bytes:
-        return self.get(key).body
-
-    def head(self, key: str) -> RawMetadata:
-        try:
-            response = self.client.head_object(Bucket=self.bucket, Key=key)
-        except Exception as error:
-            if self._not_found(error):
-                raise RawObjectNotFound(key) from None
-            raise
-        return self._metadata(response["Metadata"])
-
-    @staticmethod
-    def _metadata(user_metadata: Mapping[str, str]) -> RawMetadata:
-        return RawMetadata.from_strings(
-            {name.replace("-", "_"): value for name, value in user_metadata.items()}
-        )
-
-    def exists(self, key: str) -> bool:
-        try:
-            self.head(key)
-        except RawObjectNotFound:
-            return False
-        return True
-
-    def list(self, prefix: str = RAW_PREFIX + "/") -> Iterator[str]:
-        return (key for key, _ in self.list_versions(prefix))
-
-    def list_versions(
-        self, prefix: str = RAW_PREFIX + "/", start_after: str | None = None
-    ) -> Iterator[tuple[str, str | None]]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        after = {"StartAfter": start_after} if start_after else {}
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **after):
-            for item in page.get("Contents", []):
-                yield item["Key"], item.get("ETag")
-
-
-def _ascii(value: str) -> str:
-    # S3 user metadata must be ASCII; URLs are percent-encoded already, so this only guards extras.
-    return value.encode("ascii", "backslashreplace").decode("ascii")
-
-
 def open_raw_store(settings: Settings) -> RawStore:
     """The raw zone the settings point at: the S3 bucket when RAW_BUCKET is set, else the local folder."""
     if settings.raw_bucket:
+        from pipeline.s3_rawstore import S3RawStore
+
         return S3RawStore(settings.raw_bucket)
     return LocalRawStore(settings.pipeline_home)
