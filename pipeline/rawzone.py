@@ -366,8 +366,8 @@ def local_version(stat: os.stat_result) -> str:
 
 def open_raw_store(settings: Settings) -> RawStore:
     """The raw zone the settings point at: the S3 bucket when RAW_BUCKET is set, else the local folder."""
-    if settings.raw_bucket:
-        from pipeline.s3_rawstore import S3RawStore
+    if not settings.raw_bucket:
+        return LocalRawStore(settings.pipeline_home)
+    from pipeline.s3_rawstore import S3RawStore
 
-        return S3RawStore(settings.raw_bucket)
-    return LocalRawStore(settings.pipeline_home)
+    return S3RawStore(settings.raw_bucket)
