@@ -71,8 +71,11 @@ def run_etl(
     progress: bool = False,
     keys: Sequence[str] | None = None,
     recent_days: int | None = None,
+    sinks: Sequence[Sink] = (),
 ) -> EtlResult:
     """Load every raw object not yet loaded (every object when `full`) and refresh the derived tables.
+
+    `sinks` take the transform's rows besides PostgreSQL (`etl.sinks`), each committed before it.
 
     With `keys` (new objects named by the ETL queue, see `etl.follow`) only those are considered: no
     listing of the raw zone; with `recent_days` only the date partitions of those last days are
@@ -108,6 +111,7 @@ def run_etl(
                 started_at=started_at,
                 keys=keys,
                 recent_days=recent_days,
+                other_sinks=sinks,
             )
             if result.curated_rows or full:
                 result.views_refreshed = refresh_materialized_views(conn)
