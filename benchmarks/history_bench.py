@@ -32,8 +32,7 @@ from pipeline.db import connect, database_url, stop_embedded
 from pipeline.market_time import market_today
 from pipeline.migrations import migrate
 from pipeline.outcomes import OBJECT_LOADED
-from pipeline.rawzone import make_metadata, parse_raw_key, raw_key
-from pipeline.s3_rawstore import S3RawStore
+from pipeline.rawzone import S3RawStore, make_metadata, parse_raw_key, raw_key
 from pipeline.settings import load_settings
 
 YEARS = 10

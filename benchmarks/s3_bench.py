@@ -20,8 +20,7 @@ from moto import mock_aws
 from etl import run_etl
 from pipeline.db import stop_embedded
 from pipeline.migrations import migrate
-from pipeline.rawzone import LocalRawStore
-from pipeline.s3_rawstore import S3RawStore
+from pipeline.rawzone import LocalRawStore, S3RawStore
 from pipeline.settings import load_settings
 from sample_data.generator import write_sample
 

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+# The metadata's names are the raw zone's too: `from pipeline.rawzone import RawMetadata` stays right.
+from pipeline.raw_metadata import RawMetadata as RawMetadata
+from pipeline.raw_metadata import RawMetadataError as RawMetadataError
+from pipeline.raw_metadata import RawObject as RawObject
+from pipeline.raw_metadata import make_metadata as make_metadata
+from pipeline.raw_metadata import sha256_hex as sha256_hex
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -32,11 +38,6 @@ class RawKeyError(ValueError):
 
 class RawObjectNotFound(KeyError):
     """No object is stored under the key."""
-
-
-class RawMetadataError(ValueError):
-    """An object's metadata is missing or unreadable while its body is there (a damaged sidecar, an
-    object uploaded without the pipeline's metadata): that object cannot be trusted, the others can."""
 
 
 @dataclass(frozen=True)
@@ -109,80 +110,6 @@ def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> Non
         raise
 
 
-def sha256_hex(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
-
-
-@dataclass(frozen=True)
-class RawMetadata:
-    """What we know about a stored response besides its bytes."""
-
-    source_url: str
-    http_status: int
-    content_type: str
-    fetched_at: dt.datetime
-    sha256: str
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    def to_strings(self) -> dict[str, str]:
-        """Flat string form (S3 user metadata, JSON sidecar)."""
-        flat = {
-            "source_url": self.source_url,
-            "http_status": str(self.http_status),
-            "content_type": self.content_type,
-            "fetched_at": self.fetched_at.astimezone(dt.UTC).isoformat(),
-            "sha256": self.sha256,
-        }
-        flat.update({f"x_{name}": str(value) for name, value in self.extra.items()})
-        return flat
-
-    @classmethod
-    def from_strings(cls, flat: Mapping[str, str]) -> RawMetadata:
-        """The metadata of its flat form; `RawMetadataError` names what is missing or malformed."""
-        try:
-            return cls._from_strings(flat)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise RawMetadataError(f"unreadable metadata ({type(error).__name__}: {error})") from None
-
-    @classmethod
-    def _from_strings(cls, flat: Mapping[str, str]) -> RawMetadata:
-        return cls(
-            source_url=flat["source_url"],
-            http_status=int(flat["http_status"]),
-            content_type=flat["content_type"],
-            fetched_at=dt.datetime.fromisoformat(flat["fetched_at"]),
-            sha256=flat["sha256"],
-            extra={name[2:]: value for name, value in flat.items() if name.startswith("x_")},
-        )
-
-
-@dataclass(frozen=True)
-class RawObject:
-    key: str
-    body: bytes
-    metadata: RawMetadata
-
-
-def make_metadata(
-    body: bytes,
-    *,
-    source_url: str,
-    http_status: int,
-    content_type: str,
-    fetched_at: dt.datetime | None = None,
-    extra: Mapping[str, object] | None = None,
-) -> RawMetadata:
-    """Metadata for `body`, with its sha256 computed here so it always matches the bytes."""
-    return RawMetadata(
-        source_url=source_url,
-        http_status=http_status,
-        content_type=content_type,
-        fetched_at=fetched_at or dt.datetime.now(dt.UTC),
-        sha256=sha256_hex(body),
-        extra={name: str(value) for name, value in (extra or {}).items()},
-    )
-
-
 def fetch_key(key: str, fetched_at: dt.datetime, sha256: str) -> str:
     """The key that keeps a later fetch of `key`'s window beside it: the name with the fetch time (UTC,
     to the microsecond) and the start of the body's sha256 before its extension, e.g.
@@ -246,8 +173,7 @@ class RawStore(Protocol):
     def describe(self) -> str: ...
 
 
-def check_put(key: str, body: bytes, metadata: RawMetadata) -> None:
-    """What every store checks before it writes: a raw-zone key, and metadata that are the body's."""
+def _check_put(key: str, body: bytes, metadata: RawMetadata) -> None:
     parse_raw_key(key)
     if metadata.sha256 != sha256_hex(body):
         raise ValueError(f"metadata sha256 does not match the body of {key}")
@@ -270,7 +196,7 @@ class LocalRawStore:
         return str(self.root / RAW_PREFIX)
 
     def put(self, key: str, body: bytes, metadata: RawMetadata) -> None:
-        check_put(key, body, metadata)
+        _check_put(key, body, metadata)
         path = self._path(key)
         write_atomically(path.with_name(path.name + _META_SUFFIX), json.dumps(metadata.to_strings()).encode())
         write_atomically(path, body)
@@ -364,10 +290,87 @@ def local_version(stat: os.stat_result) -> str:
     return f"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
 
 
+class S3RawStore:
+    """The raw zone as an S3 bucket; metadata travels as the object's user metadata."""
+
+    def __init__(self, bucket: str, client: Any = None) -> None:
+        import boto3
+
+        self.bucket = bucket
+        self.client = client or boto3.client("s3")
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{RAW_PREFIX}"
+
+    def put(self, key: str, body: bytes, metadata: RawMetadata) -> None:
+        _check_put(key, body, metadata)
+        flat = metadata.to_strings()
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=metadata.content_type or "application/octet-stream",
+            Metadata={name.replace("_", "-"): _ascii(value) for name, value in flat.items()},
+        )
+
+    def _not_found(self, error: Exception) -> bool:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        return code in {"404", "NoSuchKey", "NotFound"}
+
+    def get(self, key: str) -> RawObject:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            if self._not_found(error):
+                raise RawObjectNotFound(key) from None
+            raise
+        return RawObject(key, response["Body"].read(), self._metadata(response["Metadata"]))
+
+    def read(self, key: str) -> bytes:
+        return self.get(key).body
+
+    def head(self, key: str) -> RawMetadata:
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            if self._not_found(error):
+                raise RawObjectNotFound(key) from None
+            raise
+        return self._metadata(response["Metadata"])
+
+    @staticmethod
+    def _metadata(user_metadata: Mapping[str, str]) -> RawMetadata:
+        return RawMetadata.from_strings(
+            {name.replace("-", "_"): value for name, value in user_metadata.items()}
+        )
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.head(key)
+        except RawObjectNotFound:
+            return False
+        return True
+
+    def list(self, prefix: str = RAW_PREFIX + "/") -> Iterator[str]:
+        return (key for key, _ in self.list_versions(prefix))
+
+    def list_versions(
+        self, prefix: str = RAW_PREFIX + "/", start_after: str | None = None
+    ) -> Iterator[tuple[str, str | None]]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        after = {"StartAfter": start_after} if start_after else {}
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **after):
+            for item in page.get("Contents", []):
+                yield item["Key"], item.get("ETag")
+
+
+def _ascii(value: str) -> str:
+    # S3 user metadata must be ASCII; URLs are percent-encoded already, so this only guards extras.
+    return value.encode("ascii", "backslashreplace").decode("ascii")
+
+
 def open_raw_store(settings: Settings) -> RawStore:
     """The raw zone the settings point at: the S3 bucket when RAW_BUCKET is set, else the local folder."""
     if not settings.raw_bucket:
         return LocalRawStore(settings.pipeline_home)
-    from pipeline.s3_rawstore import S3RawStore
-
     return S3RawStore(settings.raw_bucket)

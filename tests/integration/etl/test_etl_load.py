@@ -464,7 +464,7 @@ def test_loads_from_an_s3_raw_zone_and_reads_metadata_only_of_new_or_changed_obj
         )
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="raw-zone-test")
-        from pipeline.s3_rawstore import S3RawStore
+        from pipeline.rawzone import S3RawStore
 
         bucket = S3RawStore("raw-zone-test", client)
 

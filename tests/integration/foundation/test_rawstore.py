@@ -14,11 +14,11 @@ from pipeline.rawzone import (
     LocalRawStore,
     RawObjectNotFound,
     RawStore,
+    S3RawStore,
     make_metadata,
     open_raw_store,
     raw_key,
 )
-from pipeline.s3_rawstore import S3RawStore
 from pipeline.settings import load_settings
 
 BUCKET = "pipeline-raw-test"

@@ -17,9 +17,8 @@ from cli.main import run_cli
 from lambda_src.handler import handler
 from lambda_src.ingestion import run_ingest, runner
 from lambda_src.ingestion.httpclient import PROJECT_USER_AGENT, RequestsTransport, RetryPolicy
-from pipeline.rawzone import LocalRawStore, sha256_hex
+from pipeline.rawzone import LocalRawStore, S3RawStore, sha256_hex
 from pipeline.reference import load_universe
-from pipeline.s3_rawstore import S3RawStore
 from pipeline.settings import DEFAULT_UNIVERSE, Settings, load_settings
 from tests.conftest import reset_settings_caches
 from tests.integration.ingest.conftest import constituents_page

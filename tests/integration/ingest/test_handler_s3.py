@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from lambda_src.handler import FINISH_SECONDS, IngestionFailed, InvalidEvent, handler
 from lambda_src.ingestion.runner import NOT_ATTEMPTED
-from pipeline.s3_rawstore import S3RawStore
+from pipeline.rawzone import S3RawStore
 from tests.conftest import reset_settings_caches
 from tests.integration.ingest.conftest import write_universe
 from tests.support.fake_apis import FakeApis, fixture

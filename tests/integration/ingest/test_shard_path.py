@@ -24,8 +24,7 @@ from moto import mock_aws
 from etl.follow import drain_once
 from lambda_src import handler as lambda_handler
 from lambda_src.ingestion import runner, shards
-from pipeline.rawzone import make_metadata
-from pipeline.s3_rawstore import S3RawStore
+from pipeline.rawzone import S3RawStore, make_metadata
 from pipeline.settings import get_settings
 from tests.conftest import database_name, reset_settings_caches
 from tests.integration.ingest.conftest import write_universe
