@@ -29,6 +29,7 @@ PAGES = {
         st.Page("app_pages/stock.py", title="Stock", icon=":material/candlestick_chart:"),
         st.Page("app_pages/correlations.py", title="Correlations", icon=":material/grid_on:"),
         st.Page("app_pages/weather_sentiment.py", title="Weather and sentiment", icon=":material/rainy:"),
+        st.Page("app_pages/weather_market.py", title="Weather and the market", icon=":material/thermostat:"),
     ],
     "Operations": [
         st.Page("app_pages/pipeline_health.py", title="Pipeline health", icon=":material/monitor_heart:"),

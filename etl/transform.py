@@ -22,16 +22,16 @@ from etl.parse import (
     YahooChart,
     local_trade_days,
     parse_fred_csv,
-    parse_gdelt_timeline,
     parse_manifest,
     parse_open_meteo,
     read_yahoo_chart,
     select_bars,
 )
+from etl.parse_gdelt import parse_gdelt_timeline, parse_gdelt_tone
 from etl.precedence import FETCH_RANK, VALUE_RANKS, fetch_rank, merge_newest, source_precedence
 from etl.schema import MACRO_DAILY, NEWS_DAILY, PIPELINE_RUNS, TABLES, WEATHER_DAILY
 from etl.validate import ValidationError, bar_violations, validate_rows
-from pipeline.catalog import FRED, GDELT, MANIFEST, OPEN_METEO, YAHOO
+from pipeline.catalog import FRED, GDELT, GDELT_TONE_MODE, GDELT_VOLUME_MODE, MANIFEST, OPEN_METEO, YAHOO
 from pipeline.market_time import window_period_bounds
 from pipeline.rawzone import sha256_hex
 
@@ -296,7 +296,12 @@ def _parsed(item: ObjectInput) -> tuple[str, Columns]:
         states = [state.strip() for state in item.required("locations").split(",") if state.strip()]
         return WEATHER_DAILY, parse_open_meteo(item.body, states)
     if item.source == GDELT:
-        return NEWS_DAILY, parse_gdelt_timeline(item.body, item.required("topic"))
+        # Objects written before tone was fetched have no mode: they are volumes.
+        mode = item.extra.get("mode", GDELT_VOLUME_MODE).strip()
+        parsers = {GDELT_VOLUME_MODE: parse_gdelt_timeline, GDELT_TONE_MODE: parse_gdelt_tone}
+        if mode not in parsers:
+            raise MetadataError(f"metadata extra 'mode' is {mode[:40]!r}, not a GDELT timeline mode")
+        return NEWS_DAILY, parsers[mode](item.body, item.required("topic"))
     if item.source == FRED:
         return MACRO_DAILY, parse_fred_csv(item.body, item.required("series_id"))
     if item.source == YAHOO:
