@@ -215,7 +215,8 @@ def write_sample(
             meter.step(request.entity)
         for request in news:
             make_body = gdelt_tone_body if request.extras["mode"] == gdelt.TONE_MODE else gdelt_body
-            written.append(_put(store, request, make_body(seed, request.entity, request.window), fetched_at))
+            body = make_body(seed, request.extras["topic"], request.window)
+            written.append(_put(store, request, body, fetched_at))
             meter.step(request.entity)
         for request in macro:
             path = macro_path(seed, request.entity, sessions, model.market[: len(sessions)])

@@ -153,8 +153,8 @@ else:
         "left out): the index's mean daily return, the volatility of its daily returns and its mean "
         "7-day volatility on each side."
     )
-    columns = st.columns(2)
-    for column, regime in zip(columns, ("negative", "positive"), strict=True):
+    tone_columns = st.columns(2)
+    for column, regime in zip(tone_columns, ("negative", "positive"), strict=True):
         row = tones.loc[regime]
         words = value_label("tone_regime", regime).lower()
         column.metric(

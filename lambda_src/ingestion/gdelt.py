@@ -3,9 +3,11 @@ topic, in calendar-quarter windows.
 
 Each topic and window is two requests of the same query, one per mode, kept as two raw objects: the
 volume under ``<topic slug>_<window end>.json``, the tone under ``<topic slug>_tone_<window end>.json``
-(a slug has no underscore, so the names never meet), each with the metadata extra ``mode``. A quarter is long enough for GDELT to answer at daily resolution (spans under about a week come back
-in hourly or 15-minute buckets, which the ETL sums per day) and short enough to stay at it. The API
-covers 1 January 2017 onwards and allows one request every 5 seconds.
+(a slug has no underscore, so the names never meet), each with the metadata extra ``mode``; a failure
+of the tone names its entity "<topic> (tone)". A quarter is long enough for GDELT to answer at daily
+resolution (spans under about a week come back in hourly or 15-minute buckets, which the ETL sums per
+day) and short enough to stay at it. The API covers 1 January 2017 onwards and allows one request
+every 5 seconds.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ SOURCE = catalog.GDELT
 PACING_SECONDS = 5.0
 FIRST_DAY = dt.date(2017, 1, 1)
 THROTTLE_TEXT = "please limit requests"
-#: The timeline modes fetched for every topic and window, volume first, with the name part of the tone's
-#: objects (the volume's objects keep the name they had before tone was fetched).
+#: The timeline modes fetched for every topic and window, volume first, and the part each adds to an
+#: object's name (the volume's objects keep the name they had before tone was fetched).
 VOLUME_MODE = catalog.GDELT_VOLUME_MODE
 TONE_MODE = catalog.GDELT_TONE_MODE
 MODES = catalog.GDELT_MODES
@@ -57,7 +59,7 @@ def plan_topic(
     )
     return PlannedRequest(
         source=SOURCE,
-        entity=topic,
+        entity=topic if mode == VOLUME_MODE else f"{topic} (tone)",
         window=window,
         url=settings.url("gdelt_doc_url"),
         params=params,

@@ -261,9 +261,10 @@ def test_weather_and_market_page_compares_the_hottest_and_coolest_quarter_of_day
     # and the sector table gives Energy's mean return on each group, under the group's name
     grid = app.dataframe[0].value
     energy_row = grid[grid["sector"] == "Energy"].iloc[0]
-    assert energy_row["high_days_return"] == pytest.approx(energy["hottest"] * 100)
-    assert energy_row["low_days_return"] == pytest.approx(energy["coolest"] * 100)
-    assert energy_row["other_days_return"] == pytest.approx(energy["other"] * 100)
+    # (in percentage points, rounded as the grid shows them)
+    assert energy_row["high_days_return"] == pytest.approx(round(energy["hottest"] * 100, 2))
+    assert energy_row["low_days_return"] == pytest.approx(round(energy["coolest"] * 100, 2))
+    assert energy_row["other_days_return"] == pytest.approx(round(energy["other"] * 100, 2))
 
 
 def test_weather_and_market_page_refuses_too_few_extreme_days_and_says_why(seeded_database_url):

@@ -111,6 +111,7 @@ def test_gdelt_uses_quarters_from_2017_and_notes_earlier_days() -> None:
     assert dict(tone.params) == {**dict(first.params), "mode": "timelinetone"}
     assert tone.key == "raw/gdelt/2017-01-01/depression_tone_2017-03-31.json"
     assert {**tone.extras, "mode": "timelinevolraw"} == first.extras
+    assert (first.entity, tone.entity) == ("depression", "depression (tone)")  # in failures' words
     assert len(plan.requests) == 2 * 2 * 2  # windows x topics x modes
     other = plan.requests[2]
     assert other.extras["topic"] == "(stock OR market)"
