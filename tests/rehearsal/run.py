@@ -77,8 +77,19 @@ def apply_break(workspace: Workspace, name: str) -> None:
     target.write_text(content.replace(text, broken), encoding="utf-8")
 
 
-def deployment_config(lab: bool) -> PipelineConfig:
-    return config_from_arguments([*CDK_CONTEXT.split(), *(["-c", "lab=true"] if lab else [])])
+#: The rehearsed deployments: normal mode (CloudFront access), lab mode (TLS access), and normal mode
+#: with private access (the dashboard on the instance's loopback, reached through Session Manager).
+MODES: dict[str, tuple[bool, str]] = {
+    "normal": (False, ""),
+    "lab": (True, ""),
+    "private": (False, "-c dashboard_access=private"),
+}
+
+
+def deployment_config(lab: bool, extra_context: str = "") -> PipelineConfig:
+    return config_from_arguments(
+        [*CDK_CONTEXT.split(), *extra_context.split(), *(["-c", "lab=true"] if lab else [])]
+    )
 
 
 def report_emulator_limits(report: Report, stack: deployed.DeployedStack, seen: set[str]) -> None:
@@ -230,15 +241,15 @@ def rehearse_mode(
     workspace: Workspace,
     emulator: Emulator,
     *,
-    lab: bool,
+    mode: str,
     seen_limits: set[str],
     first_boot: bool,
     update: bool,
 ) -> None:
-    mode = "lab" if lab else "normal"
+    lab, extra_context = MODES[mode]
     environment = emulator.client_environment()
-    config = deployment_config(lab)
-    variables = [f"CDK_CONTEXT={CDK_CONTEXT}", *(["LAB=1"] if lab else [])]
+    config = deployment_config(lab, extra_context)
+    variables = [f"CDK_CONTEXT={' '.join([CDK_CONTEXT, extra_context]).strip()}", *(["LAB=1"] if lab else [])]
     with report.step(f"{mode} mode: bootstrap and deploy"):
         if lab:
             create_lab_identity(config)
@@ -283,7 +294,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
         prog="python -m tests.rehearsal.run", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, sandbox)")
-    parser.add_argument("--only", choices=["normal", "lab"], help="rehearse one mode only")
+    parser.add_argument("--only", choices=sorted(MODES), help="rehearse one mode only")
     parser.add_argument("--skip-first-boot", action="store_true", help="deploy and destroy only")
     parser.add_argument("--skip-update", action="store_true", help="no update stage")
     parser.add_argument("--break", dest="defect", choices=sorted(BREAKS), help="self-test: deploy a defect")
@@ -305,17 +316,18 @@ def main(arguments: Sequence[str] | None = None) -> int:
             os.environ.update({k: v for k, v in environment.items() if k.startswith(("AWS_", "NODE_"))})
             report.check(f"emulator: moto server over TLS at {emulator.endpoint}", True)
             seen: set[str] = set()
-            for lab in (False, True):
-                if options.only and options.only != ("lab" if lab else "normal"):
+            for mode in MODES:
+                if options.only and options.only != mode:
                     continue
                 rehearse_mode(
                     report,
                     workspace,
                     emulator,
-                    lab=lab,
+                    mode=mode,
                     seen_limits=seen,
                     first_boot=not options.skip_first_boot,
-                    update=not lab and not options.skip_update,
+                    # The update is rehearsed once, in normal mode.
+                    update=mode == "normal" and not options.skip_update,
                 )
     finally:
         code = report.summary()
