@@ -88,6 +88,8 @@ class EtlResult:
     # The sha256 of the universe file `companies` now reflects, and whether this run loaded it.
     universe_sha256: str = ""
     companies_loaded: bool = False
+    # Rows written to each lake table (`etl.lake_sink`; empty without LAKE_WAREHOUSE).
+    lake_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -221,6 +223,12 @@ def _load(
         phase.done("analytics")
         staged.rows_inserted[RAW_OBJECTS] = record_objects(cursor, staged.ledger_rows).inserted
         record_etags(cursor, scan.new_etags)
+        if settings.lake_warehouse:
+            # The second sink, from what this transaction wrote, just before it commits (etl.lake_sink).
+            from etl.lake_sink import write_curated_changes
+
+            result.lake_rows = write_curated_changes(cursor, settings, result.rows_written, full=full).rows
+            phase.done("lake")
         result.seconds = (dt.datetime.now(dt.UTC) - started_at).total_seconds()
         _record_run(cursor, result, started_at, full, staged.quality_summary())
         # In this transaction: the dashboard's counts are never those of a load that did not commit.
@@ -348,6 +356,7 @@ def _record_run(
         "data_quality": quality,
         "phase_seconds": result.phase_seconds,
         "metadata_lookups": result.metadata_lookups,
+        "lake_rows_written": result.lake_rows,
         "companies_loaded": result.companies_loaded,
         UNIVERSE_SHA256: result.universe_sha256,
         "market_daily_refreshed": result.market_daily_refreshed,
