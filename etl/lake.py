@@ -12,6 +12,7 @@ an ETL run, `etl.intraday` the minute bars, and `etl.lake_duckdb` reads them all
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,7 @@ from pipeline.settings import Settings
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
+    from pyiceberg.expressions import BooleanExpression
     from pyiceberg.partitioning import PartitionSpec
     from pyiceberg.schema import Schema
     from pyiceberg.table import Table
@@ -180,3 +182,18 @@ def arrow_schema(name: str) -> pa.Schema:
 
 def key_names(name: str) -> Sequence[str]:
     return lake_spec(name).key
+
+
+def replace_rows(table: Table, rows: pa.Table, where: BooleanExpression | None = None) -> None:
+    """Replace the rows of `table` that `where` selects (all when None) by `rows`, in one commit; into a
+    table never written, append (nothing to delete)."""
+    if table.current_snapshot() is None:
+        table.append(rows)
+        return
+    with warnings.catch_warnings():
+        # A filter that selects nothing yet (new tickers, a new day) is no cause for a warning.
+        warnings.filterwarnings("ignore", "Delete operation did not match any records")
+        if where is None:
+            table.overwrite(rows)
+        else:
+            table.overwrite(rows, overwrite_filter=where)

@@ -29,7 +29,15 @@ from typing import IO, TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
-from etl.lake import CURATED_LAKE_TABLES, FACT_TABLES, arrow_schema, lake_spec, open_catalog, open_table
+from etl.lake import (
+    CURATED_LAKE_TABLES,
+    FACT_TABLES,
+    arrow_schema,
+    lake_spec,
+    open_catalog,
+    open_table,
+    replace_rows,
+)
 from etl.schema import TableSpec
 from pipeline.settings import Settings
 
@@ -100,15 +108,15 @@ def write_curated_changes(
             rows = export_rows(cursor, spec)
             if not rows.num_rows:
                 continue
-            table.append(rows)
+            replace_rows(table, rows)
         elif full:
             rows = export_rows(cursor, spec)
-            table.overwrite(rows)
+            replace_rows(table, rows)
         elif not rows_written.get(name):
             continue
         elif name not in FACT_TABLES:
             rows = export_rows(cursor, spec)
-            table.overwrite(rows)
+            replace_rows(table, rows)
         else:
             if transaction_id is None:
                 cursor.execute("SELECT pg_current_xact_id()::xid::text")
@@ -117,7 +125,7 @@ def write_curated_changes(
             if not scope.since_by_name:
                 continue
             rows = export_rows(cursor, spec, scope)
-            table.overwrite(rows, overwrite_filter=scope.expression(spec))
+            replace_rows(table, rows, scope.expression(spec))
         result.rows[name] = rows.num_rows
     result.seconds = time.perf_counter() - started
     return result

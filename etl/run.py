@@ -216,6 +216,10 @@ def _load(
         cursor.execute("SET LOCAL work_mem = '256MB'")
         last_inputs = _last_recorded_inputs(cursor)
         staged = _transform_and_stage(cursor, plan, store, progress=progress, phase=phase)
+        if plan.minute_bars:  # to the lake only (etl.intraday), recorded with the other objects
+            from etl.intraday import load_minute_bars
+
+            staged.ledger_rows += load_minute_bars(settings, store, plan.minute_bars, into=result.lake_rows)
         result.take(staged)
         _load_reference_tables(cursor, settings, staged, result, full=full, last_inputs=last_inputs)
         phase.done("companies_and_dates")
@@ -227,7 +231,7 @@ def _load(
             # The second sink, from what this transaction wrote, just before it commits (etl.lake_sink).
             from etl.lake_sink import write_curated_changes
 
-            result.lake_rows = write_curated_changes(cursor, settings, result.rows_written, full=full).rows
+            result.lake_rows |= write_curated_changes(cursor, settings, result.rows_written, full=full).rows
             phase.done("lake")
         result.seconds = (dt.datetime.now(dt.UTC) - started_at).total_seconds()
         _record_run(cursor, result, started_at, full, staged.quality_summary())
