@@ -6,10 +6,11 @@ the exchange's time zone, is not loaded; of two bars with one stamp the last sen
 that breaks a price rule (a price not above 0, high below low, volume below 0) quarantines its
 object, named with the reason; the other objects still load.
 
-An object's bars replace what the lake holds for its ticker on its window's days (a filtered
-overwrite, idempotent): the newest fetch of a day is what the lake shows. Of the objects one run
-loads, each (ticker, day) comes from the newest fetch that covers it; the whole run's bars are one
-Iceberg commit, in the ETL's load transaction (a failure rolls the run back).
+An object's bars replace what the lake holds for its ticker on the days it has bars for (a filtered
+overwrite, idempotent): the newest fetch of a day is what the lake shows, and a fetch without a day
+(a day Yahoo no longer serves) never erases it. Of the objects one run loads, each (ticker, day)
+comes from the newest fetch that has it; the whole run's bars are one Iceberg commit, in the ETL's
+load transaction (a failure rolls the run back).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class MinuteBars:
-    """One object's bars as columns (UTC seconds, exchange-local days), and the days it covers."""
+    """One object's bars as columns (UTC seconds, exchange-local days), and the days it has bars for."""
 
     ticker: str
     days: list[dt.date]
@@ -86,8 +87,9 @@ def parse_minute_bars(item: ObjectInput) -> MinuteBars:
     order = order[last]
     prices = {name: chart.prices[name][order] for name in ("open", "high", "low", "close", "volume")}
     _check_bars(chart.stamps[order], prices)
-    window_days = [start + dt.timedelta(days=offset) for offset in range((end - start).days + 1)]
-    return MinuteBars(symbol, window_days, chart.stamps[order], days[order], prices)
+    # The days the object has bars for: a newer fetch that lacks a day leaves that day as it was.
+    covered = sorted({day.item() for day in np.unique(days[order])})
+    return MinuteBars(symbol, covered, chart.stamps[order], days[order], prices)
 
 
 def _check_bars(stamps: np.ndarray, prices: dict[str, np.ndarray]) -> None:

@@ -115,7 +115,7 @@ def test_the_lake_warehouse_is_a_folder_or_an_s3_uri(tmp_path: Path) -> None:
         with pytest.raises(SettingsError) as error:
             load_settings(lake_warehouse=value)
         assert str(error.value).startswith(message) and "\n" not in str(error.value)
-    with pytest.raises(SettingsError, match="^invalid setting LAKE_DATABASE: "):
+    with pytest.raises(SettingsError, match=r"^invalid setting LAKE_DATABASE: "):
         load_settings(lake_database="Has Spaces")
-    with pytest.raises(SettingsError, match="^invalid setting AWS_ENDPOINT_URL: "):
+    with pytest.raises(SettingsError, match=r"^invalid setting AWS_ENDPOINT_URL: "):
         load_settings(aws_endpoint_url="not a url")
