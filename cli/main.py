@@ -274,7 +274,9 @@ def demo(port: int, address: str | None) -> int:
     store = open_raw_store(settings)
     if next(iter(store.list(RAW_PREFIX + "/")), None) is None:
         click.echo(f"demo: the raw zone {store.describe()} is empty; writing sample data", err=True)
-        _write_sample(settings, tickers=60, days=260, seed=7, end=None)
+        _write_sample(
+            settings, tickers=60, days=260, seed=7, end=None, intraday=bool(settings.lake_warehouse)
+        )
     code = _etl(full=False)
     if code == EXIT_FAILED:
         return code
