@@ -126,16 +126,19 @@ def _etl(full: bool, recent_days: int | None = None) -> int:
     from etl import run_etl
 
     settings = _settings()
-    _apply_migrations(settings)
+    # run_etl brings the schema up to date on its own connection.
     result = run_etl(settings, full=full, progress=_stderr_is_terminal(), recent_days=recent_days)
     click.echo(result.summary())
     return result.exit_code
 
 
 def _apply_migrations(settings: Settings) -> None:
-    from pipeline.migrations import migrate
+    """The schema up to date (the role passwords are the migration step's: `pipeline db migrate`)."""
+    from pipeline.db import connect, database_url
+    from pipeline.migrations import upgrade_schema
 
-    migrate(settings)
+    with connect(database_url(settings), autocommit=True) as conn:
+        upgrade_schema(conn)
 
 
 @cli.command()
@@ -174,7 +177,6 @@ def _follow_queue(full: bool) -> int:
 
     from etl.follow import follow
 
-    _apply_migrations(settings)
     client = boto3.client("sqs", region_name=settings.aws_region)
     click.echo(f"etl: following {settings.etl_queue_url}", err=True)
     for result in follow(settings, client):
@@ -236,7 +238,7 @@ def _write_sample(
         )
 
 
-def _serve_dashboard(settings: Settings, port: int, address: str | None, forwarded_for: bool = False) -> int:
+def _serve_dashboard(settings: Settings, port: int, address: str, forwarded_for: bool = False) -> int:
     """Become the dashboard's server (`cli.serve`), migrating first when given the owner's credentials."""
     from cli.serve import serve_dashboard
 
@@ -247,7 +249,12 @@ def _serve_dashboard(settings: Settings, port: int, address: str | None, forward
 
 
 _port_option = click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
-_address_option = click.option("--address", help="Interface to listen on (default: Streamlit's, all).")
+_address_option = click.option(
+    "--address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on: this machine only by default; 0.0.0.0 for every interface.",
+)
 
 
 @cli.command()
@@ -258,7 +265,7 @@ _address_option = click.option("--address", help="Interface to listen on (defaul
     is_flag=True,
     help="Behind CloudFront: the sign-in gate takes each client's address from X-Forwarded-For.",
 )
-def dashboard(port: int, address: str | None, forwarded_for: bool) -> int:
+def dashboard(port: int, address: str, forwarded_for: bool) -> int:
     """Serve the Streamlit dashboard (behind its sign-in gate with a password login)."""
     return _serve_dashboard(_settings(), port, address, forwarded_for)
 
@@ -266,7 +273,7 @@ def dashboard(port: int, address: str | None, forwarded_for: bool) -> int:
 @cli.command()
 @_port_option
 @_address_option
-def demo(port: int, address: str | None) -> int:
+def demo(port: int, address: str) -> int:
     """Sample data if the raw zone is empty, ETL, then serve the dashboard."""
     from pipeline.rawzone import RAW_PREFIX, open_raw_store
 
@@ -347,6 +354,7 @@ def _fail(message: str, code: int) -> int:
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status (no `sys.exit`, for tests)."""
+    from cli.serve import DashboardUnavailable
     from dashboard.gate.credentials import LoginUnavailable
     from dashboard.gate.nginx import GateUnavailable
     from dashboard.oidc import OidcUnavailable
@@ -368,7 +376,14 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return _fail("aborted", EXIT_INTERRUPTED)
     except SettingsError as error:
         return _fail(str(error), EXIT_USAGE)
-    except (DatabaseUnavailable, MigrationError, OidcUnavailable, LoginUnavailable, GateUnavailable) as error:
+    except (
+        DatabaseUnavailable,
+        MigrationError,
+        OidcUnavailable,
+        LoginUnavailable,
+        GateUnavailable,
+        DashboardUnavailable,
+    ) as error:
         if verbose:
             raise
         return _fail(" ".join(str(error).split()), EXIT_FAILED)

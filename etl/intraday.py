@@ -31,11 +31,12 @@ from etl.schema import STOCK_MINUTE
 from etl.transform import MetadataError, ObjectInput
 from pipeline.market_time import window_period_bounds
 from pipeline.rawzone import RawStore, sha256_hex
-from pipeline.settings import Settings
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.expressions import BooleanExpression
+
+    from etl.lake_sink import LakeSink
 
 
 @dataclass
@@ -107,11 +108,9 @@ def _check_bars(stamps: np.ndarray, prices: dict[str, np.ndarray]) -> None:
             raise ParseError(f"bar at {stamp:%Y-%m-%d %H:%M}Z: {reason} ({int(bad.sum())} bar(s))")
 
 
-def load_minute_bars(
-    settings: Settings, store: RawStore, objects: Sequence[PendingObject], *, into: dict[str, int]
-) -> list[LedgerRow]:
-    """Parse the minute-chart `objects` and write their bars to `stock_minute` in one commit; the bars
-    written are counted `into` a run's lake rows, and a ledger row per object comes back."""
+def load_minute_bars(store: RawStore, objects: Sequence[PendingObject], sink: LakeSink) -> list[LedgerRow]:
+    """Parse the minute-chart `objects` and stage their bars in the lake `sink` (written to
+    `stock_minute` in one commit with the run's other lake writes); a ledger row per object."""
     ledger_rows: list[LedgerRow] = []
     parsed: list[tuple[dt.datetime, MinuteBars]] = []
     for item, body in read_bodies(store, objects):
@@ -126,14 +125,9 @@ def load_minute_bars(
             continue
         parsed.append((item.metadata.fetched_at, bars))
         ledger_rows.append(ledger_row(item, digest, rows=len(bars), error=None))
-    if parsed:
-        from etl.lake import open_catalog, open_table, replace_rows
-
-        newest = newest_per_day(parsed)
-        rows = _arrow_rows(newest)
-        table = open_table(open_catalog(settings), settings, STOCK_MINUTE)
-        replace_rows(table, rows, _covered(newest))
-        into[STOCK_MINUTE] = rows.num_rows
+    newest = [bars for bars in newest_per_day(parsed) if len(bars)]
+    if newest:
+        sink.stage_minute_bars(_arrow_rows(newest), _covered(newest))
     return ledger_rows
 
 

@@ -1,29 +1,27 @@
-"""The lake sink: an ETL run's changes to the curated tables, written to their Iceberg tables.
+"""The lake sink (`etl.sinks`): the run's curated rows written to their Iceberg tables (`etl.lake`).
 
-It runs inside the load's transaction, right before the commit, and reads what the run wrote from
-there: the transform ran once, for PostgreSQL, and the lake gets the rows exactly as stored (derived
-returns and analytics included), so both hold the same values to the bit. A failure here rolls the
-PostgreSQL load back too, and the next run loads the same objects again; a commit that fails after
-the lake was written leaves rows the next run writes again, identically.
+The fact tables (`stock_daily`, `index_daily`, `weather_daily`, `news_daily`, `macro_daily`) come as
+the transform hands them to every sink (`write`): the same final rows PostgreSQL upserts, so both
+hold the same values to the bit. Converted to Arrow as they come, they are written at `commit` as
+one filtered overwrite per table: the rows of exactly the keys the run handed on (per name, its
+days) are replaced, in one Iceberg commit. That is an upsert by key, idempotent, and clear of
+pyiceberg's composite-key `upsert`, which fails on large inputs (apache/iceberg-python#3508).
 
-What changed is found without a second bookkeeping: every row the run inserted or updated carries
-the transaction's id (`xmin`), and the upserts never rewrite an unchanged row. For the fact tables a
-run then rewrites, per name (ticker, symbol, state...), its rows from the first day that changed: a
-filtered overwrite ("these tickers, from this day") in one Iceberg commit, idempotent, and
-unaffected by pyiceberg's composite-key upsert failing on large inputs (apache/iceberg-python#3508).
-The small tables (`companies`, `dim_date`, and the analytics, which also lose rows) are rewritten
-whole when the run changed them. A lake table that is new or empty, and every table with `--full`,
-is written whole from PostgreSQL: setting `LAKE_WAREHOUSE` on a loaded database fills the lake.
+The tables PostgreSQL computes itself (`companies`, `dim_date`, and the analytics, which also lose
+rows) are handed over by the run once they are final (`take_from_postgres`, in the load's
+transaction, before any commit) and rewritten whole when the run changed them; so is any lake table
+that is new or empty, and every table with `--full`: setting `LAKE_WAREHOUSE` on a loaded database
+fills the lake on the next run. The sink commits before PostgreSQL (the ledger): a failure before
+then loses both, and a PostgreSQL commit that fails after the lake's leaves rows the next run writes
+again, identically. A run that hands on nothing leaves the lake untouched (no new snapshot).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
 import psycopg
@@ -38,114 +36,131 @@ from etl.lake import (
     open_table,
     replace_rows,
 )
-from etl.schema import TableSpec
+from etl.schema import STOCK_MINUTE, TableSpec
+from etl.sinks import RunStart, TableRows
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
     from pyiceberg.expressions import BooleanExpression
-
-# Past this many distinct first days in one run, a table's overwrite uses the earliest for every
-# changed name: a little more rewritten, a filter that stays short.
-MAX_SCOPE_GROUPS = 20
+    from pyiceberg.table import Table
 
 
-@dataclass
-class LakeWrite:
-    """What the sink wrote: rows per lake table (tables left as they were are absent), and seconds."""
+class LakeSink:
+    """The Iceberg tables of `LAKE_WAREHOUSE` as a sink of the ETL run (see the module docstring)."""
 
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tables: dict[str, Table] = {}
+        self.full = False
+        # Per table: the Arrow batches handed on, or the whole table (`whole`), to write at `commit`.
+        self.batches: dict[str, list[pa.Table]] = {}
+        self.whole: dict[str, pa.Table] = {}
+        self.minute_bars: tuple[pa.Table, BooleanExpression] | None = None
+        #: Rows written per lake table by `commit`, and the seconds it took.
+        self.rows: dict[str, int] = {}
+        self.seconds = 0.0
+
+    def begin(self, run: RunStart) -> None:
+        catalog = open_catalog(self.settings)
+        self.tables = {name: open_table(catalog, self.settings, name) for name in CURATED_LAKE_TABLES}
+        self.full = run.full
+
+    def write(self, rows: TableRows) -> None:
+        if rows.table in FACT_TABLES and rows.rows:
+            self.batches.setdefault(rows.table, []).append(to_arrow(rows))
+
+    def take_from_postgres(self, cursor: psycopg.Cursor, rows_written: Mapping[str, int]) -> None:
+        """Read, whole, each lake table the run changed but did not hand on (computed in PostgreSQL),
+        each one new or empty in the lake, and every one with `--full`, from the run's transaction."""
+        for name, table in self.tables.items():
+            changed_in_postgres = name not in FACT_TABLES and rows_written.get(name)
+            if self.full or changed_in_postgres or table.current_snapshot() is None:
+                self.whole[name] = export_rows(cursor, lake_spec(name))
+
+    def stage_minute_bars(self, rows: pa.Table, replaced: BooleanExpression) -> None:
+        """Minute bars (`etl.intraday`) to write to `stock_minute` at `commit`, replacing `replaced`."""
+        self.minute_bars = (rows, replaced)
+
+    def commit(self) -> None:
+        import pyarrow as pa
+
+        started = time.perf_counter()
+        for name, whole in self.whole.items():
+            if whole.num_rows or self.tables[name].current_snapshot() is not None:
+                replace_rows(self.tables[name], whole)
+                self.rows[name] = whole.num_rows
+        for name, batches in self.batches.items():
+            if name in self.whole:
+                continue  # written whole, this run's rows included
+            rows = pa.concat_tables(batches)
+            replace_rows(self.tables[name], rows, key_filter(lake_spec(name), rows))
+            self.rows[name] = rows.num_rows
+        if self.minute_bars is not None:
+            rows, replaced = self.minute_bars
+            table = open_table(open_catalog(self.settings), self.settings, STOCK_MINUTE)
+            replace_rows(table, rows, replaced)
+            self.rows[STOCK_MINUTE] = rows.num_rows
+        self.seconds = time.perf_counter() - started
+
+    def abort(self) -> None:
+        # Nothing was written before `commit`: dropping the buffers is all there is to undo.
+        self.batches, self.whole, self.minute_bars = {}, {}, None
 
 
-@dataclass(frozen=True)
-class Scope:
-    """The part of a fact table a run rewrites: per name, its rows from that day on."""
+def to_arrow(rows: TableRows) -> pa.Table:
+    """The transform's columns of a fact table as an Arrow table of its lake schema (NaN, NaT: null)."""
+    import numpy as np
+    import pyarrow as pa
 
-    since_by_name: dict[str, dt.date]
+    from etl.columns import decoded
 
-    def grouped(self) -> dict[dt.date, list[str]]:
-        """The names by first day (all of them under the earliest past `MAX_SCOPE_GROUPS` days)."""
-        groups: dict[dt.date, list[str]] = {}
-        for name, since in sorted(self.since_by_name.items()):
-            groups.setdefault(since, []).append(name)
-        if len(groups) > MAX_SCOPE_GROUPS:
-            return {min(groups): sorted(self.since_by_name)}
-        return groups
-
-    def since_for_export(self) -> tuple[list[str], list[dt.date]]:
-        """Each name with the first day its group rewrites, as the export query's two arrays."""
-        pairs = [(name, since) for since, names in self.grouped().items() for name in names]
-        return [name for name, _ in pairs], [since for _, since in pairs]
-
-    def expression(self, spec: TableSpec) -> BooleanExpression:
-        from pyiceberg.expressions import And, GreaterThanOrEqual, In, Or
-
-        name_column, day_column = spec.key
-        terms = [
-            And(In(name_column, names), GreaterThanOrEqual(day_column, since.isoformat()))
-            for since, names in self.grouped().items()
-        ]
-        return functools.reduce(Or, terms[1:], terms[0]) if len(terms) > 1 else terms[0]
-
-
-def write_curated_changes(
-    cursor: psycopg.Cursor, settings: Settings, rows_written: Mapping[str, int], *, full: bool
-) -> LakeWrite:
-    """Write to the lake what this transaction changed in the curated tables (see the module docstring).
-
-    `rows_written` is the run's count per table (a table it did not change is not read at all).
-    """
-    started = time.perf_counter()
-    catalog = open_catalog(settings)
-    result = LakeWrite()
-    transaction_id = None
-    for name in CURATED_LAKE_TABLES:
-        table = open_table(catalog, settings, name)
-        spec = lake_spec(name)
-        if table.current_snapshot() is None:
-            # New (or never written): filled whole from PostgreSQL, once there is a row to write.
-            rows = export_rows(cursor, spec)
-            if not rows.num_rows:
-                continue
-            replace_rows(table, rows)
-        elif full:
-            rows = export_rows(cursor, spec)
-            replace_rows(table, rows)
-        elif not rows_written.get(name):
-            continue
-        elif name not in FACT_TABLES:
-            rows = export_rows(cursor, spec)
-            replace_rows(table, rows)
+    schema = arrow_schema(rows.table)
+    columns = decoded(rows.columns)
+    arrays = []
+    for field in schema:
+        values = columns[field.name]
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            arrays.append(pa.array(np.asarray(values, dtype=object), type=field.type, from_pandas=True))
+        elif pa.types.is_date32(field.type):
+            days = np.asarray(values).astype("datetime64[D]")
+            arrays.append(pa.array(days, type=field.type, mask=np.isnat(days)))
         else:
-            if transaction_id is None:
-                cursor.execute("SELECT pg_current_xact_id()::xid::text")
-                transaction_id = str(_one(cursor))
-            scope = changed_scope(cursor, spec, transaction_id)
-            if not scope.since_by_name:
-                continue
-            rows = export_rows(cursor, spec, scope)
-            replace_rows(table, rows, scope.expression(spec))
-        result.rows[name] = rows.num_rows
-    result.seconds = time.perf_counter() - started
-    return result
+            numbers = np.asarray(values, dtype=float)
+            missing = np.isnan(numbers)
+            if pa.types.is_integer(field.type):
+                numbers = np.where(missing, 0, numbers).astype(np.int64)
+            arrays.append(pa.array(numbers, type=field.type, mask=missing))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def changed_scope(cursor: psycopg.Cursor, spec: TableSpec, transaction_id: str) -> Scope:
-    """Each name whose rows this transaction inserted or updated, with the first such day."""
-    name_column, day_column = (sql.Identifier(column) for column in spec.key)
-    cursor.execute(
-        sql.SQL("SELECT {name}, min({day}) FROM {table} WHERE xmin = %s::xid GROUP BY {name}").format(
-            name=name_column, day=day_column, table=sql.Identifier(spec.name)
-        ),
-        (transaction_id,),
-    )
-    return Scope({str(name): since for name, since in cursor.fetchall()})
+def key_filter(spec: TableSpec, rows: pa.Table) -> BooleanExpression:
+    """The rows of exactly the keys of `rows`: per name, its days; names with the same days together
+    (a daily run: every ticker, one day), so the filter stays as short as the run is varied."""
+    import numpy as np
+    from pyiceberg.expressions import And, In, Or
+
+    name_column, day_column = spec.key
+    names = np.asarray(rows[name_column].to_numpy(zero_copy_only=False), dtype=object)
+    days = rows[day_column].to_numpy().astype("datetime64[D]")
+    order = np.lexsort((days, names.astype(str)))
+    names, days = names[order], days[order]
+    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
+    groups: dict[bytes, tuple[np.ndarray, list[str]]] = {}
+    for start, end in zip(starts, [*starts[1:], len(names)], strict=True):
+        name_days = np.unique(days[start:end])
+        groups.setdefault(name_days.tobytes(), (name_days, []))[1].append(str(names[start]))
+    terms = [
+        And(In(name_column, group_names), In(day_column, [str(day) for day in group_days]))
+        for group_days, group_names in groups.values()
+    ]
+    return functools.reduce(Or, terms[1:], terms[0]) if len(terms) > 1 else terms[0]
 
 
-def export_rows(cursor: psycopg.Cursor, spec: TableSpec, scope: Scope | None = None) -> pa.Table:
-    """The stored rows of `spec`'s table (those `scope` covers, or all) as an Arrow table of the lake's
-    schema, read by one COPY in CSV and parsed by Arrow.
+def export_rows(cursor: psycopg.Cursor, spec: TableSpec) -> pa.Table:
+    """The stored rows of `spec`'s table as an Arrow table of the lake's schema, read by one COPY in
+    CSV and parsed by Arrow.
 
     PostgreSQL prints a float8 in its shortest form that reads back to the same bits, and Arrow's
     parser rounds correctly, so every value crosses unchanged; dates go as ISO text whatever the
@@ -153,18 +168,10 @@ def export_rows(cursor: psycopg.Cursor, spec: TableSpec, scope: Scope | None = N
     """
     columns = sql.SQL(", ").join(_exported(name, pg_type) for name, pg_type in spec.columns)
     query = sql.SQL("SELECT {columns} FROM {table}").format(columns=columns, table=sql.Identifier(spec.name))
-    parameters: tuple = ()
-    if scope is not None:
-        name_column, day_column = (sql.Identifier(column) for column in spec.key)
-        query = sql.SQL(
-            "{query} JOIN unnest(%s::text[], %s::date[]) AS scope(name, since) "
-            "ON {table}.{name} = scope.name AND {table}.{day} >= scope.since"
-        ).format(query=query, table=sql.Identifier(spec.name), name=name_column, day=day_column)
-        parameters = scope.since_for_export()
     # Any value above 0 prints the shortest exact form (PostgreSQL 12 on); a session may have set less.
     cursor.execute("SET LOCAL extra_float_digits = 1")
     with tempfile.TemporaryFile() as spool:
-        with cursor.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query), parameters) as copy:
+        with cursor.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)) as copy:
             for chunk in copy:
                 spool.write(chunk)
         spool.seek(0)
@@ -200,9 +207,3 @@ def _read_csv(spool: IO[bytes], spec: TableSpec) -> pa.Table:
         ),
     )
     return pa.Table.from_arrays(table.columns, schema=schema)
-
-
-def _one(cursor: psycopg.Cursor) -> object:
-    row = cursor.fetchone()
-    assert row is not None
-    return row[0]

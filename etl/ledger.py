@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from etl.schema import RAW_OBJECTS, TABLES
-from etl.staging import Upserted, counted_upsert
+from etl.staging import StagingWriter, Upserted, counted_upsert
 from pipeline.outcomes import OBJECT_LOADED, OBJECT_QUARANTINED
 
 LEDGER = TABLES[RAW_OBJECTS]
@@ -87,16 +87,9 @@ def record_objects(cursor: psycopg.Cursor, rows: Sequence[LedgerRow]) -> Upserte
     """Upsert ledger rows; an unchanged row keeps its `loaded_at`, a changed one gets now()."""
     if not rows:
         return Upserted(0, 0)
+    StagingWriter(cursor, LEDGER, columns=LEDGER_COLUMNS).write(astuple(row) for row in rows)
     staging = sql.Identifier(LEDGER.staging)
-    cursor.execute(
-        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-            staging, sql.Identifier(RAW_OBJECTS)
-        )
-    )
     names = sql.SQL(", ").join(map(sql.Identifier, LEDGER_COLUMNS))
-    with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, names)) as copy:
-        for row in rows:
-            copy.write_row(astuple(row))
     return counted_upsert(
         cursor,
         RAW_OBJECTS,

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
+import psycopg
 from psycopg import sql
 
 from etl.schema import MACRO_DAILY, NEWS_DAILY, STOCK_DAILY, TABLES, WEATHER_DAILY
 from pipeline import catalog
-from pipeline.db import connect, database_url
 from pipeline.market_time import MARKET_TIME_ZONE, default_ingest_day
 from pipeline.settings import Settings
 from pipeline.telemetry import NO_UNIT, SECONDS, Metric, TelemetryEvent, emit
@@ -107,10 +107,10 @@ def run_events(result: EtlResult, mode: str) -> list[TelemetryEvent]:
     return [run, *tables]
 
 
-def newest_days(settings: Settings) -> dict[str, dt.date | None]:
+def newest_days(conn: psycopg.Connection) -> dict[str, dt.date | None]:
     """The newest date in each source's curated table (each read through its date index)."""
     days: dict[str, dt.date | None] = {}
-    with connect(database_url(settings)) as conn, conn.cursor() as cursor:
+    with conn.cursor() as cursor:
         for source, table in FRESHNESS_TABLES.items():
             column = TABLES[table].key[-1]
             cursor.execute(
@@ -134,11 +134,13 @@ def publish_run(
     settings: Settings,
     result: EtlResult,
     mode: str,
+    conn: psycopg.Connection,
     *,
     stream: TextIO | None = None,
     now: dt.datetime | None = None,
 ) -> int:
-    """Emit the run's lines and, after a run that did not fail, the freshness of every source.
+    """Emit the run's lines and, after a run that did not fail, the freshness of every source (read on
+    `conn`, the run's connection).
 
     Never raises: telemetry that cannot read the database must not turn a finished load into a
     failure (the run's own line still says how it went).
@@ -149,7 +151,7 @@ def publish_run(
     events = run_events(result, mode)
     if not result.error:
         try:
-            events += freshness_events(newest_days(settings), moment)
+            events += freshness_events(newest_days(conn), moment)
         except Exception as error:  # the load is committed; report what we can
             log.warning("etl %s: freshness not published: %s", result.run_id, error)
     return emit(settings, events, stream=stream, now=moment)

@@ -1,8 +1,9 @@
 """One ETL run, as a short sequence of steps in one transaction:
 
-scan the raw zone against the ledger -> plan the work -> transform and stage (in worker processes for
-big loads, while the database ingests the staged rows) -> load the reference tables -> refresh the
-analytics -> record the ledger and the run.
+scan the raw zone against the ledger -> plan the work -> transform, handing each table's rows to the
+sinks (`etl.sinks`; in worker processes for big loads, while the database ingests the rows) -> load
+the reference tables -> refresh the analytics -> record the ledger and the run -> commit every sink,
+PostgreSQL (the ledger) last.
 
 Two runs never load at once: a session advisory lock serialises them (the second says it waits, then
 finds only what the first left). Any failure rolls the whole load back and is recorded as a failed
@@ -32,13 +33,17 @@ from etl.analytics import (
     update_table_stats,
 )
 from etl.extract import Scan, find_pending, find_pending_keys, recent_listing
+from etl.lake_sink import LakeSink
 from etl.ledger import read_ledger, record_etags, record_objects
 from etl.plan import LoadPlan, StagedLoad, plan_load
+from etl.postgres_sink import PostgresSink
 from etl.schema import COMPANIES, DIM_DATE, MARKET_DAILY, PIPELINE_RUNS, RAW_OBJECTS, SECTOR_DAILY
+from etl.sinks import RunStart, Sink
 from etl.staging import load_companies
 from etl.workers import instrument_pool, is_backfill
 from pipeline.db import connect, database_url, fetch_value
 from pipeline.market_time import market_today
+from pipeline.migrations import upgrade_schema
 from pipeline.outcomes import (
     EXIT_FAILED,
     EXIT_OK,
@@ -153,7 +158,11 @@ def run_etl(
     started = time.perf_counter()
     result = EtlResult(run_id=new_run_id(kind="etl"))
     started_at = dt.datetime.now(dt.UTC)
-    with connect(database_url(settings)) as conn:
+    # Resolved once (a Secrets Manager read on AWS), one connection for the whole run: the schema
+    # check, the load, the views, the metrics.
+    url = database_url(settings)
+    with connect(url) as conn:
+        upgrade_schema(conn)
         try:
             _take_lock(conn)
             _load(
@@ -173,13 +182,14 @@ def run_etl(
             log.debug("ETL run %s failed", result.run_id, exc_info=True)
         finally:
             result.seconds = time.perf_counter() - started
-    if result.error:
-        _record_failure(settings, result, started_at, full)
-    if settings.pipeline_metrics_namespace:
-        # The metric modules (calendar, telemetry) only where metrics are published (AWS).
-        from etl.metrics import publish_run, run_mode
+        if result.error:
+            _record_failure(url, result, started_at, full)
+        if settings.pipeline_metrics_namespace:
+            # The metric modules (calendar, telemetry) only where metrics are published (AWS).
+            from etl.metrics import publish_run, run_mode
 
-        publish_run(settings, result, run_mode(full=full, keys=keys, recent_days=recent_days))
+            mode = run_mode(full=full, keys=keys, recent_days=recent_days)
+            publish_run(settings, result, mode, conn)
     return result
 
 
@@ -204,6 +214,7 @@ def _load(
     started_at: dt.datetime,
     keys: Sequence[str] | None = None,
     recent_days: int | None = None,
+    other_sinks: Sequence[Sink] = (),
 ) -> None:
     store = open_raw_store(settings)
     phase = PhaseTimer(result.phase_seconds)
@@ -211,15 +222,27 @@ def _load(
     result.metadata_lookups = scan.lookups
     plan = plan_load(scan, settings, market_today())
     phase.done("extract")
-    with conn.transaction(), conn.cursor() as cursor:
-        # Room for the hash joins and aggregates of a full load; LOCAL: this transaction only.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
+    backfill = is_backfill(plan.instrument_window_days)
+    postgres = PostgresSink(conn)
+    lake = LakeSink(settings) if settings.lake_warehouse else None
+    # PostgreSQL last: it holds the ledger, so an object counts as loaded only once every sink has it.
+    sinks: list[Sink] = [*other_sinks, *([lake] if lake else []), postgres]
+    run = RunStart(result.run_id, full=full, backfill=backfill)
+    try:
+        for sink in sinks:
+            sink.begin(run)
+        cursor = postgres.cursor
         last_inputs = _last_recorded_inputs(cursor)
-        staged = _transform_and_stage(cursor, plan, store, progress=progress, phase=phase)
-        if plan.minute_bars:  # to the lake only (etl.intraday), recorded with the other objects
+        staged = _transform_and_stage(
+            cursor, plan, store, sinks, progress=progress, phase=phase, backfill=backfill
+        )
+        for table, upserted in postgres.finish().items():
+            staged.rows_written[table], staged.rows_inserted[table] = upserted
+        if lake and plan.minute_bars:  # to the lake only (etl.intraday), recorded with the other objects
             from etl.intraday import load_minute_bars
 
-            staged.ledger_rows += load_minute_bars(settings, store, plan.minute_bars, into=result.lake_rows)
+            staged.ledger_rows += load_minute_bars(store, plan.minute_bars, lake)
+        phase.done("upsert")
         result.take(staged)
         _load_reference_tables(cursor, settings, staged, result, full=full, last_inputs=last_inputs)
         phase.done("companies_and_dates")
@@ -227,12 +250,6 @@ def _load(
         phase.done("analytics")
         staged.rows_inserted[RAW_OBJECTS] = record_objects(cursor, staged.ledger_rows).inserted
         record_etags(cursor, scan.new_etags)
-        if settings.lake_warehouse:
-            # The second sink, from what this transaction wrote, just before it commits (etl.lake_sink).
-            from etl.lake_sink import write_curated_changes
-
-            result.lake_rows |= write_curated_changes(cursor, settings, result.rows_written, full=full).rows
-            phase.done("lake")
         result.seconds = (dt.datetime.now(dt.UTC) - started_at).total_seconds()
         _record_run(cursor, result, started_at, full, staged.quality_summary())
         # In this transaction: the dashboard's counts are never those of a load that did not commit.
@@ -240,6 +257,15 @@ def _load(
         # rows): those two stay exact too.
         recount = None if full else SMALL_TABLES if result.curated_rows else {PIPELINE_RUNS}
         update_table_stats(cursor, staged.rows_inserted, recount)
+        if lake:  # the tables PostgreSQL computed, final now (etl.lake_sink)
+            lake.take_from_postgres(cursor, result.rows_written)
+        for sink in sinks:
+            sink.commit()
+        result.lake_rows = lake.rows if lake else {}
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
 
 
 def _scan(
@@ -264,17 +290,26 @@ def _scan(
 
 
 def _transform_and_stage(
-    cursor: psycopg.Cursor, plan: LoadPlan, store: RawStore, *, progress: bool, phase: PhaseTimer
+    cursor: psycopg.Cursor,
+    plan: LoadPlan,
+    store: RawStore,
+    sinks: Sequence[Sink],
+    *,
+    progress: bool,
+    phase: PhaseTimer,
+    backfill: bool,
 ) -> StagedLoad:
     if not plan.to_transform:
         # Nothing to parse: the transform's modules (numpy) are never imported, so a run with
         # nothing new costs what its queries cost.
         return StagedLoad(ledger_rows=list(plan.settled))
     # A backfill's workers first: the fork server imports the transform while this process does.
-    with instrument_pool(is_backfill(plan.instrument_window_days)) as pool:
+    with instrument_pool(backfill) as pool:
         from etl.stage import transform_and_stage
 
-        return transform_and_stage(cursor, plan, store, pool=pool, progress=progress, on_phase=phase.done)
+        return transform_and_stage(
+            cursor, plan, store, sinks, pool=pool, progress=progress, on_phase=phase.done
+        )
 
 
 def _last_recorded_inputs(cursor: psycopg.Cursor) -> dict[str, Any]:
@@ -374,10 +409,11 @@ def _record_run(
     )
 
 
-def _record_failure(settings: Settings, result: EtlResult, started_at: dt.datetime, full: bool) -> None:
-    """Best effort: the failure itself may be the database, in which case the log is all we have."""
+def _record_failure(url: str, result: EtlResult, started_at: dt.datetime, full: bool) -> None:
+    """Best effort, on a connection of its own (the run's may be what failed): if the failure is the
+    database itself, the log is all we have."""
     try:
-        with connect(database_url(settings)) as conn:
+        with connect(url) as conn:
             conn.execute(
                 f"INSERT INTO {PIPELINE_RUNS} (run_id, kind, started_at, finished_at, status, details) "
                 "VALUES (%s, 'etl', %s, clock_timestamp(), %s, %s)",

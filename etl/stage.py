@@ -1,17 +1,16 @@
-"""Transform and stage: every planned object parsed, validated and derived, its rows sent to the
-database as they come.
+"""Transform and stage: every planned object parsed, validated and derived, its rows handed to the
+sinks (`etl.sinks`) as they come.
 
 Big loads transform the instruments in worker processes while this process loads the small objects,
-so PostgreSQL is busy from the first second; the instrument rows arrive as binary COPY tuples and are
-upserted in batches (`StagingWriter`). What comes out is a `StagedLoad`: the ledger rows, the dates
-touched, the rows written per table and the data-quality counts.
+so the sinks are busy from the first second. What comes out is a `StagedLoad`: the ledger rows, the
+dates touched and the data-quality counts (the rows each table took are the PostgreSQL sink's to say).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict, deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
@@ -19,11 +18,12 @@ import psycopg
 
 from etl.columns import Columns, concatenated, last_per_key, missing, row_count, sort_codes, taken
 from etl.extract import PendingObject, read_bodies
-from etl.load import load_rows, stored_bars, stored_rows
+from etl.load import stored_bars, stored_rows
 from etl.plan import LoadPlan, StagedLoad, earliest_window_start, ledger_row
 from etl.precedence import FETCH_RANK, VALUE_RANKS, merge_newest, stored_value_ranks
-from etl.schema import INDEX_DAILY, STOCK_DAILY, TABLES, TableSpec
-from etl.staging import StagingWriter, Upserted
+from etl.schema import STOCK_DAILY, TABLES, TableSpec
+from etl.sinks import Sink, TableRows
+from etl.staging import table_is_empty
 from etl.transform import (
     InstrumentBatch,
     ObjectInput,
@@ -41,11 +41,6 @@ IN_FLIGHT_PER_WORKER = 2
 # Bytes of objects per batch handed to a worker: small enough that the first rows reach the
 # database within a fraction of a second, large enough that per-batch costs vanish.
 WORKER_BATCH_BYTES = 2 * 1024 * 1024
-# Stock rows staged before they are upserted (see `StagingWriter`).
-UPSERT_BATCH_ROWS = 100_000
-# Rows of a small-object table (weather: 50 states x 10 years) from which a backfill into an empty table
-# builds its indexes after the rows are in, rather than row by row.
-DEFER_INDEXES_MIN_ROWS = 50_000
 # Instrument objects whose bodies are read together in a backfill (S3 reads them on several threads).
 READ_CHUNK_OBJECTS = 128
 # A daily run's few objects load in a blink: a bar would only flicker.
@@ -57,12 +52,14 @@ def transform_and_stage(
     cursor: psycopg.Cursor,
     plan: LoadPlan,
     store: RawStore,
+    sinks: Sequence[Sink],
     *,
     pool: ProcessPoolExecutor | None,
     progress: bool,
     on_phase: Callable[[str], None],
 ) -> StagedLoad:
-    """Read, transform and load every object of `plan`; return what was staged and written.
+    """Read and transform every object of `plan`, handing each table's rows to every sink; return what
+    was staged. `cursor` reads the stored rows the new ones merge with (in the run's transaction).
 
     `pool` (`etl.workers.instrument_pool`, None for a small run) transforms the instruments.
 
@@ -78,33 +75,22 @@ def transform_and_stage(
         unit="object",
         every=0,
     )
-    parallel = pool is not None
-    sink = _ResultSink(staged, cursor, {item.key: item for item in to_transform}, bar, backfill=parallel)
+    # Tables empty when the run began hold no stored bars to re-read (see `instrument_batches`).
+    started_empty = {table for table in plan.instruments if table_is_empty(cursor, table)}
+    results = _Results(staged, sinks, {item.key: item for item in to_transform}, bar)
     # The small objects are parsed and loaded here while the worker processes start.
     for item, body in read_bodies(store, plan.objects):
-        sink.absorb(transform_object(_input(item, body)))
-    for table, parts in sink.objects_rows.items():
-        upserted = _load_objects(cursor, table, parts, staged, backfill=parallel)
-        staged.rows_written[table], staged.rows_inserted[table] = upserted
+        results.absorb(transform_object(_input(item, body)))
+    for table, parts in results.objects_rows.items():
+        results.hand_on(table, _merged_objects(cursor, table, parts, staged))
     on_phase("objects")
-    started_empty = {table for table, writer in sink.writers.items() if writer.into_empty}
     batches = instrument_batches(
-        cursor, plan, store, WORKER_BATCH_BYTES if parallel else None, started_empty=started_empty
+        cursor, plan, store, WORKER_BATCH_BYTES if pool is not None else None, started_empty=started_empty
     )
     for transformed in _transform_all(pool, batches):
-        sink.absorb(transformed)
+        results.absorb(transformed)
     on_phase("transform_and_stage")
-    for table, writer in sink.writers.items():
-        staged.rows_written[table] = writer.finish()
-        staged.rows_inserted[table] = writer.inserted
-        staged.rows_staged += writer.rows
-    on_phase("upsert")
     bar.close()
-    for table, arrays in sink.day_arrays.items():
-        days = np.unique(np.concatenate(arrays)).tolist()
-        staged.dates.update({days[0], days[-1]})
-        if table == STOCK_DAILY:
-            staged.stock_days.update(days)
     return staged
 
 
@@ -167,7 +153,6 @@ def _batch(
         [objects for _, objects in batch],
         list(since.values()),
         stored_bars(cursor, table, since if stored else {}),
-        TABLES[table].columns,
     )
 
 
@@ -177,18 +162,11 @@ def _input(item: PendingObject, body: bytes) -> ObjectInput:
     )
 
 
-def _load_objects(
-    cursor: psycopg.Cursor,
-    table: str,
-    parts: list[tuple[dt.datetime, Columns]],
-    staged: StagedLoad,
-    *,
-    backfill: bool,
-) -> Upserted:
-    """Upsert the rows of one object-sourced table: of a fact table's repeated keys (in the run, or
-    stored) the values merged by rank (`etl.precedence`); of `pipeline_runs` the latest fetch's row.
-
-    In key order: into an empty table in a backfill, its indexes are built afterwards, from presorted rows.
+def _merged_objects(
+    cursor: psycopg.Cursor, table: str, parts: list[tuple[dt.datetime, Columns]], staged: StagedLoad
+) -> Columns:
+    """The rows of one object-sourced table, one per key: of a fact table's repeated keys (in the run,
+    or stored) the values merged by rank (`etl.precedence`); of `pipeline_runs` the latest fetch's row.
     """
     spec = TABLES[table]
     # In fetch order (objects fetched at the same time in the order they came).
@@ -201,10 +179,7 @@ def _load_objects(
         count = int(missing(merged[column]).sum())
         if count:
             staged.quality[table][f"missing_{column}"] = count
-    rows = row_count(merged)
-    staged.rows_staged += rows
-    defer_indexes = backfill and rows >= DEFER_INDEXES_MIN_ROWS
-    return load_rows(cursor, table, merged, unique_keys=True, defer_indexes=defer_indexes)
+    return merged
 
 
 def _merged_with_stored(cursor: psycopg.Cursor, spec: TableSpec, rows: Columns) -> Columns:
@@ -243,34 +218,18 @@ def _transform_all(
         yield in_flight.popleft().result()
 
 
-class _ResultSink:
-    """Takes transform results as they come: ledger outcomes, COPY of instrument rows, rows to load."""
+class _Results:
+    """Takes transform results as they come: ledger outcomes and quality counts; instrument rows handed
+    on to the sinks at once, other objects' rows kept until every object is read (they merge by key)."""
 
     def __init__(
-        self,
-        staged: StagedLoad,
-        cursor: psycopg.Cursor,
-        by_key: dict[str, PendingObject],
-        bar: Progress,
-        *,
-        backfill: bool,
+        self, staged: StagedLoad, sinks: Sequence[Sink], by_key: dict[str, PendingObject], bar: Progress
     ) -> None:
         self.staged = staged
+        self.sinks = sinks
         self.by_key = by_key
         self.bar = bar
-        self.writers = {
-            # Each (symbol, day) comes from exactly one batch, once: a run stages each key once.
-            table: StagingWriter(
-                cursor,
-                TABLES[table],
-                UPSERT_BATCH_ROWS,
-                unique_keys=True,
-                defer_indexes=backfill and table == STOCK_DAILY,
-            )
-            for table in (STOCK_DAILY, INDEX_DAILY)
-        }
         self.objects_rows: dict[str, list[tuple[dt.datetime, Columns]]] = defaultdict(list)
-        self.day_arrays: dict[str, list[np.ndarray]] = defaultdict(list)
 
     def absorb(self, transformed: TransformResult) -> None:
         quality = self.staged.quality
@@ -285,22 +244,35 @@ class _ResultSink:
             else:
                 quality[item.source]["rows"] += outcome.rows
             self.bar.step()
-        if transformed.table is None:  # objects without rows (all quarantined, or empty windows)
-            return
-        encoded = transformed.encoded
-        if encoded is not None and encoded.rows:
-            self.writers[transformed.table].write_tuples(encoded.copy_tuples, encoded.rows)
-            quality[transformed.table]["missing_volume"] += encoded.missing_volume
-            # Only the distinct days: a backfill's rows would otherwise pile up here, one date each.
-            self.day_arrays[transformed.table].append(np.unique(encoded.days))
-        elif transformed.columns is not None and row_count(transformed.columns):
-            assert transformed.fetched_at is not None, "an object's rows come with its fetch time"
-            self._note_dates(transformed.columns)
-            self.objects_rows[transformed.table].append((transformed.fetched_at, transformed.columns))
+        rows = transformed.columns
+        if transformed.table is None or rows is None or not row_count(rows):
+            return  # objects without rows (all quarantined, or empty windows)
+        if transformed.fetched_at is None:  # an instrument batch: merged already, final
+            quality[transformed.table]["missing_volume"] += int(np.isnan(rows["volume"]).sum())
+            self.hand_on(transformed.table, rows)
+        else:
+            self.objects_rows[transformed.table].append((transformed.fetched_at, rows))
 
-    def _note_dates(self, rows: Columns) -> None:
-        for column in _DATE_COLUMNS:
-            if column in rows:
-                dates = rows[column][~np.isnat(rows[column])].astype("datetime64[D]")
-                if len(dates):
-                    self.staged.dates.update({dates.min().item(), dates.max().item()})
+    def hand_on(self, table: str, rows: Columns) -> None:
+        """Hand one table's final rows to every sink, noting the days they cover."""
+        spec = TABLES[table]
+        days = _days(rows, spec)
+        first, last = (days[0], days[-1]) if days else (None, None)
+        table_rows = TableRows(table, rows, spec.key, row_count(rows), first, last)
+        self.staged.rows_staged += table_rows.rows
+        if days:
+            self.staged.dates.update({days[0], days[-1]})
+        if table == STOCK_DAILY:
+            self.staged.stock_days.update(days)
+        for sink in self.sinks:
+            sink.write(table_rows)
+
+
+def _days(rows: Columns, spec: TableSpec) -> list[dt.date]:
+    """The distinct days of the rows' date column, in order (none for a table not keyed by a day)."""
+    column = next((name for name in spec.key if name in _DATE_COLUMNS), None)
+    if column is None:
+        return []
+    days = np.asarray(rows[column])
+    days = days[~np.isnat(days)].astype("datetime64[D]")
+    return np.unique(days).tolist()

@@ -27,10 +27,10 @@ TRAILER = b"\xff\xff"
 
 
 def create_staging(cursor: psycopg.Cursor, spec: TableSpec) -> None:
-    """An empty temporary (unlogged) copy of the table's columns, dropped at commit."""
+    """An empty temporary (unlogged) copy of the table's columns and defaults, dropped at commit."""
     staging = sql.Identifier(spec.staging)
     cursor.execute(
-        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DROP").format(
+        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
             staging, sql.Identifier(spec.name)
         )
     )
@@ -52,6 +52,8 @@ class StagingWriter:
     before the first row and rebuilt by `finish`, in one sort each, instead of being maintained row by
     row: PostgreSQL's own advice for populating a table, and the larger part of a first load's time.
     Readers of that table wait for the load's commit meanwhile (they would have found it empty).
+
+    `columns` (default: all of the table's) are the columns the rows hold; the others take their defaults.
     """
 
     def __init__(
@@ -62,9 +64,12 @@ class StagingWriter:
         *,
         unique_keys: bool = False,
         defer_indexes: bool = False,
+        columns: Sequence[str] | None = None,
     ) -> None:
         self.cursor = cursor
         self.spec = spec
+        types = dict(spec.columns)
+        self.columns = [(name, types[name]) for name in columns or spec.column_names]
         self.batch_rows = batch_rows
         self.rows = 0
         self.pending = 0
@@ -78,12 +83,13 @@ class StagingWriter:
         self.rebuild = drop_indexes(cursor, spec.name) if self.into_empty and defer_indexes else []
         self.copy_statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.Identifier(spec.name if self.into_empty else spec.staging),
-            sql.SQL(", ").join(map(sql.Identifier, spec.column_names)),
+            sql.SQL(", ").join(sql.Identifier(name) for name, _ in self.columns),
         )
 
     def write(self, rows: Iterable[tuple]) -> None:
+        """COPY `rows`, tuples of Python values in the order of `columns` (psycopg's binary dumpers)."""
         with self.cursor.copy(self.copy_statement) as copy:
-            copy.set_types([pg_type for _, pg_type in self.spec.columns])
+            copy.set_types([pg_type for _, pg_type in self.columns])
             for row in rows:
                 copy.write_row(row)
                 self.pending += 1

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from etl.columns import Coded, Columns, decoded, object_array, row_count
-from etl.copy_binary import encode_tuples
+from etl.columns import Coded, Columns, object_array, row_count
 from etl.derive import returns_and_volatility
 from etl.parse import (
     BAR_COLUMNS,
@@ -90,31 +89,17 @@ class ObjectOutcome:
 
 
 @dataclass
-class EncodedRows:
-    """An instrument's rows as binary COPY tuples, with what the loader needs to know about them.
-
-    Shipping these bytes instead of the rows keeps the loader's share of the work (unpickling and
-    formatting a million rows) to forwarding a buffer.
-    """
-
-    copy_tuples: bytes
-    rows: int
-    days: np.ndarray
-    missing_volume: int
-
-
-@dataclass
 class TransformResult:
     """Rows for one curated table (`table` None when there are none) and the outcome of each object.
 
-    The rows come as `columns` (`etl.columns`; with the object's `fetched_at`, for the latest fetch to
-    win), or for instruments asked for COPY tuples, as `encoded`.
+    The rows are `columns` (`etl.columns`): of one object, with its `fetched_at`, to be merged by key
+    with the run's other objects and the stored rows; of an instrument batch (`fetched_at` None),
+    merged already, final, the key column `Coded` by symbol.
     """
 
     table: str | None
     columns: Columns | None
     outcomes: list[ObjectOutcome] = field(default_factory=list)
-    encoded: EncodedRows | None = None
     fetched_at: dt.datetime | None = None
 
 
@@ -125,7 +110,6 @@ class InstrumentBatch:
     Symbol number i has the objects `objects[i]` and rewrites its rows from `since[i]` on. `context`
     (columns `symbol`, the symbol's number, and `BAR_COLUMNS`; `etl.load.stored_bars`) holds each
     symbol's stored bars from its `since` on plus the `CONTEXT_BARS` before it, by symbol and date.
-    `copy_columns`, the table's (name, type) pairs, asks for the rows as binary COPY tuples.
     """
 
     table: str
@@ -133,7 +117,6 @@ class InstrumentBatch:
     objects: Sequence[Sequence[ObjectInput]]
     since: Sequence[dt.date]
     context: Columns
-    copy_columns: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -194,16 +177,7 @@ def transform_instruments(batch: InstrumentBatch) -> TransformResult:
         symbol_of_chart[owner[valid]],
         rank_of_chart[owner[valid]],
     )
-    result = [outcome for outcome in outcomes if outcome is not None]
-    if not batch.copy_columns:
-        return TransformResult(batch.table, decoded(rows), result)
-    encoded = EncodedRows(
-        copy_tuples=encode_tuples(rows, batch.copy_columns),
-        rows=row_count(rows),
-        days=rows["trade_date"].astype("datetime64[D]"),
-        missing_volume=int(np.isnan(rows["volume"]).sum()),
-    )
-    return TransformResult(batch.table, None, result, encoded)
+    return TransformResult(batch.table, rows, [outcome for outcome in outcomes if outcome is not None])
 
 
 def _with_trade_days(charts: list[_Chart], outcomes: list[ObjectOutcome | None]) -> list[_Chart]:

@@ -176,6 +176,8 @@ def run_shard_records(records: Any, context: object) -> dict[str, Any]:
             len(report.failed),
             f"; manifest {manifest}" if manifest else "",
         )
+        for item in report.failed:
+            logger.warning("%s %s failed: %s", item.source, item.entity, item.reason)
         if report.failed:
             failures.append({"itemIdentifier": message_id})
     return {"batchItemFailures": failures}

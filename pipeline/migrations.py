@@ -109,6 +109,13 @@ def apply_migrations(conn: psycopg.Connection, migrations: list[Migration] | Non
     return pending
 
 
+def upgrade_schema(conn: psycopg.Connection) -> list[Migration]:
+    """Apply the pending migrations on `conn` (one read-only query when there are none, as for every
+    `pipeline etl`); return those applied. The role passwords are `migrate`'s alone."""
+    migrations = available_migrations()
+    return [] if is_up_to_date(conn, migrations) else apply_migrations(conn, migrations)
+
+
 def set_dashboard_passwords(conn: psycopg.Connection, settings: Settings) -> None:
     """In AWS the dashboard's roles get the passwords of their own secrets (*_DB_SECRET_ARN)."""
     from urllib.parse import unquote, urlsplit
@@ -129,10 +136,11 @@ def set_dashboard_passwords(conn: psycopg.Connection, settings: Settings) -> Non
 
 
 def migrate(settings: Settings | None = None) -> list[Migration]:
-    """Bring the pipeline's database up to date; return the migrations applied by this call."""
+    """The migration step (`pipeline db migrate`, the instance's migrate unit at each boot): bring the
+    pipeline's database up to date and give the dashboard's roles their passwords; return the
+    migrations applied by this call. The other commands only `upgrade_schema` on their own connection."""
     settings = settings or get_settings()
-    migrations = available_migrations()
     with connect(database_url(settings), autocommit=True) as conn:
-        applied = [] if is_up_to_date(conn, migrations) else apply_migrations(conn, migrations)
+        applied = upgrade_schema(conn)
         set_dashboard_passwords(conn, settings)
     return applied

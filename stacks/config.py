@@ -3,6 +3,9 @@
 Every key is validated here, at synth time, so a typo fails fast with one line that names the key
 (``invalid context key 'allowed_cidr': ...``) instead of a CloudFormation error twenty minutes later.
 Values given with ``-c`` arrive as strings, values from cdk.json keep their JSON type; both are accepted.
+
+`PipelineConfig` is a pydantic model: a context key is a field, its type an annotated kind of value
+(`Text`, `Boolean`, `whole_number`, `matching`, `one_of`...). A new key is one more field line.
 """
 
 from __future__ import annotations
@@ -10,12 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aws_cdk import RemovalPolicy
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from stacks.lab_profile import LAB_DATABASE_INSTANCE_TYPE, LEARNER_LAB
 
@@ -54,34 +57,183 @@ class ConfigError(ValueError):
     """A context value is invalid; the message is one line that names the key."""
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    """Everything the stacks need to know about one deployment (see docs/deploy.md for each key)."""
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value.strip()
 
-    environment: str = "dev"
-    allowed_cidr: str = "0.0.0.0/0"
-    instance_type: str = "t3.small"
-    database_instance_type: str = "t4g.micro"
-    database_storage_gb: int = 20
-    backup_retention_days: int = 7
-    schedule_time: str = "08:00"
-    schedule_time_zone: str = "America/New_York"
-    etl_delay_minutes: int = 30
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _whole_number(value: Any, low: int, high: int) -> int:
+    try:
+        number = int(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or str(number) != str(value).strip() or not low <= number <= high:
+        raise ValueError(f"expected a whole number from {low} to {high}, got {value!r}")
+    return number
+
+
+# Each kind of value is checked as given (a string from ``-c``, or JSON from cdk.json), before pydantic
+# checks the type the check returns.
+def whole_number(low: int, high: int) -> BeforeValidator:
+    """An integer from `low` to `high`, given as a number or as its digits."""
+    return BeforeValidator(lambda value: _whole_number(value, low, high))
+
+
+def matching(pattern: re.Pattern[str], expected: str) -> BeforeValidator:
+    """A string that `pattern` matches (`expected` says what that is, for the message)."""
+
+    def check(value: Any) -> str:
+        text = _text(value)
+        if not pattern.match(text):
+            raise ValueError(f"expected {expected}, got {value!r}")
+        return text
+
+    return BeforeValidator(check)
+
+
+def one_of(choices: tuple[str, ...]) -> BeforeValidator:
+    """One of `choices`, in any case."""
+
+    def check(value: Any) -> str:
+        text = _text(value).lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return BeforeValidator(check)
+
+
+def _cidr(value: Any) -> str:
+    text = _text(value)
+    try:
+        network = ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        raise ValueError(f"expected an IPv4 CIDR such as 203.0.113.7/32, got {value!r}") from None
+    if network.version != 4:
+        raise ValueError(f"only IPv4 CIDRs are supported, got {value!r}")
+    return str(network)
+
+
+def _time_zone(value: Any) -> str:
+    text = _text(value)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not an IANA time zone, got {value!r}") from None
+    return text
+
+
+def _email(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = _text(value)
+    if text and not _EMAIL.match(text):
+        raise ValueError(f"not an e-mail address, got {value!r}")
+    return text or None
+
+
+def _database_instance_type(value: Any) -> str:
+    text = _text(value).removeprefix("db.")
+    if not _INSTANCE_TYPE.match(text):
+        raise ValueError(f"expected an instance type such as t4g.micro, got {value!r}")
+    return text
+
+
+def _pipeline_settings(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected an object of environment variables, got {value!r}")
+    unknown = sorted(set(value) - set(TUNABLE_PIPELINE_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"unknown setting {', '.join(unknown)} (allowed: {', '.join(TUNABLE_PIPELINE_SETTINGS)})"
+        )
+    texts = {}
+    for name, setting in sorted(value.items()):
+        if not isinstance(setting, str):
+            raise ValueError(f"{name}: expected a string, got {setting!r}")
+        texts[name] = setting.strip()
+    return texts
+
+
+def _log_retention(value: Any) -> int:
+    days = _whole_number(value, 1, LOG_RETENTION_DAYS[-1])
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(
+            f"CloudWatch keeps logs for one of {', '.join(map(str, LOG_RETENTION_DAYS))} days, got {value!r}"
+        )
+    return days
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Boolean = Annotated[bool, BeforeValidator(_boolean)]
+InstanceType = Annotated[str, matching(_INSTANCE_TYPE, "an instance type such as t3.small")]
+
+
+class PipelineConfig(BaseModel):
+    """Everything the stacks need to know about one deployment (see docs/deploy.md for each key).
+
+    Each field is a context key of the same name; other keys (CDK's own) are ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    environment: Annotated[str, matching(_ENVIRONMENT_NAME, "1-20 lowercase letters, digits or '-'")] = "dev"
+    allowed_cidr: Annotated[str, BeforeValidator(_cidr)] = "0.0.0.0/0"
+    instance_type: InstanceType = "t3.small"
+    database_instance_type: Annotated[str, BeforeValidator(_database_instance_type)] = "t4g.micro"
+    database_storage_gb: Annotated[int, whole_number(20, 1000)] = 20
+    backup_retention_days: Annotated[int, whole_number(1, 35)] = 7
+    schedule_time: Annotated[str, matching(_CLOCK_TIME, "a 24-hour time HH:MM")] = "08:00"
+    schedule_time_zone: Annotated[str, BeforeValidator(_time_zone)] = "America/New_York"
+    etl_delay_minutes: Annotated[int, whole_number(16, 720)] = 30
     # Ingestion shards that may run at once: SQS event sources accept 2 at least; a lab account has 10
     # concurrent executions in all, which the dispatcher and the instance's tools share.
-    ingest_concurrency: int = 2
-    dashboard_port: int = 8501
-    removal_policy: str = "destroy"
-    alarm_email: str | None = None
+    ingest_concurrency: Annotated[int, whole_number(2, 5)] = 2
+    dashboard_port: Annotated[int, whole_number(1, 65535)] = 8501
+    removal_policy: Annotated[str, one_of(REMOVAL_POLICIES)] = "destroy"
+    alarm_email: Annotated[str | None, BeforeValidator(_email)] = None
     # How long the instance's CloudWatch log groups keep the units' lines.
-    log_retention_days: int = 14
-    lab: bool = False
-    lab_role_name: str = "LabRole"
-    lab_instance_profile_name: str = "LabInstanceProfile"
-    pipeline_settings: Mapping[str, str] = field(default_factory=dict)
-    dashboard_access: str | None = None
-    cloudfront_prefix_list: str | None = None
-    dashboard_login: str = "password"
+    log_retention_days: Annotated[int, BeforeValidator(_log_retention)] = 14
+    lab: Boolean = False
+    lab_role_name: Annotated[str, matching(_ROLE_NAME, "an IAM role name")] = "LabRole"
+    lab_instance_profile_name: Annotated[str, matching(_ROLE_NAME, "an instance profile name")] = (
+        "LabInstanceProfile"
+    )
+    pipeline_settings: Annotated[Mapping[str, str], BeforeValidator(_pipeline_settings)] = {}
+    dashboard_access: Annotated[str | None, one_of(ACCESS_MODES)] = None
+    cloudfront_prefix_list: Annotated[
+        str | None, matching(_PREFIX_LIST, "a managed prefix list id such as pl-3b927c52")
+    ] = None
+    dashboard_login: Annotated[str, one_of(LOGIN_MODES)] = "password"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lab_database_default(cls, context: Any) -> Any:
+        """A lab account's database class defaults to one the Learner Lab allows (db.t3)."""
+        if isinstance(context, Mapping) and "database_instance_type" not in context:
+            try:
+                lab = _boolean(context.get("lab", False))
+            except ValueError:
+                lab = False  # the field's own check says why
+            if lab:
+                return {**context, "database_instance_type": LAB_DATABASE_INSTANCE_TYPE}
+        return context
+
+    @model_validator(mode="after")
+    def _account_allows_it(self) -> PipelineConfig:
+        if self.lab:
+            _check_lab(self)
+        _check_login(self)
+        return self
 
     @property
     def access_mode(self) -> str:
@@ -122,164 +274,7 @@ class PipelineConfig:
         return ipaddress.ip_network(self.allowed_cidr).prefixlen == 0
 
 
-def _text(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"invalid context key '{key}': expected a string, got {value!r}")
-    return value.strip()
-
-
-def _boolean(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
-        return value.strip().lower() == "true"
-    raise ConfigError(f"invalid context key '{key}': expected true or false, got {value!r}")
-
-
-def _integer(key: str, low: int, high: int) -> Callable[[str, Any], int]:
-    def parse(_: str, value: Any) -> int:
-        try:
-            number = int(value) if not isinstance(value, bool) else None
-        except (TypeError, ValueError):
-            number = None
-        if number is None or str(number) != str(value).strip() or not low <= number <= high:
-            raise ConfigError(
-                f"invalid context key '{key}': expected a whole number from {low} to {high}, got {value!r}"
-            )
-        return number
-
-    return parse
-
-
-def _matching(pattern: re.Pattern[str], expected: str) -> Callable[[str, Any], str]:
-    def parse(key: str, value: Any) -> str:
-        text = _text(key, value)
-        if not pattern.match(text):
-            raise ConfigError(f"invalid context key '{key}': expected {expected}, got {value!r}")
-        return text
-
-    return parse
-
-
-def _cidr(key: str, value: Any) -> str:
-    text = _text(key, value)
-    try:
-        network = ipaddress.ip_network(text, strict=True)
-    except ValueError:
-        raise ConfigError(
-            f"invalid context key '{key}': expected an IPv4 CIDR such as 203.0.113.7/32, got {value!r}"
-        ) from None
-    if network.version != 4:
-        raise ConfigError(f"invalid context key '{key}': only IPv4 CIDRs are supported, got {value!r}")
-    return str(network)
-
-
-def _time_zone(key: str, value: Any) -> str:
-    text = _text(key, value)
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"invalid context key '{key}': not an IANA time zone, got {value!r}") from None
-    return text
-
-
-def _removal_policy(key: str, value: Any) -> str:
-    text = _text(key, value).lower()
-    if text not in REMOVAL_POLICIES:
-        raise ConfigError(
-            f"invalid context key '{key}': expected one of {', '.join(REMOVAL_POLICIES)}, got {value!r}"
-        )
-    return text
-
-
-def _email(key: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    text = _text(key, value)
-    if text and not _EMAIL.match(text):
-        raise ConfigError(f"invalid context key '{key}': not an e-mail address, got {value!r}")
-    return text or None
-
-
-def _database_instance_type(key: str, value: Any) -> str:
-    return _matching(_INSTANCE_TYPE, "an instance type such as t4g.micro")(
-        key, _text(key, value).removeprefix("db.")
-    )
-
-
-def _access_mode(key: str, value: Any) -> str:
-    text = _text(key, value).lower()
-    if text not in ACCESS_MODES:
-        raise ConfigError(
-            f"invalid context key '{key}': expected one of {', '.join(ACCESS_MODES)}, got {value!r}"
-        )
-    return text
-
-
-def _login_mode(key: str, value: Any) -> str:
-    text = _text(key, value).lower()
-    if text not in LOGIN_MODES:
-        raise ConfigError(
-            f"invalid context key '{key}': expected one of {', '.join(LOGIN_MODES)}, got {value!r}"
-        )
-    return text
-
-
-def _pipeline_settings(key: str, value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(
-            f"invalid context key '{key}': expected an object of environment variables, got {value!r}"
-        )
-    unknown = sorted(set(value) - set(TUNABLE_PIPELINE_SETTINGS))
-    if unknown:
-        raise ConfigError(
-            f"invalid context key '{key}': unknown setting {', '.join(unknown)} "
-            f"(allowed: {', '.join(TUNABLE_PIPELINE_SETTINGS)})"
-        )
-    return {name: _text(f"{key}.{name}", setting) for name, setting in sorted(value.items())}
-
-
-def _log_retention(key: str, value: Any) -> int:
-    days = _integer(key, 1, LOG_RETENTION_DAYS[-1])(key, value)
-    if days not in LOG_RETENTION_DAYS:
-        raise ConfigError(
-            f"invalid context key '{key}': CloudWatch keeps logs for one of "
-            f"{', '.join(map(str, LOG_RETENTION_DAYS))} days, got {value!r}"
-        )
-    return days
-
-
-# Context key -> (dataclass field, parser). The keys are the public names documented in docs/deploy.md.
-_PARSERS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
-    "environment": ("environment", _matching(_ENVIRONMENT_NAME, "1-20 lowercase letters, digits or '-'")),
-    "allowed_cidr": ("allowed_cidr", _cidr),
-    "instance_type": ("instance_type", _matching(_INSTANCE_TYPE, "an instance type such as t3.small")),
-    "database_instance_type": ("database_instance_type", _database_instance_type),
-    "database_storage_gb": ("database_storage_gb", _integer("database_storage_gb", 20, 1000)),
-    "backup_retention_days": ("backup_retention_days", _integer("backup_retention_days", 1, 35)),
-    "schedule_time": ("schedule_time", _matching(_CLOCK_TIME, "a 24-hour time HH:MM")),
-    "schedule_time_zone": ("schedule_time_zone", _time_zone),
-    "etl_delay_minutes": ("etl_delay_minutes", _integer("etl_delay_minutes", 16, 720)),
-    "ingest_concurrency": ("ingest_concurrency", _integer("ingest_concurrency", 2, 5)),
-    "dashboard_port": ("dashboard_port", _integer("dashboard_port", 1, 65535)),
-    "removal_policy": ("removal_policy", _removal_policy),
-    "alarm_email": ("alarm_email", _email),
-    "log_retention_days": ("log_retention_days", _log_retention),
-    "lab": ("lab", _boolean),
-    "lab_role_name": ("lab_role_name", _matching(_ROLE_NAME, "an IAM role name")),
-    "lab_instance_profile_name": (
-        "lab_instance_profile_name",
-        _matching(_ROLE_NAME, "an instance profile name"),
-    ),
-    "pipeline_settings": ("pipeline_settings", _pipeline_settings),
-    "dashboard_access": ("dashboard_access", _access_mode),
-    "cloudfront_prefix_list": (
-        "cloudfront_prefix_list",
-        _matching(_PREFIX_LIST, "a managed prefix list id such as pl-3b927c52"),
-    ),
-    "dashboard_login": ("dashboard_login", _login_mode),
-}
-CONTEXT_KEYS: tuple[str, ...] = tuple(_PARSERS)
+CONTEXT_KEYS: tuple[str, ...] = tuple(PipelineConfig.model_fields)
 
 
 def _lab_refusal(key: str, rule: str, value: object) -> ConfigError:
@@ -313,18 +308,21 @@ def _check_lab(config: PipelineConfig) -> None:
 
 
 def load_config(context: Mapping[str, Any]) -> PipelineConfig:
-    """Build the configuration from context values (unknown keys are CDK's own and ignored)."""
-    values = {}
-    for key, (attribute, parse) in _PARSERS.items():
-        if key in context:
-            values[attribute] = parse(key, context[key])
-    if values.get("lab") and "database_instance_type" not in values:
-        values["database_instance_type"] = LAB_DATABASE_INSTANCE_TYPE
-    config = PipelineConfig(**values)
-    if config.lab:
-        _check_lab(config)
-    _check_login(config)
-    return config
+    """Build the configuration from context values (unknown keys are CDK's own and ignored); a bad
+    value is a `ConfigError` of one line naming its key (the first, when several are bad)."""
+    try:
+        return PipelineConfig.model_validate(dict(context))
+    except ValidationError as error:
+        raise _one_line(error) from None
+
+
+def _one_line(error: ValidationError) -> ConfigError:
+    first = error.errors(include_url=False)[0]
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, ConfigError):  # an account rule (`_check_lab`, `_check_login`): says it all
+        return cause
+    reason = str(cause) if cause is not None else first["msg"]
+    return ConfigError(f"invalid context key '{first['loc'][0]}': {' '.join(reason.split())}")
 
 
 def _check_login(config: PipelineConfig) -> None:

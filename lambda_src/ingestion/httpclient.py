@@ -38,6 +38,7 @@ from lambda_src.ingestion.transports import (
     Transport,
     TransportError,
     browser_transport,
+    host_of,
 )
 
 # The transports live in `transports`; the runner and the tests import them from here too.
@@ -121,13 +122,20 @@ class InvalidResponse(Exception):
     `throttled` when the API said we asked too often (a 429, GDELT's "Please limit requests")."""
 
     def __init__(
-        self, reason: str, *, retryable: bool, retry_after: float | None = None, throttled: bool = False
+        self,
+        reason: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        throttled: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
         self.throttled = throttled
+        self.unreachable = unreachable
 
 
 #: Checks a response and raises `InvalidResponse` if it is not usable data.
@@ -138,10 +146,27 @@ class FetchFailed(Exception):
     """A request failed for good: `reason` is the last attempt's, `attempts` every attempt's."""
 
     def __init__(self, url: str, reason: str, attempts: list[str]) -> None:
-        super().__init__(f"{reason} (after {len(attempts)} attempt(s))")
+        super().__init__(f"{reason} (after {len(attempts)} attempt(s))" if attempts else reason)
         self.url = url
         self.reason = reason
         self.attempts = attempts
+
+
+class UnreachableHosts:
+    """The hosts no connection could be made to in this run, with why: their other requests are not sent.
+
+    Offline, every request would otherwise spend its retries and backoff on the same dead host (minutes
+    for Yahoo's hundreds of symbols); one run shares one `UnreachableHosts` across its shards and APIs.
+    """
+
+    def __init__(self) -> None:
+        self._reasons: dict[str, str] = {}
+
+    def reason(self, url: str) -> str | None:
+        return self._reasons.get(host_of(url))
+
+    def mark(self, url: str, reason: str) -> None:
+        self._reasons.setdefault(host_of(url), reason)
 
 
 @dataclass
@@ -221,6 +246,7 @@ class HttpClient:
         policy: RetryPolicy | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
         deadline: float | None = None,
+        unreachable: UnreachableHosts | None = None,
     ) -> None:
         self.transport = transport
         self.pacer = pacer
@@ -230,6 +256,7 @@ class HttpClient:
         self.timeout = timeout
         #: The clock's monotonic time by which every request must have ended; None: no limit.
         self.deadline = deadline
+        self.unreachable = unreachable if unreachable is not None else UnreachableHosts()
         self.counts = RequestCounts()
 
     def out_of_time(self, wait: float = 0.0) -> bool:
@@ -239,8 +266,13 @@ class HttpClient:
     def fetch(
         self, url: str, params: Mapping[str, str], check: ResponseCheck, *, cost: float = 1.0
     ) -> HttpResponse:
-        """The first response that passes `check`; raise `FetchFailed` when the retries are spent."""
+        """The first response that passes `check`; raise `FetchFailed` when the retries are spent, or at
+        once, with no request sent, when the host was found unreachable earlier in the run."""
         attempts: list[str] = []
+        known = self.unreachable.reason(url)
+        if known is not None:
+            self.counts.failures += 1
+            raise FetchFailed(url, f"not attempted: {known} earlier in this run", attempts)
 
         def attempt() -> HttpResponse:
             self.pacer.wait_turn(cost)
@@ -249,7 +281,9 @@ class HttpClient:
                 response = self.transport.get(url, params, self._headers(), self.timeout)
             except TransportError as error:
                 attempts.append(str(error))
-                raise InvalidResponse(str(error), retryable=error.retryable) from error
+                raise InvalidResponse(
+                    str(error), retryable=error.retryable, unreachable=error.unreachable
+                ) from error
             problem = status_problem(response, self.clock.now())
             if problem is None:
                 try:
@@ -277,18 +311,27 @@ class HttpClient:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_any(tenacity.stop_after_attempt(self.policy.attempts), NoTimeForAnother()),
             wait=self._wait,
-            retry=tenacity.retry_if_exception(
-                lambda error: isinstance(error, InvalidResponse) and error.retryable
-            ),
+            retry=self._should_retry,
             sleep=self.clock.sleep,
             before_sleep=self._before_retry(url, attempts),
             reraise=True,
         )
         try:
             return retrying(attempt)
-        except InvalidResponse:
+        except InvalidResponse as error:
             self.counts.failures += 1
+            if error.unreachable:
+                self.unreachable.mark(url, error.reason)
             raise FetchFailed(url, attempts[-1], attempts) from None
+
+    @staticmethod
+    def _should_retry(state: tenacity.RetryCallState) -> bool:
+        """Retry what may pass on a second try; a host that could not be reached is tried twice only (a
+        lost DNS answer or a restarting server passes; no network does not, and must not cost minutes)."""
+        error = state.outcome.exception() if state.outcome else None
+        if not isinstance(error, InvalidResponse) or not error.retryable:
+            return False
+        return not (error.unreachable and state.attempt_number >= 2)
 
     def _before_retry(self, url: str, attempts: list[str]) -> Callable[[tenacity.RetryCallState], None]:
         def count_and_log(state: tenacity.RetryCallState) -> None:

@@ -29,6 +29,7 @@ from lambda_src.ingestion.httpclient import (
     RetryPolicy,
     SystemClock,
     Transport,
+    UnreachableHosts,
     browser_transport,
 )
 from lambda_src.ingestion.manifest import Failure, SkippedObject, WrittenObject, run_status
@@ -114,10 +115,28 @@ class IngestResult:
             f"ingest {self.window} [{', '.join(self.sources)}]: {self.status}: {len(self.written)} written, "
             f"{len(self.skipped)} skipped (already there), {len(self.failed)} failed, in {self.shards} shard(s)",
         ]
-        lines += [f"  failed {item.source} {item.entity}: {item.reason}" for item in self.failed]
+        lines += failure_lines(self.failed)
         lines += [f"  {note}" for note in self.notes]
         lines.append(f"  manifest: {self.manifest_key}")
         return "\n".join(lines)
+
+
+#: How many entities a summary line names before it counts the rest.
+NAMED_PER_LINE = 3
+
+
+def failure_lines(failed: Sequence[Failure]) -> list[str]:
+    """One line per failure reason and source, naming its entities (a few, then how many more): offline,
+    hundreds of symbols fail for the same reason, and the terminal should say so once."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for item in failed:
+        groups.setdefault((item.source, item.reason), []).append(item.entity)
+    lines = []
+    for (source, reason), entities in groups.items():
+        named = ", ".join(entities[:NAMED_PER_LINE])
+        more = len(entities) - NAMED_PER_LINE
+        lines.append(f"  failed {source} {named}{f' and {more} more' if more > 0 else ''}: {reason}")
+    return lines
 
 
 def ingest_window(start: dt.date, end: dt.date, today: dt.date) -> Window:
@@ -159,6 +178,7 @@ def run_ingest(
     )
     meter = Progress(plan.request_count, enabled=progress, label=f"ingest {plan.window}")
     pacers: dict[str, Pacer] = {}
+    unreachable = UnreachableHosts()
     reports = [plan.dispatch_report(started_at)]
     try:
         for shard in plan.shards:
@@ -174,6 +194,7 @@ def run_ingest(
                     deadline=deadline,
                     pacers=pacers,
                     meter=meter,
+                    unreachable=unreachable,
                 )
             )
     finally:
@@ -244,10 +265,12 @@ def run_shard(
     pacers: dict[str, Pacer] | None = None,
     meter: Progress | None = None,
     failed: Sequence[Failure] = (),
+    unreachable: UnreachableHosts | None = None,
 ) -> ShardReport:
     """Fetch one shard's requests into `store` and report what it wrote, skipped and failed.
 
-    `pacers` (one per API) carry pacing over from the previous shard when shards run in one process.
+    `pacers` (one per API) carry pacing over from the previous shard when shards run in one process, and
+    `unreachable` the hosts found unreachable (whose remaining requests are then not sent).
     """
     clock = clock or SystemClock()
     pacers = {} if pacers is None else pacers
@@ -264,6 +287,7 @@ def run_shard(
         user_agent=BROWSER_USER_AGENT if source in catalog.YAHOO_SOURCES else PROJECT_USER_AGENT,
         policy=retry_policy,
         deadline=deadline,
+        unreachable=unreachable,
     )
     for request in requests:
         try:
@@ -355,7 +379,8 @@ def _fetch_one(
     try:
         response = client.fetch(request.url, dict(request.params), request.check, cost=request.cost)
     except FetchFailed as failure:
-        logger.warning("%s %s failed: %s", request.source, request.entity, failure)
+        # Told once, in the run's summary (and the manifest); the log keeps it for the Lambda's record.
+        logger.info("%s %s failed: %s", request.source, request.entity, failure)
         result.failed.append(Failure(request.source, request.entity, request.full_url, str(failure)))
         return
     metadata = make_metadata(

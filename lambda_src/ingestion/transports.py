@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from lambda_src.ingestion import bodies
 
@@ -37,11 +38,58 @@ class HttpResponse:
 
 class TransportError(Exception):
     """The request never got a complete HTTP response (DNS, connection refused or reset, a timeout,
-    a body cut short or over the limits of `bodies`); `retryable` unless trying again cannot help."""
+    a body cut short or over the limits of `bodies`); `retryable` unless trying again cannot help;
+    `unreachable` when no connection to the host could be made at all (its name did not resolve, it
+    refused or never answered the connection): the host's other requests would fare no better."""
 
-    def __init__(self, reason: str, *, retryable: bool = True) -> None:
+    def __init__(self, reason: str, *, retryable: bool = True, unreachable: bool = False) -> None:
         super().__init__(reason)
         self.retryable = retryable
+        self.unreachable = unreachable
+
+
+def host_of(url: str) -> str:
+    """The host (and port, when one is given) a URL connects to: the unit of `unreachable`."""
+    return urlsplit(url).netloc.rsplit("@", 1)[-1].lower()
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and what it wraps (requests wraps urllib3's MaxRetryError, which names the cause)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        nested = getattr(current, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
+        current = nested or current.__cause__
+    return chain
+
+
+def connection_error(error: BaseException, url: str, connect_timeout: float) -> TransportError:
+    """One line in words for a request that got no response, from `requests`' or curl's exception.
+
+    No connection at all (a name that does not resolve, a refused or unanswered connection) is
+    `unreachable`; anything later (a reset, a read timeout, a TLS failure) is an ordinary retryable error.
+    """
+    host = host_of(url)
+    causes = _causes(error)
+    names = {type(cause).__name__ for cause in causes}
+    text = " ".join(str(error).split())
+    curl_code = getattr(error, "code", None)
+    if "NameResolutionError" in names or curl_code == 6 or "Could not resolve host" in text:
+        return TransportError(
+            f"cannot resolve the host name {host} (no network, or no DNS)", unreachable=True
+        )
+    if "ConnectTimeoutError" in names or "ConnectTimeout" in names:
+        return TransportError(
+            f"{host} did not answer the connection within {connect_timeout:.0f} s", unreachable=True
+        )
+    if "NewConnectionError" in names or curl_code == 7:
+        return TransportError(f"cannot connect to {host} (connection refused or no route)", unreachable=True)
+    if "SSLError" in names or curl_code in (35, 60):
+        return TransportError(f"TLS handshake with {host} failed: {text[:200]}")
+    return TransportError(f"{type(error).__name__}: {text[:300]}")
 
 
 class Transport(Protocol):
@@ -80,7 +128,7 @@ class RequestsTransport:
         try:
             response = self._session.get(url, params=params, headers=headers, timeout=capped, stream=True)
         except self._requests.RequestException as error:
-            raise TransportError(f"{type(error).__name__}: {error}") from error
+            raise connection_error(error, url, capped[0]) from error
         with response:
             body = self._read_body(response.raw, deadline, capped[1])
         lowered = {name.lower(): value for name, value in response.headers.items()}
@@ -167,7 +215,7 @@ class CurlCffiTransport:
         except self._errors as error:
             if time.monotonic() >= deadline:  # curl's own timeout is the same deadline: say so
                 raise TransportError(bodies.past_deadline(self.deadline_seconds).reason) from error
-            raise TransportError(f"{type(error).__name__}: {error}") from error
+            raise connection_error(error, url, timeout[0]) from error
         lowered = {name.lower(): value for name, value in response.headers.items()}
         return HttpResponse(str(response.url), response.status_code, lowered, body)
 

@@ -12,7 +12,17 @@ from pathlib import Path
 from stacks.lambda_bundling import HANDLER_MODULE, handler_modules, write_code
 from tests.infra.conftest import Synthesized
 
-FIRST_PARTY = ("cli", "pipeline", "lambda_src", "etl", "dashboard", "stacks", "benchmarks")
+FIRST_PARTY = (
+    "cli",
+    "pipeline",
+    "lambda_src",
+    "sample_data",
+    "etl",
+    "dashboard",
+    "stacks",
+    "ops",
+    "benchmarks",
+)
 
 # Run with -S (no site hooks, so the editable install's finder that maps the project's packages to this
 # repository is not installed) and with the interpreter's own third-party packages *before* the bundle:
@@ -71,7 +81,7 @@ def test_the_handler_closure_leaves_out_the_cli_database_and_sample_generator() 
     modules = handler_modules()
     assert {"lambda_src.handler", "lambda_src.ingestion.runner", "pipeline.rawzone"} <= set(modules)
     assert not {"pipeline.db", "pipeline.migrations", "sample_data.generator"} & set(modules)
-    assert not any(name.split(".")[0] in {"cli", "etl", "dashboard"} for name in modules)
+    assert not any(name.split(".")[0] in {"cli", "sample_data", "etl", "dashboard"} for name in modules)
 
 
 def test_the_code_alone_imports_the_handler(tmp_path: Path) -> None:

@@ -104,13 +104,16 @@ def test_buckets_are_encrypted_private_and_tls_only(any_mode: Synthesized) -> No
         }
     for policy in any_mode.resources("AWS::S3::BucketPolicy").values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert {
+        tls_only = next(s for s in statements if s.get("Condition", {}).get("Bool"))
+        bucket_arn = {"Fn::GetAtt": [policy["Properties"]["Bucket"]["Ref"], "Arn"]}
+        # Values, not keys: an Allow in place of the Deny, or a narrower action, must fail here.
+        assert tls_only == {
             "Action": "s3:*",
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             "Effect": "Deny",
             "Principal": {"AWS": "*"},
-            "Resource": Match.any_value(),
-        }.keys() <= next(s for s in statements if s.get("Condition", {}).get("Bool")).keys()
+            "Resource": [bucket_arn, {"Fn::Join": ["", [bucket_arn, "/*"]]}],
+        }
 
 
 def test_raw_bucket_keeps_versions_for_a_while(any_mode: Synthesized) -> None:

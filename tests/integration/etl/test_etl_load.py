@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from moto import mock_aws
 
+import etl.postgres_sink
 import etl.run
 import etl.stage
 import etl.staging
@@ -302,7 +303,7 @@ def test_worker_processes_in_small_bounded_batches_load_what_one_pass_loads(
     monkeypatch.setattr(etl.stage, "READ_CHUNK_OBJECTS", 2)
     monkeypatch.setattr(etl.stage, "WORKER_BATCH_BYTES", 1)
     monkeypatch.setattr(etl.stage, "IN_FLIGHT_PER_WORKER", 1)
-    monkeypatch.setattr(etl.stage, "DEFER_INDEXES_MIN_ROWS", 1)
+    monkeypatch.setattr(etl.postgres_sink, "DEFER_INDEXES_MIN_ROWS", 1)
     pools = []
 
     class RecordedPool(ProcessPoolExecutor):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import unquote, urlsplit
 
 import boto3
@@ -14,21 +13,7 @@ from pipeline import db
 from pipeline.db import DatabaseUnavailable, dashboard_database_url
 from pipeline.migrations import migrate
 from pipeline.settings import load_settings
-
-
-def rds_secret(client, name: str, url: str, username: str, password: str) -> str:
-    """Store a secret shaped like the one RDS generates, pointing at the test server."""
-    parts = urlsplit(url)
-    host = unquote(parts.query.split("host=")[1]) if "host=" in parts.query else parts.hostname
-    secret = {
-        "engine": "postgres",
-        "host": host,
-        "port": 5432,
-        "username": username,
-        "password": password,
-        "dbname": parts.path.lstrip("/"),
-    }
-    return client.create_secret(Name=name, SecretString=json.dumps(secret))["ARN"]
+from tests.support.secrets import rds_secret
 
 
 def test_credentials_come_from_the_secret(

@@ -78,3 +78,33 @@ def test_sample_writes_synthetic_objects_and_a_manifest(
     assert sum(key.startswith("raw/yahoo/") for key in keys) == 5  # 4 tickers and ^GSPC
     assert any(key.startswith("raw/manifest/2024-03-29/sample-") for key in keys)
     assert all(store.head(key).extra.get("synthetic") == "true" for key in keys)
+
+
+@pytest.mark.usefixtures("isolated_environment")
+def test_offline_ingest_gives_up_on_each_host_at_once_and_tells_each_failure_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as closed:  # bound, never listening: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        monkeypatch.setenv("PIPELINE_UNIVERSE", str(write_universe(tmp_path, "AAPL", "MSFT", "NVDA")))
+        monkeypatch.setenv("YAHOO_CHART_URL", f"http://127.0.0.1:{port}/chart")
+        monkeypatch.setenv("FRED_GRAPH_URL", "http://fred.invalid/graph.csv")
+        reset_settings_caches()
+        code = run_cli(["ingest", "--source", "yahoo", "--source", "fred", "--date", "2024-03-28"])
+    captured = capsys.readouterr()
+    failures = [line for line in captured.out.splitlines() if line.startswith("  failed ")]
+    assert code == 1
+    # Four symbols (three tickers and the index) and two series: each reason told once, in words.
+    assert "0 written, 0 skipped (already there), 6 failed" in captured.out
+    assert captured.err.count("failed") == 0
+    yahoo_first, yahoo_rest = [line for line in failures if " yahoo " in line]
+    assert f"cannot connect to 127.0.0.1:{port}" in yahoo_first and "(after 2 attempt(s))" in yahoo_first
+    assert yahoo_rest.startswith("  failed yahoo MSFT, NVDA, ^GSPC: not attempted: cannot connect")
+    assert yahoo_rest.endswith("earlier in this run")
+    fred_first, fred_rest = [line for line in failures if " fred " in line]
+    assert "cannot resolve the host name fred.invalid" in fred_first
+    assert "not attempted" in fred_rest
+    assert len(failures) == 4

@@ -21,7 +21,7 @@ ALIASES = re.compile(r"\bAS\s+([a-z][a-z0-9_]*)\b(?!\s*\()")
 #: Aliases that name CTEs or inner values, never a result column people see.
 NOT_SHOWN = {"built", "core_rows", "first_day", "last_day", "daily_volatility", "traded_value", "series",
              "first_value", "second_value", "last_bar", "first_bar", "year_range", "failure", "r", "s",
-             "i", "c", "m", "a", "b", "value", "name"}  # fmt: skip
+             "i", "c", "m", "a", "b", "value", "name", "minute_return"}  # fmt: skip
 
 
 def test_every_result_column_of_the_pages_queries_has_words():

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from cli import main as cli
+from cli import serve as serving
 from tests.conftest import reset_settings_caches
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 # A BaseException, like SystemExit: run_cli turns any Exception into exit status 1.
@@ -26,15 +38,18 @@ def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
 
     monkeypatch.setattr(os, "execv", execv)
     monkeypatch.setattr(cli, "_apply_migrations", lambda settings: seen["migrated"].append(settings))
+    # The announcer forks a process that waits for the server's answer: here, only what it was told.
+    seen["announced"] = []
+    monkeypatch.setattr(serving, "announce_when_ready", lambda *told: seen["announced"].append(told))
     return seen
 
 
-def serve(monkeypatch: pytest.MonkeyPatch, **environment: str) -> None:
+def serve(monkeypatch: pytest.MonkeyPatch, *options: str, **environment: str) -> None:
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     reset_settings_caches()
     with pytest.raises(Exec):
-        cli.run_cli(["dashboard", "--port", "8600", "--address", "127.0.0.1"])
+        cli.run_cli(["dashboard", "--port", str(free_port()), *options])
 
 
 def test_the_server_hides_the_deploy_button_and_developer_menu(served, monkeypatch):
@@ -42,7 +57,71 @@ def test_the_server_hides_the_deploy_button_and_developer_menu(served, monkeypat
 
     argv = served["argv"]
     assert argv[argv.index("--client.toolbarMode") + 1] == "viewer"
-    assert argv[argv.index("--server.port") + 1] == "8600"
+
+
+def test_it_listens_on_this_machine_only_unless_told_otherwise(served, monkeypatch):
+    serve(monkeypatch, DATABASE_URL="postgresql://owner@127.0.0.1:1/db")
+    argv = served["argv"]
+    port = int(argv[argv.index("--server.port") + 1])
+    assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
+    assert served["announced"] == [("http", "127.0.0.1", port)]
+    # Streamlit's own welcome lines are off: the one URL comes from the announcer.
+    assert argv[argv.index("--logger.hideWelcomeMessage") + 1] == "true"
+
+    serve(monkeypatch, "--address", "0.0.0.0", DATABASE_URL="postgresql://owner@127.0.0.1:1/db")
+    assert served["argv"][served["argv"].index("--server.address") + 1] == "0.0.0.0"
+
+
+def test_a_port_in_use_is_one_line_and_no_server(served, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://owner@127.0.0.1:1/db")
+    reset_settings_caches()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = cli.run_cli(["dashboard", "--port", str(port)])
+    error = capsys.readouterr().err
+    assert code == 1
+    assert error == (
+        f"pipeline: error: cannot listen on 127.0.0.1:{port}: already in use (another dashboard?); "
+        "choose another with --port or --address\n"
+    )
+    assert served["argv"] == [] and served["announced"] == []
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/_stcore/health" else 404)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_url_is_told_once_the_dashboard_answers_and_not_before(tmp_path):
+    port = free_port()
+    announcer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from cli.serve import announce_when_ready; announce_when_ready('http', '0.0.0.0', {port})",
+        ],
+        stderr=subprocess.PIPE,
+    )
+    assert announcer.wait(timeout=30) == 0  # it returns at once; a detached process waits
+    assert announcer.stderr is not None
+    os.set_blocking(announcer.stderr.fileno(), False)
+    threading.Event().wait(1.0)
+    assert announcer.stderr.read() in (None, b"")  # nothing answers yet: nothing told
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        os.set_blocking(announcer.stderr.fileno(), True)
+        told = announcer.stderr.read().decode()  # until the detached process ends
+    finally:
+        server.shutdown()
+    assert told == f"dashboard: http://localhost:{port}\n"
 
 
 def test_streamlit_is_configured_for_strangers(served, monkeypatch):
@@ -151,7 +230,7 @@ def test_an_unreadable_client_secret_is_one_line_and_no_server(monkeypatch, caps
         monkeypatch.setenv(name, value)
     reset_settings_caches()
     with mock_aws():
-        code = cli.run_cli(["dashboard", "--port", "8600"])
+        code = cli.run_cli(["dashboard", "--port", str(free_port())])
 
     error = capsys.readouterr().err
     assert code == 1
@@ -170,7 +249,7 @@ def test_a_password_login_without_nginx_is_one_line_and_no_server(served, monkey
         monkeypatch.setenv(name, value)
     reset_settings_caches()
 
-    code = cli.run_cli(["dashboard", "--port", "8600"])
+    code = cli.run_cli(["dashboard", "--port", str(free_port())])
 
     error = capsys.readouterr().err
     assert code == 1

@@ -188,3 +188,55 @@ def test_every_request_sends_the_clients_user_agent(clock: FakeClock) -> None:
     _url, params, headers = transport.calls[0]
     assert headers["User-Agent"] == "test-agent/1"
     assert params == {"a": "1"}
+
+
+def test_an_unreachable_host_is_tried_twice_and_its_later_requests_are_not_sent(clock: FakeClock) -> None:
+    refused = TransportError("cannot connect to api.test (connection refused or no route)", unreachable=True)
+    transport = ScriptedTransport(refused, refused, response())
+    http = client(transport, clock, interval=0.0)
+    with pytest.raises(FetchFailed) as first:
+        http.fetch("http://api.test/a", {}, accept_anything)
+    assert len(first.value.attempts) == 2  # not the policy's 4: no network must not cost minutes
+    with pytest.raises(FetchFailed) as second:
+        http.fetch("http://api.test/b", {}, accept_anything)
+    assert second.value.attempts == []
+    assert str(second.value) == (
+        "not attempted: cannot connect to api.test (connection refused or no route) earlier in this run"
+    )
+    assert len(transport.calls) == 2
+    # Another host is still asked.
+    assert http.fetch("http://other.test/c", {}, accept_anything).status == 200
+    assert http.counts.failures == 2
+
+
+def test_an_ordinary_connection_error_keeps_the_full_retry_policy(clock: FakeClock) -> None:
+    reset = TransportError("ConnectionError: reset by peer")
+    transport = ScriptedTransport(reset, reset, reset, response())
+    assert (
+        client(transport, clock, interval=0.0).fetch("http://api.test/x", {}, accept_anything).status == 200
+    )
+    assert len(transport.calls) == 4
+
+
+@pytest.mark.parametrize(
+    ("transport_name", "url", "words"),
+    [
+        ("requests", "http://host.invalid/x", "cannot resolve the host name host.invalid"),
+        ("curl_cffi", "http://host.invalid/x", "cannot resolve the host name host.invalid"),
+        ("requests", "http://127.0.0.1:{port}/x", "cannot connect to 127.0.0.1:{port}"),
+        ("curl_cffi", "http://127.0.0.1:{port}/x", "cannot connect to 127.0.0.1:{port}"),
+    ],
+)
+def test_a_host_that_cannot_be_reached_is_named_in_words(transport_name: str, url: str, words: str) -> None:
+    import socket
+
+    from lambda_src.ingestion.transports import CurlCffiTransport, RequestsTransport
+
+    with socket.socket() as probe:  # a port nobody listens on: bound, never listening, refuses
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        transport = RequestsTransport() if transport_name == "requests" else CurlCffiTransport()
+        with pytest.raises(TransportError) as raised:
+            transport.get(url.format(port=port), {}, {}, (5.0, 5.0))
+    assert raised.value.unreachable
+    assert str(raised.value).startswith(words.format(port=port))

@@ -101,3 +101,17 @@ def test_a_refused_shard_message_fails_the_dispatch_instead_of_losing_the_shard(
     with pytest.raises(RuntimeError, match="SQS refused 1 shard message"):
         shards.send_shards(queue, "https://sqs.example/queue", plan.shards)
     assert queue.calls == [min(10, len(plan.shards))]
+
+
+def test_a_summary_names_a_few_entities_per_reason_and_counts_the_rest() -> None:
+    from lambda_src.ingestion.manifest import Failure
+    from lambda_src.ingestion.runner import failure_lines
+
+    failed = [Failure("yahoo", f"T{number}", "", "not attempted: no network") for number in range(6)]
+    failed.insert(1, Failure("yahoo", "ZZZZ", "", "HTTP 404: delisted"))
+    failed.append(Failure("fred", "VIXCLS", "", "not attempted: no network"))
+    assert failure_lines(failed) == [
+        "  failed yahoo T0, T1, T2 and 3 more: not attempted: no network",
+        "  failed yahoo ZZZZ: HTTP 404: delisted",
+        "  failed fred VIXCLS: not attempted: no network",
+    ]
