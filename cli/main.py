@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import click
 
+from cli.lake import lake
 from pipeline.catalog import DATA_SOURCES, INGEST_SOURCES, LAKE_SOURCES, default_sources
 from pipeline.market_time import WindowOptionsError, default_ingest_day, requested_window
 from pipeline.outcomes import (
@@ -345,6 +346,9 @@ def db_stop() -> int:
         else "the embedded PostgreSQL is not running"
     )
     return EXIT_OK
+
+
+cli.add_command(lake)
 
 
 def _fail(message: str, code: int) -> int:

@@ -59,7 +59,9 @@ def test_the_workgroup_enforces_its_results_location_and_caps_each_query(lake: S
 def test_the_instance_gets_the_lake_settings_and_may_use_it(lake: Synthesized) -> None:
     _, instance = lake.only("AWS::EC2::Instance")
     user_data = resolve_user_data(instance["Properties"]["UserData"])
-    assert "LAKE_WAREHOUSE=s3://" in user_data and "/warehouse" in user_data
+    # The ETL's environment and the dashboard's (its Intraday page) both name the lake
+    assert user_data.count("LAKE_WAREHOUSE=s3://") == 2 and "/warehouse" in user_data
+    assert "ExecStartPost=-/opt/pipeline/venv/bin/pipeline lake compact" in user_data
     assert "LAKE_DATABASE=pipeline_dev_lake" in user_data
     statements = [
         statement
