@@ -208,7 +208,14 @@ def test_dispatch_without_a_queue_is_one_clear_error(monkeypatch: pytest.MonkeyP
 
 
 def test_a_failed_etl_run_keeps_its_messages_for_the_next_try(aws: dict[str, Any], database_url: str) -> None:
-    # Given an object's event in the ETL queue and a database the ETL cannot load into (no schema).
+    # Given an object's event in the ETL queue and a database the ETL cannot load into: its macro
+    # table refuses every value (the run brings the schema up to date itself, so a missing schema would
+    # not do).
+    from pipeline.migrations import migrate
+
+    migrate()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE macro_daily ADD CONSTRAINT refuse_all CHECK (value IS NULL)")
     bucket = S3RawStore(BUCKET, aws["s3"])
     body = b"observation_date,DGS10\n2024-01-05,4.0\n"
     extra = {"series_id": "DGS10", "window_start": "2024-01-05", "window_end": "2024-01-05"}
