@@ -28,6 +28,7 @@ PAGES = (
     "stock",
     "correlations",
     "weather_sentiment",
+    "weather_market",
     "pipeline_health",
     "sql_explorer",
 )

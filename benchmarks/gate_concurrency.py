@@ -40,6 +40,7 @@ PAGES = (
     ("/stock", "Stock"),
     ("/correlations", "Correlations"),
     ("/weather_sentiment", "Weather and sentiment"),
+    ("/weather_market", "Weather and the market"),
     ("/pipeline_health", "Pipeline health"),
     ("/sql_explorer", "SQL explorer"),
 )

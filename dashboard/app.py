@@ -30,6 +30,7 @@ PAGES = {
         st.Page("app_pages/stock.py", title="Stock", icon=":material/candlestick_chart:"),
         st.Page("app_pages/correlations.py", title="Correlations", icon=":material/grid_on:"),
         st.Page("app_pages/weather_sentiment.py", title="Weather and sentiment", icon=":material/rainy:"),
+        st.Page("app_pages/weather_market.py", title="Weather and the market", icon=":material/thermostat:"),
     ],
     # Minute bars live in the lake only: the page is there when the lake is (LAKE_WAREHOUSE).
     **(

@@ -7,7 +7,7 @@ so a 390 px phone has the whole width for the data, and every sector has its own
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -63,8 +63,10 @@ def sector_colours(sectors: Iterable[str]) -> dict[str, str]:
     return {sector: SECTOR_PALETTE[i % len(SECTOR_PALETTE)] for i, sector in enumerate(ordered)}
 
 
-def _column_config(column: str, values: pd.Series, written_out: bool):
+def _column_config(column: str, values: pd.Series, written_out: bool, header: str | None = None):
     words = term(column)
+    if header is not None:
+        words = vocabulary.Term(header, words.kind)
     if written_out:
         return st.column_config.TextColumn(words.label)
     if words.kind == "date":
@@ -92,17 +94,34 @@ def for_display(frame: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def table(frame: pd.DataFrame, *, max_rows: int = MAX_TABLE_ROWS, key: str | None = None) -> None:
-    """`frame` as a grid with words for headers and values, as tall as its rows up to `max_rows`."""
+def percent_points(fractions: pd.Series) -> pd.Series:
+    """Fractions as the percentage points a grid shows, rounded as shown (two decimals) and with no
+    negative zero: a tiny negative return would otherwise read "-0.00%"."""
+    return (fractions * 100).round(2) + 0.0
+
+
+def table(
+    frame: pd.DataFrame,
+    *,
+    max_rows: int = MAX_TABLE_ROWS,
+    key: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """`frame` as a grid with words for headers and values, as tall as its rows up to `max_rows`.
+
+    `headers` names columns whose words depend on the view ("Hottest 10% of days"); the others take
+    theirs from the vocabulary, and every column its number format."""
+    headers = headers or {}
     shown = for_display(frame)
     written_out = {
         column for column in frame.columns if term(column).kind != "text" and frame[column].isna().any()
     }
     for column in shown.columns:
         if term(column).kind in _PERCENT_KINDS and column not in written_out:
-            shown[column] = shown[column] * 100
+            shown[column] = percent_points(shown[column])
     config = {
-        column: _column_config(column, shown[column], column in written_out) for column in shown.columns
+        column: _column_config(column, shown[column], column in written_out, headers.get(column))
+        for column in shown.columns
     }
     height = ROW_PIXELS * (min(len(shown), max_rows) + 1) + 3
     st.dataframe(shown, hide_index=True, column_config=config, height=height, key=key)

@@ -109,7 +109,14 @@ def state_tile_map(
             ],
             texttemplate="%{text}",
             colorscale=colorscale,
-            colorbar={"title": {"text": measure_label, "side": "top"}, "orientation": "h", "y": -0.05},
+            # Below the tiles, in the bottom margin: a bar laid over the grid would hide its last row.
+            colorbar={
+                "title": {"text": measure_label, "side": "top"},
+                "orientation": "h",
+                "y": -0.02,
+                "yanchor": "top",
+                "thickness": 16,
+            },
             xgap=3,
             ygap=3,
             hoverongaps=False,
@@ -125,8 +132,8 @@ def state_tile_map(
     figure.update_yaxes(**hidden_axis, autorange="reversed", scaleanchor="x", scaleratio=1)
     figure.update_layout(
         title=title,
-        height=520,
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        height=580,
+        margin={"l": 0, "r": 0, "t": 60, "b": 80},
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return figure

@@ -53,6 +53,8 @@ COLUMNS: dict[str, Term] = {
     "index_return": Term("Index daily return", "signed_percent"),
     "index_volatility_7": Term("Index 7-day volatility", "percent"),
     "precipitation_mm": Term("National mean precipitation", "mm"),
+    "temp_max_c": Term("National mean daily high", "celsius"),
+    "temp_min_c": Term("National mean daily low", "celsius"),
     "news_share": Term("Share of news articles on the topic", "percent"),
     "news_matching": Term("News articles on the topic", "count"),
     "news_total": Term("News articles in all", "count"),
@@ -120,6 +122,13 @@ COLUMNS: dict[str, Term] = {
     "median_matching": Term("Median articles a day", "count"),
     "mean_matching": Term("Mean articles a day", "count"),
     "return_volatility": Term("Volatility of daily returns", "percent"),
+    "tone_regime": Term("News tone"),
+    "mean_tone": Term("Mean news tone", "tone"),
+    "weather_days": Term("Days"),
+    "index_mean_return": Term("Index mean daily return", "signed_percent"),
+    "high_days_return": Term("Mean daily return on the high days", "signed_percent"),
+    "low_days_return": Term("Mean daily return on the low days", "signed_percent"),
+    "other_days_return": Term("Mean daily return on the other days", "signed_percent"),
     # Pipeline operations
     "source": Term("Source"),
     "latest_data_date": Term("Newest data day", "date"),
@@ -200,7 +209,23 @@ VALUES: dict[str, dict[str, str]] = {
         "quarantined": "Quarantined",
     },
     "regime": {"high": "High", "low": "Low", "negative": "Negative", "positive": "Positive"},
+    "tone_regime": {"negative": "Negative-tone days", "positive": "Positive-tone days"},
 }
+
+#: How the days at each end of a weather measure are called, highest first ("the hottest 10% of days").
+WEATHER_EXTREMES: dict[str, tuple[str, str]] = {
+    "temp_max_c": ("hottest", "coolest"),
+    "precipitation_mm": ("wettest", "driest"),
+}
+
+
+def weather_class_words(measure: str, weather_class: str, share: int) -> str:
+    """A weather class of the weather-and-market page in words: "Hottest 10% of days", "Other days"."""
+    high, low = WEATHER_EXTREMES.get(measure, ("highest", "lowest"))
+    if weather_class == "middle":
+        return "Other days"
+    return f"{(high if weather_class == 'high' else low).capitalize()} {share}% of days"
+
 
 #: Prefix of the correlation series made of one sector's mean daily return (`dashboard.queries`).
 SECTOR_SERIES_PREFIX = "sector:"

@@ -120,7 +120,8 @@ def refresh_market_daily(cursor: psycopg.Cursor, settings: Settings, since: dt.d
     """Recompute `market_daily`, one row per trading day of the primary index, for the days from
     `since` on (every day when None); return rows written.
 
-    Weather is the mean precipitation over the states that day; news is the first topic's counts; the
+    Weather is the mean precipitation and the mean of the states' maximum and minimum temperatures that
+    day; news is the first topic's counts and tone (NULL on a day its counts say had no article); the
     macro values are the last observation on or before the day of each series of
     `PIPELINE_FRED_SERIES` (in `macro`; `vix` and `treasury_10y` when VIXCLS and DGS10 are configured).
     A day's row reads only that day and the macro observations before it: when the run wrote nothing
@@ -151,7 +152,8 @@ def _market_daily_parameters(settings: Settings) -> dict[str, Any]:
 def _market_daily_query(cursor: psycopg.Cursor) -> str:
     return f"""
         WITH weather AS (
-            SELECT obs_date, {_exact_mean("precipitation_mm")} AS precipitation_mm
+            SELECT obs_date, {_exact_mean("precipitation_mm")} AS precipitation_mm,
+                   {_exact_mean("temp_max_c")} AS temp_max_c, {_exact_mean("temp_min_c")} AS temp_min_c
             FROM weather_daily WHERE obs_date >= %(since)s GROUP BY obs_date
         ),
         macro AS (
@@ -175,6 +177,8 @@ def _market_daily_query(cursor: psycopg.Cursor) -> str:
                    w.precipitation_mm, %(topic)s::text AS news_topic,
                    n.matching_articles AS news_matching, n.total_articles AS news_total,
                    n.matching_articles::double precision / nullif(n.total_articles, 0) AS news_share,
+                   CASE WHEN n.matching_articles = 0 THEN NULL ELSE n.average_tone END AS news_tone,
+                   w.temp_max_c, w.temp_min_c,
                    x.vix, x.treasury_10y, coalesce(x.series, '{{}}'::jsonb) AS macro
             FROM index_daily AS i
             LEFT JOIN weather AS w ON w.obs_date = i.trade_date

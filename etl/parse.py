@@ -2,7 +2,7 @@
 
 No I/O here. Each parser raises `ParseError` with one line when the body is not what the API promises
 (an error object, HTML, truncated JSON, misaligned arrays); the caller quarantines that object. The
-formats are those docs/ingestion.md describes.
+formats are those docs/ingestion.md describes; GDELT's timelines are parsed in `etl.parse_gdelt`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from pipeline.outcomes import RUN_STATUSES
 
 BAR_COLUMNS = ("trade_date", "open", "high", "low", "close", "adj_close", "volume")
 WEATHER_COLUMNS = ("state", "obs_date", "precipitation_mm", "temp_max_c", "temp_min_c")
-NEWS_COLUMNS = ("topic", "news_date", "matching_articles", "total_articles")
 MACRO_COLUMNS = ("series_id", "obs_date", "value")
 RUN_COLUMNS = ("run_id", "kind", "started_at", "finished_at", "status", "details")
 
@@ -39,10 +38,11 @@ class ParseError(ValueError):
     """The body of a raw object is not a valid response of its API; the message is one line."""
 
 
-def _load_json(body: bytes) -> object:
+def load_json(body: bytes) -> object:
+    """The JSON document of a whole body; a `ParseError` for anything else (text, a cut document)."""
     text = body.lstrip()
     if not text.startswith((b"{", b"[")):
-        raise ParseError(f"not JSON: {_excerpt(body)}")
+        raise ParseError(f"not JSON: {excerpt(body)}")
     try:
         # orjson: about 5x the standard library on these bodies, with the same values (benchmarks/
         # decoders.py measures it against msgspec too); it rejects what json rejects, and NaN.
@@ -58,7 +58,7 @@ def _object(value: object, what: str) -> dict:
     return value
 
 
-def _first_object(value: object, what: str) -> dict:
+def first_object(value: object, what: str) -> dict:
     """The first element of a JSON array of objects (an empty object for a missing or empty array)."""
     if value is None or value == []:
         return {}
@@ -67,7 +67,8 @@ def _first_object(value: object, what: str) -> dict:
     return _object(value[0] if value[0] is not None else {}, f"{what}[0]")
 
 
-def _excerpt(body: bytes) -> str:
+def excerpt(body: bytes) -> str:
+    """The start of a body, on one line, for a message."""
     text = body[:80].decode("utf-8", "replace")
     return repr(" ".join(text.split()))
 
@@ -109,7 +110,7 @@ class YahooChart:
 
 def read_yahoo_chart(body: bytes) -> YahooChart:
     """The arrays of one Yahoo chart response, checked in the order the one-response reader of the tests (`tests.support.oracles`) checks them."""
-    document = _load_json(body)
+    document = load_json(body)
     chart = document.get("chart") if isinstance(document, dict) else None
     if not isinstance(chart, dict):
         raise ParseError("no 'chart' object in the response")
@@ -131,10 +132,10 @@ def read_yahoo_chart(body: bytes) -> YahooChart:
         return YahooChart(time_zone, np.array([], dtype=np.int64), _no_prices())
     length = len(timestamps)
     indicators = _object(result.get("indicators") or {}, "indicators")
-    quote = _first_object(indicators.get("quote"), "indicators.quote")
+    quote = first_object(indicators.get("quote"), "indicators.quote")
     if not isinstance(quote.get("close"), list):
         raise ParseError("timestamps without a 'close' array")
-    adjclose = _first_object(indicators.get("adjclose"), "indicators.adjclose")
+    adjclose = first_object(indicators.get("adjclose"), "indicators.adjclose")
     if not all(isinstance(stamp, int) and not isinstance(stamp, bool) for stamp in timestamps):
         raise ParseError("bad timestamps or time zone: a timestamp is not an integer")
     try:
@@ -240,7 +241,7 @@ def parse_open_meteo(body: bytes, states: Sequence[str]) -> Columns:
     Elements are joined to `states` by position, never by coordinates (the API returns its grid cell's).
     Units must be millimetres and degrees Celsius; nulls stay missing. Columns: `WEATHER_COLUMNS`.
     """
-    document = _load_json(body)
+    document = load_json(body)
     if isinstance(document, dict) and document.get("error"):
         raise ParseError(f"Open-Meteo error: {document.get('reason')}")
     elements = [document] if isinstance(document, dict) else document
@@ -251,7 +252,7 @@ def parse_open_meteo(body: bytes, states: Sequence[str]) -> Columns:
     # Checked location by location, the dates converted once for them all: 50 states of ten years.
     series = [_open_meteo_location(element, state) for element, state in zip(elements, states, strict=True)]
     if not series:
-        return _no_rows(WEATHER_COLUMNS)
+        return no_rows(WEATHER_COLUMNS)
     try:
         dates = _iso_dates([day for days, _ in series for day in days])
     except ParseError:
@@ -270,7 +271,8 @@ def parse_open_meteo(body: bytes, states: Sequence[str]) -> Columns:
     return columns
 
 
-def _no_rows(names: Sequence[str]) -> Columns:
+def no_rows(names: Sequence[str]) -> Columns:
+    """Columns `names` with no rows."""
     return {name: np.array([], dtype=object) for name in names}
 
 
@@ -302,53 +304,6 @@ def _open_meteo_location(element: dict, state: str) -> tuple[list, dict[str, np.
     return days, values
 
 
-def parse_gdelt_timeline(body: bytes, topic: str) -> Columns:
-    """Daily article counts of one GDELT `timelinevolraw` response, summed per UTC day when finer.
-
-    `{}` and an empty timeline mean no match (no rows); a body that is not JSON (GDELT's plain-text
-    errors) is a `ParseError`. Columns: `NEWS_COLUMNS`.
-    """
-    document = _load_json(body)
-    if not isinstance(document, dict):
-        raise ParseError("expected a JSON object")
-    series = _first_object(document.get("timeline") or [], "timeline")
-    points = series.get("data") or []
-    if not isinstance(points, list) or not all(isinstance(point, dict) for point in points):
-        raise ParseError("the timeline's data is not an array of points")
-    if not points:
-        return _no_rows(NEWS_COLUMNS)
-    for point in points:
-        if not all(
-            isinstance(point.get(name), int) and not isinstance(point.get(name), bool)
-            for name in ("value", "norm")
-        ):
-            raise ParseError(f"malformed timeline point: {str(point)[:80]}")
-    try:
-        days = np.array(
-            [dt.datetime.strptime(point["date"], "%Y%m%dT%H%M%SZ").date() for point in points],
-            dtype="datetime64[D]",
-        )
-        matching = np.array([point["value"] for point in points], dtype=np.int64)
-        total = np.array([point["norm"] for point in points], dtype=np.int64)
-    except (KeyError, TypeError, ValueError, OverflowError) as error:
-        raise ParseError(f"malformed timeline point: {error}") from None
-    news_days, day_of_point = np.unique(days, return_inverse=True)
-    day_of_point = day_of_point.ravel()
-    return {
-        "topic": np.full(len(news_days), topic, dtype=object),
-        "news_date": news_days.astype("datetime64[ns]"),
-        "matching_articles": _sums(day_of_point, matching, len(news_days)),
-        "total_articles": _sums(day_of_point, total, len(news_days)),
-    }
-
-
-def _sums(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
-    """The exact int64 sum of `values` per group number."""
-    sums = np.zeros(groups, dtype=np.int64)
-    np.add.at(sums, group, values)
-    return sums
-
-
 def parse_fred_csv(body: bytes, series_id: str) -> Columns:
     """Observations of one FRED graph CSV; `.` and empty values are missing (None).
 
@@ -364,7 +319,7 @@ def parse_fred_csv(body: bytes, series_id: str) -> Columns:
     except csv.Error as error:
         raise ParseError(f"not a well-formed CSV: {error}") from None
     if not rows or len(rows[0]) < 2 or text.lstrip().startswith("<"):
-        raise ParseError(f"not a FRED CSV: {_excerpt(body)}")
+        raise ParseError(f"not a FRED CSV: {excerpt(body)}")
     if not text.endswith("\n"):
         # FRED ends every line with a newline: a last line without one was cut, maybe mid-value
         # ("2025-06-30,1" of "2025-06-30,1.5"), and would load as a wrong number.
@@ -393,7 +348,7 @@ def parse_fred_csv(body: bytes, series_id: str) -> Columns:
 
 def parse_manifest(body: bytes) -> dict[str, object]:
     """The `pipeline_runs` row (kind 'ingest') of one ingest manifest; the whole manifest is its details."""
-    document = _load_json(body)
+    document = load_json(body)
     if not isinstance(document, dict):
         raise ParseError("a manifest is a JSON object")
     try:

@@ -146,6 +146,8 @@ TABLES: dict[str, TableSpec] = {
                 ("matching_articles", "int8"),
                 ("total_articles", "int8"),
                 *_RANK_TYPES,
+                # Added by migration 0014, after the ranks.
+                ("average_tone", "float8"),
             ),
         ),
         TableSpec(
@@ -229,6 +231,10 @@ TABLES: dict[str, TableSpec] = {
                 ("vix", "float8"),
                 ("treasury_10y", "float8"),
                 ("macro", "jsonb"),
+                # Added by migration 0014.
+                ("news_tone", "float8"),
+                ("temp_max_c", "float8"),
+                ("temp_min_c", "float8"),
             ),
         ),
     )

@@ -22,16 +22,16 @@ from etl.parse import (
     YahooChart,
     local_trade_days,
     parse_fred_csv,
-    parse_gdelt_timeline,
     parse_manifest,
     parse_open_meteo,
     read_yahoo_chart,
     select_bars,
 )
+from etl.parse_gdelt import parse_gdelt_timeline, parse_gdelt_tone
 from etl.precedence import FETCH_RANK, VALUE_RANKS, fetch_rank, merge_newest, source_precedence
 from etl.schema import MACRO_DAILY, NEWS_DAILY, PIPELINE_RUNS, TABLES, WEATHER_DAILY
 from etl.validate import ValidationError, bar_violations, validate_macro, validate_news, validate_weather
-from pipeline.catalog import FRED, GDELT, MANIFEST, OPEN_METEO, YAHOO
+from pipeline.catalog import FRED, GDELT, GDELT_TONE_MODE, GDELT_VOLUME_MODE, MANIFEST, OPEN_METEO, YAHOO
 from pipeline.market_time import window_period_bounds
 from pipeline.rawzone import sha256_hex
 
@@ -289,7 +289,12 @@ def _parse_object(item: ObjectInput) -> tuple[str, Columns]:
         validate_weather(weather, start, end)
         return WEATHER_DAILY, weather
     if item.source == GDELT:
-        news = parse_gdelt_timeline(item.body, item.required("topic"))
+        # Objects written before tone was fetched have no mode: they are volumes.
+        mode = item.extra.get("mode", GDELT_VOLUME_MODE).strip()
+        parsers = {GDELT_VOLUME_MODE: parse_gdelt_timeline, GDELT_TONE_MODE: parse_gdelt_tone}
+        if mode not in parsers:
+            raise MetadataError(f"metadata extra 'mode' is {mode[:40]!r}, not a GDELT timeline mode")
+        news = parsers[mode](item.body, item.required("topic"))
         validate_news(news, start, end)
         return NEWS_DAILY, news
     if item.source == FRED:

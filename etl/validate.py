@@ -14,6 +14,8 @@ import numpy as np
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 # Plausible surface air temperatures in the United States, in degrees Celsius.
 TEMPERATURE_RANGE_C = (-70.0, 60.0)
+# GDELT's tone: the share of positive minus the share of negative words, in percent of an article's words.
+TONE_RANGE = (-100.0, 100.0)
 
 
 class ValidationError(ValueError):
@@ -84,8 +86,16 @@ def validate_weather(weather: Rows, start: dt.date, end: dt.date) -> None:
 
 
 def validate_news(news: Rows, start: dt.date, end: dt.date) -> None:
-    """Counts not negative, matching articles not above the total, dates inside the window."""
+    """Counts not negative, matching articles not above the total, tone on GDELT's scale, dates inside
+    the window."""
     check_dates_in_window(news, "news_date", start, end)
+    low, high = TONE_RANGE
+    _fail_if(
+        (news["average_tone"] < low) | (news["average_tone"] > high),
+        news,
+        f"average_tone outside {low}..{high}",
+        "news_date",
+    )
     _fail_if(news["matching_articles"] < 0, news, "negative matching_articles", "news_date")
     _fail_if(
         news["matching_articles"] > news["total_articles"], news, "matching above total articles", "news_date"

@@ -19,6 +19,12 @@ INGEST_SHARDS = "ingest_shards"
 #: Sources the ETL records in its ledger without loading rows from them.
 UNLOADED_SOURCES: tuple[str, ...] = (CONSTITUENTS, INGEST_SHARDS)
 
+#: GDELT DOC's timeline modes fetched for each topic and window (the metadata extra ``mode`` of a
+#: ``gdelt`` object; an object without it, written before tone was fetched, is a volume).
+GDELT_VOLUME_MODE = "timelinevolraw"
+GDELT_TONE_MODE = "timelinetone"
+GDELT_MODES: tuple[str, ...] = (GDELT_VOLUME_MODE, GDELT_TONE_MODE)
+
 #: The sources `pipeline ingest` fetches when none is named.
 DATA_SOURCES: tuple[str, ...] = (YAHOO, OPEN_METEO, GDELT, FRED)
 #: The sources only the lake loads (`pipeline ingest` fetches them too when LAKE_WAREHOUSE is set).

@@ -65,7 +65,8 @@ def _scalar(seed: int, entity: str, stream: str) -> float:
     return float(uniforms(seed, entity, stream, np.zeros(1, dtype=np.int64))[0])
 
 
-def _ordinals(days: Sequence[dt.date]) -> np.ndarray:
+def day_ordinals(days: Sequence[dt.date]) -> np.ndarray:
+    """The proleptic ordinals of `days`, the counter of the hashed random streams."""
     return np.fromiter((day.toordinal() for day in days), dtype=np.int64, count=len(days))
 
 
@@ -106,7 +107,7 @@ class PriceModel:
     def __init__(self, seed: int, instruments: Sequence[Instrument], sessions: Sequence[dt.date]):
         self.seed = seed
         self.sessions = list(sessions)
-        self.ordinals = _ordinals(self.sessions)
+        self.ordinals = day_ordinals(self.sessions)
         market = 0.0003 + 0.010 * normals(seed, "market", "return", self.ordinals)
         self.market = market
         sectors = {
@@ -213,7 +214,7 @@ def yahoo_body(
     if rows.size == 0:
         meta = _yahoo_meta(instrument, first_trade, first_trade, None)
         result = {"meta": meta, "indicators": {"quote": [{}], "adjclose": [{}]}}
-        return _compact({"chart": {"result": [result], "error": None}})
+        return compact_json({"chart": {"result": [result], "error": None}})
     days = [sessions[row] for row in rows]
     stamps = _open_timestamps(days)
     close = model.close[rows, column]
@@ -253,7 +254,7 @@ def yahoo_body(
             "adjclose": [{"adjclose": _with_nulls(_float32(adjusted), missing)}],
         },
     }
-    return _compact({"chart": {"result": [result], "error": None}})
+    return compact_json({"chart": {"result": [result], "error": None}})
 
 
 def _with_nulls(values: list, missing: np.ndarray) -> list:
@@ -263,7 +264,8 @@ def _with_nulls(values: list, missing: np.ndarray) -> list:
     return values
 
 
-def _compact(document: object) -> bytes:
+def compact_json(document: object) -> bytes:
+    """A document as the APIs write JSON: no spaces, UTF-8 as is."""
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -273,7 +275,7 @@ def _compact(document: object) -> bytes:
 def weather_body(seed: int, states: Sequence[StatePoint], window: Window) -> bytes:
     """The Open-Meteo daily response for every state over `window` (an array in request order)."""
     days = list(window.dates())
-    ordinals = _ordinals(days)
+    ordinals = day_ordinals(days)
     season = np.cos(2.0 * np.pi * (np.array([day.timetuple().tm_yday for day in days]) - 201) / 365.25)
     items = []
     for position, state in enumerate(states):
@@ -309,61 +311,7 @@ def weather_body(seed: int, states: Sequence[StatePoint], window: Window) -> byt
             "temperature_2m_min": _with_nulls(np.round(t_min, 1).tolist(), missing),
         }
         items.append(item)
-    return _compact(items[0] if len(items) == 1 else items)
-
-
-# --- GDELT --------------------------------------------------------------------------------------
-
-#: Windows shorter than this come back at hourly resolution, like the real API's short spans.
-_DAILY_RESOLUTION_MIN_DAYS = 8
-
-
-def _daily_news(seed: int, topic: str, days: Sequence[dt.date]) -> tuple[np.ndarray, np.ndarray]:
-    ordinals = _ordinals(days)
-    weekend = np.array([day.weekday() >= 5 for day in days])
-    norm = np.round(
-        np.where(weekend, 170_000.0, 250_000.0) * np.exp(0.08 * normals(seed, "gdelt", "norm", ordinals))
-    )
-    share = 0.004 * np.exp(0.3 * normals(seed, f"topic:{topic}", "share", ordinals))
-    return np.round(norm * share), norm
-
-
-def _split_hours(total: float, weights: np.ndarray) -> list[int]:
-    exact = total * weights / weights.sum()
-    whole = np.floor(exact)
-    remainder = int(total - whole.sum())
-    whole[np.argsort(-(exact - whole))[:remainder]] += 1
-    return [int(value) for value in whole]
-
-
-def gdelt_body(seed: int, topic: str, window: Window) -> bytes:
-    """The ``timelinevolraw`` response for a topic and window (daily, or hourly for short windows)."""
-    days = list(window.dates())
-    values, norms = _daily_news(seed, topic, days)
-    data = []
-    if window.days >= _DAILY_RESOLUTION_MIN_DAYS:
-        resolution = "day"
-        for day, value, norm in zip(days, values, norms, strict=True):
-            data.append({"date": f"{day:%Y%m%d}T000000Z", "value": int(value), "norm": int(norm)})
-    else:
-        resolution = "hour"
-        hours = np.arange(24)
-        for day, value, norm in zip(days, values, norms, strict=True):
-            ordinal = np.array([day.toordinal() * 24 + hour for hour in hours])
-            weights = (
-                1.0
-                + 0.5 * np.sin((hours - 6) / 24 * 2 * np.pi)
-                + 0.2 * uniforms(seed, "gdelt", "hour", ordinal)
-            )
-            for hour, part_value, part_norm in zip(
-                hours, _split_hours(value, weights), _split_hours(norm, weights), strict=True
-            ):
-                data.append({"date": f"{day:%Y%m%d}T{hour:02d}0000Z", "value": part_value, "norm": part_norm})
-    document = {
-        "query_details": {"title": topic, "date_resolution": resolution},
-        "timeline": [{"series": "Article Count", "data": data}],
-    }
-    return _compact(document)
+    return compact_json(items[0] if len(items) == 1 else items)
 
 
 # --- FRED ---------------------------------------------------------------------------------------
@@ -371,7 +319,7 @@ def gdelt_body(seed: int, topic: str, window: Window) -> bytes:
 
 def macro_path(seed: int, series_id: str, sessions: Sequence[dt.date], market: np.ndarray) -> np.ndarray:
     """A series' value on every session since EPOCH (VIX follows the market, yields mean-revert)."""
-    ordinals = _ordinals(sessions)
+    ordinals = day_ordinals(sessions)
     noise = normals(seed, f"fred:{series_id}", "shock", ordinals)
     if series_id == "VIXCLS":
         shocks = 0.05 * noise - 2.5 * (market - 0.0003)

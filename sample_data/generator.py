@@ -12,7 +12,7 @@ continues one ending at D with no jump.
 Shapes follow the APIs' real responses (docs/ingestion.md): Yahoo's float32-looking prices, a null bar now and then,
 no bars on holidays, the empty-window shape before a listing, and the live extra bar after the last
 window; Open-Meteo's array in request order with ``location_id`` from the second element and null
-days; GDELT's daily (or, for short windows, hourly) buckets; FRED's empty holiday values.
+days; GDELT's daily (or, for short windows, hourly) buckets, volume and tone alike; FRED's empty holiday values.
 """
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ from sample_data.bodies import (
     Instrument,
     PriceModel,
     fred_body,
-    gdelt_body,
     macro_path,
     weather_body,
     yahoo_body,
 )
+from sample_data.news import gdelt_body, gdelt_tone_body
 
 #: The most tickers a sample holds (beyond the universe, synthetic ones).
 MAX_TICKERS = 10_000
@@ -214,7 +214,9 @@ def write_sample(
             written.append(_put(store, request, weather_body(seed, states, request.window), fetched_at))
             meter.step(request.entity)
         for request in news:
-            written.append(_put(store, request, gdelt_body(seed, request.entity, request.window), fetched_at))
+            make_body = gdelt_tone_body if request.extras["mode"] == gdelt.TONE_MODE else gdelt_body
+            body = make_body(seed, request.extras["topic"], request.window)
+            written.append(_put(store, request, body, fetched_at))
             meter.step(request.entity)
         for request in macro:
             path = macro_path(seed, request.entity, sessions, model.market[: len(sessions)])

@@ -3,7 +3,8 @@
 Each query function returns a small, already filtered and aggregated DataFrame; pages never filter whole
 tables in Python. The statements run through `dashboard.connections.fetch` as the read-only role
 `dashboard_reader`. Pages import this package (`queries.market_series(...)`); the functions live in
-`operations` (overview, pipeline health) and `analytics` (the analytics pages).
+`operations` (overview, pipeline health), `analytics` (the analytics pages) and `weather_news` (the
+weather and news pages).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from dashboard.queries.analytics import (
     industry_performance,
     market_series,
     member_performance,
-    news_volume_regimes,
     rolling_correlation,
     sector_growth,
     sector_names,
@@ -26,7 +26,6 @@ from dashboard.queries.analytics import (
     stock_against_benchmarks,
     stock_series,
     tickers,
-    weather_by_state,
 )
 from dashboard.queries.caching import ANALYTICS_TTL, HEALTH_TTL
 from dashboard.queries.operations import (
@@ -43,16 +42,31 @@ from dashboard.queries.operations import (
     synthetic_share,
     table_stats,
 )
+from dashboard.queries.weather_news import (
+    EXTREME_SHARES,
+    MIN_TONE_DAYS,
+    MIN_WEATHER_DAYS,
+    WEATHER_MEASURES,
+    news_tone_regimes,
+    news_volume_regimes,
+    weather_by_state,
+    weather_market_classes,
+    weather_market_sectors,
+)
 from dashboard.vocabulary import SECTOR_SERIES_PREFIX
 
 __all__ = [
     "ANALYTICS_TTL",
+    "EXTREME_SHARES",
     "HEALTH_TTL",
     "MARKET_SERIES",
     "MIN_ANNUALISED_DAYS",
     "MIN_CORRELATION_DAYS",
+    "MIN_TONE_DAYS",
+    "MIN_WEATHER_DAYS",
     "SECTOR_SERIES_PREFIX",
     "TRADING_DAYS_PER_YEAR",
+    "WEATHER_MEASURES",
     "DataState",
     "company_profile",
     "correlation_matrix",
@@ -62,6 +76,7 @@ __all__ = [
     "market_date_bounds",
     "market_series",
     "member_performance",
+    "news_tone_regimes",
     "news_volume_regimes",
     "quarantined_objects",
     "recent_runs",
@@ -79,4 +94,6 @@ __all__ = [
     "table_stats",
     "tickers",
     "weather_by_state",
+    "weather_market_classes",
+    "weather_market_sectors",
 ]

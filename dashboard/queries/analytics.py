@@ -1,4 +1,5 @@
-"""The queries of the analytics pages: market, sectors and industries, stocks, correlations, weather."""
+"""The queries of the analytics pages: market, sectors and industries, stocks, correlations (weather and
+news: `dashboard.queries.weather_news`)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def market_series(start: dt.date, end: dt.date) -> pd.DataFrame:
         "market_series",
         """
         SELECT trade_date, index_symbol, index_close, index_return, index_volatility_7,
-               precipitation_mm, news_topic, news_share, news_matching, vix, treasury_10y
+               precipitation_mm, news_topic, news_share, news_matching, news_tone, vix, treasury_10y
         FROM market_daily
         WHERE trade_date BETWEEN %(start)s AND %(end)s
         ORDER BY trade_date
@@ -358,59 +359,4 @@ def rolling_correlation(
             "start": start,
             "end": end,
         },
-    )
-
-
-# --- Weather and sentiment -------------------------------------------------------------------------
-
-
-@st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
-def weather_by_state(start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Per state over the period: precipitation (mean daily, total), temperature (mean, highest, lowest).
-
-    The mean temperature is the mean of each day's midpoint between its maximum and its minimum.
-    """
-    return fetch(
-        "weather_by_state",
-        """
-        SELECT state, avg(precipitation_mm) AS mean_precipitation_mm,
-               sum(precipitation_mm) AS total_precipitation_mm,
-               avg((temp_max_c + temp_min_c) / 2) AS mean_temp_c,
-               max(temp_max_c) AS max_temp_c, min(temp_min_c) AS min_temp_c,
-               count(*) AS days
-        FROM weather_daily
-        WHERE obs_date BETWEEN %(start)s AND %(end)s
-        GROUP BY state
-        ORDER BY state
-        """,
-        {"start": start, "end": end},
-    )
-
-
-@st.cache_data(ttl=ANALYTICS_TTL, show_spinner=False)
-def news_volume_regimes(start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Index return and volatility on days above versus at or below the period's median news volume."""
-    return fetch(
-        "news_volume_regimes",
-        """
-        WITH period AS (
-            SELECT news_matching, index_return, index_volatility_7
-            FROM market_daily
-            WHERE trade_date BETWEEN %(start)s AND %(end)s AND news_matching IS NOT NULL
-        ), threshold AS (
-            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY news_matching) AS median_matching
-            FROM period
-        )
-        SELECT CASE WHEN news_matching > median_matching THEN 'high' ELSE 'low' END AS regime,
-               count(*) AS days,
-               min(median_matching) AS median_matching,
-               avg(news_matching) AS mean_matching,
-               avg(index_return) AS mean_return,
-               stddev_samp(index_return) AS return_volatility,
-               avg(index_volatility_7) AS mean_volatility_7
-        FROM period CROSS JOIN threshold
-        GROUP BY 1
-        ORDER BY 1
-        """,
-        {"start": start, "end": end},
     )

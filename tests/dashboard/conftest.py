@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS market_daily (
     trade_date date PRIMARY KEY, index_symbol text, index_close double precision,
     index_return double precision, index_volatility_7 double precision, precipitation_mm double precision,
     news_topic text, news_matching bigint, news_total bigint, news_share double precision,
-    vix double precision, treasury_10y double precision
+    vix double precision, treasury_10y double precision, news_tone double precision,
+    temp_max_c double precision, temp_min_c double precision
 );
 GRANT SELECT ON sector_daily, market_daily TO dashboard_reader;
 """
@@ -79,11 +80,15 @@ GROUP BY c.sector, s.trade_date
 
 _FILL_MARKET_DAILY = """
 INSERT INTO market_daily (trade_date, index_symbol, index_close, index_return, index_volatility_7,
-                          precipitation_mm, news_topic, news_matching, news_total, news_share, vix, treasury_10y)
+                          precipitation_mm, temp_max_c, temp_min_c, news_topic, news_matching, news_total,
+                          news_share, news_tone, vix, treasury_10y)
 SELECT i.trade_date, i.symbol, i.close, i.daily_return, i.volatility_7,
        (SELECT avg(precipitation_mm) FROM weather_daily AS w WHERE w.obs_date = i.trade_date),
+       (SELECT avg(temp_max_c) FROM weather_daily AS w WHERE w.obs_date = i.trade_date),
+       (SELECT avg(temp_min_c) FROM weather_daily AS w WHERE w.obs_date = i.trade_date),
        %(topic)s, n.matching_articles, n.total_articles,
        n.matching_articles::double precision / nullif(n.total_articles, 0),
+       CASE WHEN n.matching_articles = 0 THEN NULL ELSE n.average_tone END,
        (SELECT value FROM macro_daily WHERE series_id = 'VIXCLS' AND obs_date <= i.trade_date
         ORDER BY obs_date DESC LIMIT 1),
        (SELECT value FROM macro_daily WHERE series_id = 'DGS10' AND obs_date <= i.trade_date
@@ -142,17 +147,32 @@ def seed_core_tables(conn: psycopg.Connection) -> None:
         calendar = [
             FIRST_DAY + dt.timedelta(days=offset) for offset in range((days[-1] - FIRST_DAY).days + 1)
         ]
+        # Temperatures and tone from a generator of their own: the other seeded values stay as they were.
+        weather_and_tone = random.Random(7)
+        highs = {day: 15.0 + 8.0 * math.sin(day.toordinal() / 9) for day in calendar}
         cursor.executemany(
             "INSERT INTO weather_daily VALUES (%s, %s, %s, %s, %s)",
             [
-                (state, day, round(generator.expovariate(0.4), 1), 15.0, 5.0)
+                (state, day, round(generator.expovariate(0.4), 1), high, high - 10.0)
                 for state in STATES
                 for day in calendar
+                for high in [round(highs[day] + weather_and_tone.gauss(0, 2), 1)]
             ],
         )
         cursor.executemany(
-            "INSERT INTO news_daily VALUES (%s, %s, %s, %s)",
-            [(NEWS_TOPIC, day, generator.randint(50, 400), 100_000) for day in calendar],
+            "INSERT INTO news_daily (topic, news_date, matching_articles, total_articles, average_tone) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [
+                (
+                    NEWS_TOPIC,
+                    day,
+                    generator.randint(50, 400),
+                    100_000,
+                    # Every 13th day without a tone (not fetched), the others either side of neutral.
+                    None if number % 13 == 0 else round(weather_and_tone.gauss(0, 2), 3),
+                )
+                for number, day in enumerate(calendar)
+            ],
         )
         cursor.executemany(
             "INSERT INTO macro_daily VALUES (%s, %s, %s)",

@@ -11,6 +11,7 @@ screenshot under `artifacts/screenshots/` (named in the README).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,7 @@ PAGES = {
     "stock": "stock?start=2024-01-01&end=2024-03-31",
     "correlations": "correlations?start=2024-01-01&end=2024-03-31",
     "weather_sentiment": "weather_sentiment?start=2024-01-01&end=2024-03-31",
+    "weather_market": "weather_market?start=2024-01-01&end=2024-03-31&measure=temp_max_c&extremes=25",
     "pipeline_health": "pipeline_health",
     "sql_explorer": "sql_explorer",
 }
@@ -77,6 +79,12 @@ def words_out_of_place(text: str) -> list[str]:
     return sorted(set(SNAKE_CASE.findall(text)) | set(MISSING_WORDS.findall(text)))
 
 
+def test_every_page_of_the_app_is_read_and_pictured():
+    # A page added to the navigation is read and screenshotted too (.ci/run counts one per page).
+    app = (Path(__file__).resolve().parents[2] / "dashboard" / "app.py").read_text()
+    assert set(re.findall(r'st\.Page\("app_pages/(\w+)\.py"', app)) == set(PAGES)
+
+
 def test_the_patterns_find_what_they_should():
     assert words_out_of_place("Mean return mean_volatility_7 traded from None, nan") == [
         "None",
@@ -116,6 +124,11 @@ def test_every_page_shows_words_and_values_not_identifiers(seeded_database_url, 
     assert "Daily stock prices" in texts["pipeline_health"]
     assert "GDELT (news)" in texts["overview"]
     assert "Cumulative mean return per sector" in texts["sectors"]
+    # The news tone (chart titles, the regimes' grid) and the weather-and-market view, charts and grid
+    assert "Mean news tone" in texts["weather_sentiment"]
+    assert "Positive-tone days" in texts["weather_sentiment"]
+    assert "Hottest 25% of days" in texts["weather_market"]
+    assert "Utilities" in texts["weather_market"] or "Energy" in texts["weather_market"]
     assert refused == []
 
 

@@ -88,3 +88,61 @@ def test_sampled_and_loaded_weather_colours_one_tile_per_observed_state(sampled_
     app = open_page("weather_sentiment", start=str(start), end=str(end))
 
     assert coloured_state_tiles(app) == pytest.approx(dict(mean_precipitation))
+
+
+def test_sampled_and_loaded_news_tone_reaches_the_page(sampled_database_url, owner_query):
+    # The sample's tone objects loaded beside the volume: a tone on every day with articles, none without
+    [(days, toned, empty_with_tone)] = owner_query(
+        """
+        SELECT count(*), count(average_tone),
+               count(*) FILTER (WHERE matching_articles = 0 AND average_tone IS NOT NULL)
+        FROM news_daily
+        """
+    )
+    assert days > SAMPLE_TRADING_DAYS and toned == days and empty_with_tone == 0
+    # and the page counts the negative- and positive-tone trading days as the core tables do
+    [(negative, positive)] = owner_query(
+        """
+        SELECT count(*) FILTER (WHERE n.average_tone < 0), count(*) FILTER (WHERE n.average_tone > 0)
+        FROM index_daily AS i JOIN news_daily AS n ON n.news_date = i.trade_date
+        WHERE i.daily_return IS NOT NULL AND n.matching_articles > 0
+        """
+    )
+    start, end = SAMPLE_END - dt.timedelta(days=365), SAMPLE_END
+
+    app = open_page("weather_sentiment", start=str(start), end=str(end))
+
+    # (the sample's tone runs below neutral: its 60 days hold too few positive ones to compare)
+    assert positive < 20 <= negative
+    [refusal] = [info.value for info in app.info if info.value.startswith("Not compared")]
+    assert f"{negative:,} trading days of negative news tone" in refusal
+    assert f"and {positive:,} of positive tone" in refusal
+    assert not any(label.startswith("Mean index daily return, negative") for label in metrics(app))
+
+
+def test_sampled_and_loaded_weather_and_market_page_places_days_by_the_states_mean_high(
+    sampled_database_url, owner_query
+):
+    index = owner_query(
+        """
+        WITH days AS (
+            SELECT i.trade_date, i.daily_return, avg(w.temp_max_c) AS high
+            FROM index_daily AS i JOIN weather_daily AS w ON w.obs_date = i.trade_date
+            WHERE i.daily_return IS NOT NULL AND w.temp_max_c IS NOT NULL GROUP BY 1, 2
+        ), bounds AS (
+            SELECT percentile_cont(0.25) WITHIN GROUP (ORDER BY high) AS low_bound,
+                   percentile_cont(0.75) WITHIN GROUP (ORDER BY high) AS high_bound FROM days
+        )
+        SELECT CASE WHEN high >= high_bound THEN 'Hottest 25% of days'
+                    WHEN high <= low_bound THEN 'Coolest 25% of days' ELSE 'Other days' END,
+               count(*), avg(daily_return)
+        FROM days, bounds GROUP BY 1
+        """
+    )
+    start, end = SAMPLE_END - dt.timedelta(days=365), SAMPLE_END
+
+    app = open_page("weather_market", start=str(start), end=str(end), measure="temp_max_c", extremes="25")
+
+    shown = metrics(app)
+    for words, days, mean_return in index:
+        assert shown[f"{words} ({days} days)"] == percent(mean_return, signed=True)

@@ -178,6 +178,104 @@ def test_weather_page_names_the_wettest_state_and_splits_days_by_news_volume(
         assert shown[label] == percent(mean_return, signed=True)
 
 
+def test_weather_page_compares_the_market_on_negative_and_positive_tone_days(
+    seeded_database_url, owner_query
+):
+    # Expected from the core tables: the index's return on trading days with a tone (and articles)
+    regimes = owner_query(
+        """
+        SELECT CASE WHEN n.average_tone < 0 THEN 'negative' ELSE 'positive' END, count(*),
+               avg(i.daily_return), stddev_samp(i.daily_return)
+        FROM index_daily AS i JOIN news_daily AS n ON n.news_date = i.trade_date
+        WHERE n.average_tone IS NOT NULL AND n.matching_articles > 0 AND i.daily_return IS NOT NULL
+        GROUP BY 1 ORDER BY 1
+        """
+    )
+    assert all(days >= 20 for _, days, _, _ in regimes), "the seeded market should be compared"
+
+    app = open_page("weather_sentiment", start="2024-01-01", end="2024-12-31")
+
+    shown = metrics(app)
+    for regime, days, mean_return, volatility in regimes:
+        assert shown[f"Mean index daily return, {regime}-tone days ({days} days)"] == percent(
+            mean_return, signed=True
+        )
+        assert shown[f"Volatility of daily returns, {regime}-tone days"] == percent(volatility)
+    # The topic is named with its volume and tone
+    assert any("News on “depression”: volume and tone" in header.value for header in app.header)
+
+
+def test_weather_page_refuses_a_tone_comparison_on_too_few_days(seeded_database_url):
+    app = open_page("weather_sentiment", start="2024-03-01", end="2024-03-15")
+    [refusal] = [info.value for info in app.info if info.value.startswith("Not compared")]
+    assert "each side needs at least 20" in refusal
+    assert not any(label.startswith("Mean index daily return, negative") for label in metrics(app))
+
+
+_WEATHER_CLASSES = """
+    WITH days AS (
+        SELECT i.trade_date, i.daily_return, avg(w.temp_max_c) AS high
+        FROM index_daily AS i JOIN weather_daily AS w ON w.obs_date = i.trade_date
+        WHERE i.daily_return IS NOT NULL GROUP BY 1, 2
+    ), bounds AS (
+        SELECT percentile_cont(0.25) WITHIN GROUP (ORDER BY high) AS low_bound,
+               percentile_cont(0.75) WITHIN GROUP (ORDER BY high) AS high_bound FROM days
+    )
+    SELECT trade_date, daily_return,
+           CASE WHEN high >= high_bound THEN 'hottest' WHEN high <= low_bound THEN 'coolest' ELSE 'other' END
+    FROM days, bounds
+"""
+
+
+def test_weather_and_market_page_compares_the_hottest_and_coolest_quarter_of_days(
+    seeded_database_url, owner_query
+):
+    # Expected from the core tables: days placed by the states' mean daily high, the index's and the
+    # Energy stocks' mean return on each group
+    index = owner_query(
+        f"SELECT c, count(*), avg(daily_return) FROM ({_WEATHER_CLASSES}) AS t(d, daily_return, c) GROUP BY c"
+    )
+    energy = dict(
+        owner_query(
+            f"""
+            SELECT t.c, avg(s.r) FROM ({_WEATHER_CLASSES}) AS t(d, daily_return, c)
+            JOIN (SELECT s.trade_date, avg(s.daily_return) AS r FROM stock_daily AS s
+                  JOIN companies AS c USING (ticker) WHERE c.sector = 'Energy' GROUP BY 1) AS s
+              ON s.trade_date = t.d
+            GROUP BY t.c
+            """
+        )
+    )
+
+    app = open_page(
+        "weather_market", start="2024-01-01", end="2024-12-31", measure="temp_max_c", extremes="25"
+    )
+
+    shown = metrics(app)
+    words = {"hottest": "Hottest 25% of days", "coolest": "Coolest 25% of days", "other": "Other days"}
+    assert any(header.value == f"{INDEX_NAME} mean daily return" for header in app.subheader)
+    for weather_class, days, mean_return in index:
+        assert shown[f"{words[weather_class]} ({days} days)"] == percent(mean_return, signed=True)
+    # The method is stated on the page
+    assert any("**Method.**" in caption.value for caption in app.caption)
+    # and the sector table gives Energy's mean return on each group, under the group's name
+    grid = app.dataframe[0].value
+    energy_row = grid[grid["sector"] == "Energy"].iloc[0]
+    # (in percentage points, rounded as the grid shows them)
+    assert energy_row["high_days_return"] == pytest.approx(round(energy["hottest"] * 100, 2))
+    assert energy_row["low_days_return"] == pytest.approx(round(energy["coolest"] * 100, 2))
+    assert energy_row["other_days_return"] == pytest.approx(round(energy["other"] * 100, 2))
+
+
+def test_weather_and_market_page_refuses_too_few_extreme_days_and_says_why(seeded_database_url):
+    # 60 seeded trading days: their top and bottom deciles hold 6 days each
+    app = open_page("weather_market", start="2024-01-01", end="2024-12-31", measure="precipitation_mm")
+    [refusal] = [info.value for info in app.info]
+    assert refusal.startswith("Not compared: this period has 6 wettest and 6 driest trading days")
+    assert "at least 10" in refusal
+    assert not metrics(app)
+
+
 def test_pipeline_health_lists_failures_quarantined_objects_and_row_counts(seeded_database_url, owner_query):
     [(stock_rows,)] = owner_query("SELECT count(*) FROM stock_daily")
 

@@ -8,7 +8,7 @@ Routes (point the *_URL settings at them with `FakeApis.environment()`):
 - ``/open-meteo/archive`` and ``/open-meteo/forecast``: one location per requested latitude, as the
   one-location object or an array (``location_id`` from the second element), daily rows for the window.
 - ``/gdelt/doc``: the throttle text (HTTP 200, text/html) for the first request when
-  ``gdelt_throttle_first`` is set, then the timeline fixture.
+  ``gdelt_throttle_first`` is set, then the timeline fixture of the query's mode (volume or tone).
 - ``/fred/graph.csv``: the VIXCLS or DGS10 fixture; any other id an HTML error page with 404.
 
 Every request is recorded (path, query, time). Run it alone with
@@ -167,7 +167,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.state.gdelt_throttle_first and self.state.first_time("gdelt-throttle"):
             self._send(200, "text/html; charset=utf-8", fixture("gdelt/throttle.txt"))
         else:
-            self._send(200, "application/json; charset=utf-8", fixture("gdelt/timeline_day.json"))
+            tone = self.query.get("mode") == ["timelinetone"]
+            name = "gdelt/tone_day.json" if tone else "gdelt/timeline_day.json"
+            self._send(200, "application/json; charset=utf-8", fixture(name))
 
     def _fred(self, series_id: str) -> None:
         if series_id in ("VIXCLS", "DGS10"):

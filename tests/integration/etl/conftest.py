@@ -18,6 +18,7 @@ import psycopg
 
 from pipeline import catalog
 from pipeline.rawzone import LocalRawStore, make_metadata, parse_raw_key, raw_key
+from tests.support.fake_apis import fixture
 
 NEW_YORK = ZoneInfo("America/New_York")
 STATES = ("CA", "NY", "TX")
@@ -180,6 +181,17 @@ class RawZoneWriter:
         ).encode()
         extra = {"topic": topic, **_window(days)}
         return self.put(catalog.GDELT, days[0], f"{topic}_{days[-1]}.json", body, extra, "application/json")
+
+    def gdelt_fixture(self, fixture_name: str, topic: str = "depression", *, tone: bool) -> str:
+        """A captured-format GDELT body (tests/fixtures/api/gdelt/) as the ingestion stores it: its
+        window the days its points cover, the tone beside the volume under its own name."""
+        body = fixture(f"gdelt/{fixture_name}")
+        stamps = [point["date"] for point in json.loads(body)["timeline"][0]["data"]]
+        days = sorted({dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").date() for stamp in stamps})
+        mode = catalog.GDELT_TONE_MODE if tone else catalog.GDELT_VOLUME_MODE
+        name = f"{topic}{'_tone' if tone else ''}_{days[-1]}.json"
+        extra = {"topic": topic, "mode": mode, **_window(days)}
+        return self.put(catalog.GDELT, days[0], name, body, extra, "application/json")
 
     def fred(self, series_id: str, days: Sequence[dt.date]) -> str:
         lines = [f"observation_date,{series_id}"]

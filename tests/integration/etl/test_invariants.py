@@ -43,7 +43,7 @@ from tests.integration.etl.conftest import (
 from tests.support.examples import examples
 
 DAYS = trading_days(dt.date(2024, 3, 4), 5)
-SOURCES = ("AAPL", "^GSPC", "archive", "forecast", "news", "fred")
+SOURCES = ("AAPL", "^GSPC", "archive", "forecast", "news", "tone", "fred")
 FETCHED = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 
 
@@ -148,6 +148,33 @@ def _body(fetch: Fetch) -> tuple[str, str, str, bytes, dict[str, str], str]:
             extra,
             "application/json",
         )
+    if fetch.source == "tone":
+        # GDELT's tone of the same topic: negative and positive means, a null now and then, and the
+        # 0 of a bucket without articles (no tone: it must never win over a stored tone).
+        data = [
+            {
+                "date": f"{day:%Y%m%d}T000000Z",
+                "value": None
+                if index in fetch.nulls
+                else 0
+                if index + 3 in fetch.nulls
+                else _tone(fetch, index),
+            }
+            for index, day in enumerate(days)
+        ]
+        document = {
+            "query_details": {"title": "depression", "date_resolution": "day"},
+            "timeline": [{"series": "Average Tone", "data": data}],
+        }
+        extra = {"topic": "depression", "mode": catalog.GDELT_TONE_MODE, **window}
+        return (
+            catalog.GDELT,
+            days[0],
+            f"depression_tone_{days[-1]}.json",
+            json.dumps(document).encode(),
+            extra,
+            "application/json",
+        )
     lines = ["observation_date,VIXCLS"]
     lines += [
         f"{day},{'.' if index in fetch.nulls else _value(fetch.seed, 15.0, index)}"
@@ -162,6 +189,10 @@ def _body(fetch: Fetch) -> tuple[str, str, str, bytes, dict[str, str], str]:
         {"series_id": "VIXCLS", **window},
         "text/csv",
     )
+
+
+def _tone(fetch: Fetch, index: int) -> float:
+    return round(-2.0 + 1.3 * fetch.seed - 0.7 * index, 4)
 
 
 def write_fetch(store: LocalRawStore, fetch: Fetch) -> tuple[str, bool]:

@@ -152,10 +152,12 @@ def test_a_run_meeting_hostile_servers_keeps_the_good_responses_and_a_re_run_rep
             ("fred", "VIXCLS"),
             ("fred", "DGS10"),
             ("gdelt", "depression"),
+            ("gdelt", "depression (tone)"),
             ("open_meteo", "archive"),
         }
         assert "ends mid-line" in failed[("fred", "VIXCLS")]
         assert "REQUEST_DEADLINE_SECONDS" in failed[("gdelt", "depression")]
+        assert "REQUEST_DEADLINE_SECONDS" in failed[("gdelt", "depression (tone)")]
         assert "MAX_BODY_BYTES" in failed[("open_meteo", "archive")]
         assert all("\n" not in reason for reason in failed.values())
         assert manifest["status"] == "partial" and hostile.exit_code == 1
@@ -173,6 +175,9 @@ def test_a_run_meeting_hostile_servers_keeps_the_good_responses_and_a_re_run_rep
     assert repaired.exit_code == 0
     assert store.get("raw/fred/2024-01-02/VIXCLS_2024-03-28.csv").body == fixture("fred/VIXCLS.csv")
     assert store.exists("raw/gdelt/2024-01-02/depression_2024-03-28.json")
+    assert store.get("raw/gdelt/2024-01-02/depression_tone_2024-03-28.json").body == fixture(
+        "gdelt/tone_day.json"
+    )
     assert store.exists("raw/open_meteo/2024-01-02/archive_2024-03-27.json")
 
 
@@ -209,6 +214,7 @@ CHECKS = {
         lambda r: open_meteo.check_daily(r, 2),
     ),
     "gdelt": ("gdelt/timeline_day.json", "application/json", gdelt.check_timeline),
+    "gdelt_tone": ("gdelt/tone_15min.json", "application/json", gdelt.check_timeline),
     "fred": ("fred/VIXCLS.csv", "text/csv", lambda r: fred.check_csv(r, "VIXCLS")),
 }
 
@@ -216,7 +222,9 @@ CHECKS = {
 def _complete(source: str, body: bytes) -> None:
     """What an accepted body must be: a whole JSON document, or a CSV of whole ``date,value`` lines."""
     if source != "fred":
-        json.loads(body)
+        document = json.loads(body)
+        if source.startswith("gdelt") and document.get("timeline"):
+            assert isinstance(document["timeline"][0].get("data", []), list)
         return
     assert body.endswith(b"\n")
     for line in body.decode("utf-8-sig").splitlines()[1:]:

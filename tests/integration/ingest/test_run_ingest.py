@@ -29,6 +29,7 @@ EXPECTED_KEYS = {
     "raw/open_meteo/2024-01-02/archive_2024-03-27.json",
     "raw/open_meteo/2024-03-28/forecast_2024-03-28.json",
     "raw/gdelt/2024-01-02/depression_2024-03-28.json",
+    "raw/gdelt/2024-01-02/depression_tone_2024-03-28.json",
     "raw/fred/2024-01-02/VIXCLS_2024-03-28.csv",
     "raw/fred/2024-01-02/DGS10_2024-03-28.csv",
 }
@@ -99,7 +100,7 @@ def test_waits_are_exactly_pacing_backoff_and_retry_after(
     weather_weight = 50 * 86 * 3 / 140  # the archive window 2024-01-02..2024-03-27
     assert clock.sleeps == pytest.approx(
         [
-            # Sources shortest first: FRED (2 x 1 s), Yahoo (5 x 1 s), GDELT (1 x 5 s), Open-Meteo (weight).
+            # Sources shortest first: FRED (2 x 1 s), Yahoo (5 x 1 s), GDELT (2 x 5 s), Open-Meteo (weight).
             1.0,  # FRED DGS10: 1 s after VIXCLS
             1.0,  # yahoo ZZZZ: 1 s after AAPL
             1.0,  # FLAKY: 1 s after ZZZZ
@@ -109,6 +110,7 @@ def test_waits_are_exactly_pacing_backoff_and_retry_after(
             1.0,  # ^GSPC: 1 s after BUSY's retry
             1.0,  # GDELT's throttle text: first backoff
             4.0,  # ...and the pacer makes it 5 s since the throttled request
+            5.0,  # the tone: 5 s after the volume
             weather_weight * 60 / 500,  # forecast request waits for the archive request's weight
         ]
     )

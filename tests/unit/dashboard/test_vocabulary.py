@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard import vocabulary
-from dashboard.display import SECTOR_PALETTE, sector_colours
+from dashboard.display import SECTOR_PALETTE, percent_points, sector_colours
 from pipeline import catalog
 
 QUERIES = Path(vocabulary.__file__).parent / "queries"
@@ -21,7 +21,11 @@ ALIASES = re.compile(r"\bAS\s+([a-z][a-z0-9_]*)\b(?!\s*\()")
 #: Aliases that name CTEs or inner values, never a result column people see.
 NOT_SHOWN = {"built", "core_rows", "first_day", "last_day", "daily_volatility", "traded_value", "series",
              "first_value", "second_value", "last_bar", "first_bar", "year_range", "failure", "r", "s",
-             "i", "c", "m", "a", "b", "value", "name", "minute_return"}  # fmt: skip
+             "i", "c", "m", "a", "b", "value", "name", "d", "p", "low_bound", "high_bound",
+             "minute_return"}  # fmt: skip
+#: The weather-and-market page writes these in the words of the measure chosen (`weather_class_words`,
+#: `show(measure, ...)`), never under their own names.
+NOT_SHOWN |= {"measure", "weather_class", "lowest_measure", "highest_measure", "mean_measure"}
 
 
 def test_every_result_column_of_the_pages_queries_has_words():
@@ -34,7 +38,7 @@ def test_every_result_column_of_the_pages_queries_has_words():
 
 def test_every_source_has_a_name_and_no_label_is_an_identifier():
     sources = {value for name, value in vars(catalog).items() if name.isupper() and isinstance(value, str)}
-    sources -= {catalog.DASHBOARD_ROLE, catalog.EXPLORER_ROLE}
+    sources -= {catalog.DASHBOARD_ROLE, catalog.EXPLORER_ROLE, *catalog.GDELT_MODES}
     assert sources <= set(vocabulary.SOURCES)
     words = [term.titled for term in vocabulary.COLUMNS.values()]
     words += [*vocabulary.SOURCES.values(), *vocabulary.TABLES.values()]
@@ -96,3 +100,10 @@ def test_eleven_sectors_get_eleven_colours():
     gics = [colours[sector] for sector in sector_colours([])]
     assert len(set(gics)) == 11 == len(SECTOR_PALETTE)
     assert sector_colours(["Energy"])["Energy"] == colours["Energy"], "a sector keeps its colour"
+
+
+def test_a_grid_never_shows_a_negative_zero_percent():
+    import pandas as pd
+
+    shown = percent_points(pd.Series([-0.000001, 0.0123456, -0.0123456]))
+    assert [f"{value:+.2f}%" for value in shown] == ["+0.00%", "+1.23%", "-1.23%"]

@@ -8,8 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from etl.parse import ParseError, parse_fred_csv, parse_gdelt_timeline, parse_open_meteo
+from etl.parse import ParseError, parse_fred_csv, parse_open_meteo
+from etl.parse_gdelt import parse_gdelt_timeline, parse_gdelt_tone
 from pipeline.market_time import window_period_bounds
+from tests.support.fake_apis import fixture
 from tests.support.oracles import parse_yahoo_chart
 
 # 2024-07-01 09:30 New York (EDT, UTC-4) is 13:30Z; 2024-01-02 09:30 (EST, UTC-5) is 14:30Z.
@@ -180,6 +182,61 @@ def test_gdelt_no_match_and_plain_text_error():
     assert all(len(column) == 0 for column in parse_gdelt_timeline(b"{}", "depression").values())
     with pytest.raises(ParseError, match="not JSON"):
         parse_gdelt_timeline(b"Please limit requests to one every 5 seconds", "depression")
+
+
+def test_gdelt_tone_at_daily_resolution_and_an_empty_day_without_tone():
+    # Given GDELT's tone response for three days, the middle one without articles (its 0 is no mean)
+    news = parse_gdelt_tone(fixture("gdelt/tone_day.json"), "depression")
+    # Then each day has its tone, the empty one none, and the counts are left to the volume's object
+    assert news["news_date"].astype("datetime64[D]").tolist() == [
+        dt.date(2024, 1, 2),
+        dt.date(2024, 1, 3),
+        dt.date(2024, 1, 4),
+    ]
+    assert news["average_tone"][[0, 2]].tolist() == [-1.8745298372491, 0.4127768522981]
+    assert np.isnan(news["average_tone"][1])
+    assert np.isnan(news["matching_articles"]).all() and np.isnan(news["total_articles"]).all()
+
+
+def test_gdelt_tone_finer_buckets_average_the_non_empty_ones_per_day():
+    news = parse_gdelt_tone(fixture("gdelt/tone_15min.json"), "depression")
+    assert news["news_date"].astype("datetime64[D]").tolist() == [dt.date(2024, 1, 2), dt.date(2024, 1, 3)]
+    # (-2.5 - 1.5 + 0.5) / 3: the empty quarter hour (0) does not pull the day towards neutral.
+    assert news["average_tone"][0] == pytest.approx(-3.5 / 3)
+    assert np.isnan(news["average_tone"][1])
+
+
+def test_gdelt_volume_rows_leave_the_tone_missing():
+    news = parse_gdelt_timeline(fixture("gdelt/timeline_day.json"), "depression")
+    assert news["matching_articles"].tolist() == [1203, 0, 1187]
+    assert np.isnan(news["average_tone"]).all()
+
+
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        ({"date": "20240102T000000Z", "value": "-1.2"}, "malformed tone point"),
+        ({"date": "20240102T000000Z", "value": True}, "malformed tone point"),
+        ({"date": "20240102T000000Z"}, "malformed tone point"),
+        ({"date": "2024-01-02", "value": -1.2}, "malformed timeline point"),
+    ],
+)
+def test_gdelt_tone_a_malformed_point_is_one_parse_error(point, message):
+    body = json.dumps({"timeline": [{"series": "Average Tone", "data": [point]}]}).encode()
+    with pytest.raises(ParseError, match=message):
+        parse_gdelt_tone(body, "depression")
+
+
+def test_gdelt_a_body_of_the_other_mode_is_refused_not_misread():
+    with pytest.raises(ParseError, match="expected 'Average Tone'"):
+        parse_gdelt_tone(fixture("gdelt/timeline_day.json"), "depression")
+    with pytest.raises(ParseError, match="expected 'Article Count'"):
+        parse_gdelt_timeline(fixture("gdelt/tone_day.json"), "depression")
+
+
+def test_gdelt_tone_no_match_is_no_rows():
+    assert all(len(column) == 0 for column in parse_gdelt_tone(b"{}", "depression").values())
+    assert all(len(column) == 0 for column in parse_gdelt_tone(b'{"timeline": []}', "depression").values())
 
 
 @pytest.mark.parametrize("date_header", ["observation_date", "DATE"])

@@ -27,12 +27,14 @@ FETCHED = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 SEEDS = {
     "open_meteo": (FIXTURES / "open_meteo" / "archive_two_locations.json").read_bytes(),
     "gdelt": (FIXTURES / "gdelt" / "timeline_day.json").read_bytes(),
+    "gdelt_tone": (FIXTURES / "gdelt" / "tone_15min.json").read_bytes(),
     "fred": (FIXTURES / "fred" / "VIXCLS.csv").read_bytes(),
     "yahoo": (FIXTURES / "yahoo" / "chart_aapl.json").read_bytes(),
 }
 EXTRAS = {
     "open_meteo": {"endpoint": "archive", "locations": "AL,AK"},
     "gdelt": {"topic": "depression"},
+    "gdelt_tone": {"topic": "depression", "mode": "timelinetone"},
     "fred": {"series_id": "VIXCLS"},
     "yahoo": {"symbol": "AAPL"},
 }
@@ -91,13 +93,15 @@ def _replaced(node, path, value):
 
 
 def object_input(source: str, body: bytes) -> ObjectInput:
+    """An object of `source` (``gdelt_tone``: a GDELT object of the tone mode) holding `body`."""
     extra = {"window_start": "2024-01-02", "window_end": "2024-01-05", **EXTRAS[source]}
+    source = source.removesuffix("_tone")
     return ObjectInput(f"raw/{source}/2024-01-02/fuzzed", source, extra, FETCHED, body)
 
 
 @settings(max_examples=examples(150), deadline=None)
 @given(
-    st.sampled_from(["open_meteo", "gdelt", "fred"]).flatmap(
+    st.sampled_from(["open_meteo", "gdelt", "gdelt_tone", "fred"]).flatmap(
         lambda source: st.tuples(st.just(source), mutated(source))
     )
 )
@@ -111,6 +115,23 @@ def test_any_object_body_loads_or_is_quarantined(case):
         assert "\n" not in outcome.error and not outcome.error.startswith("unexpected ")
     else:
         assert result.table in TABLES and outcome.rows == len(next(iter(result.columns.values())))
+
+
+def test_the_unchanged_tone_loads():
+    result = transform_object(object_input("gdelt_tone", SEEDS["gdelt_tone"]))
+    assert result.outcomes[0].error is None and result.outcomes[0].rows == 2
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(st.text(max_size=20), st.sampled_from(["gdelt", "gdelt_tone"]))
+def test_any_gdelt_mode_loads_its_own_body_or_is_quarantined(mode, source):
+    # Whatever the metadata says the mode is, the object loads (a known mode, its own series) or is refused
+    item = object_input(source, SEEDS[source])
+    item = replace(item, extra={**item.extra, "mode": mode})
+    (outcome,) = transform_object(item).outcomes
+    expected_mode = "timelinetone" if source == "gdelt_tone" else "timelinevolraw"
+    assert (outcome.error is None) == (mode.strip() == expected_mode)
+    assert outcome.error is None or not outcome.error.startswith("unexpected ")
 
 
 def chart_batch(item: ObjectInput) -> InstrumentBatch:

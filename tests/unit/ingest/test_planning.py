@@ -97,7 +97,7 @@ def test_gdelt_uses_quarters_from_2017_and_notes_earlier_days() -> None:
     assert plan.uncovered == ["days before 2017-01-01 are outside GDELT DOC's history"]
     windows = sorted({(request.window.start, request.window.end) for request in plan.requests})
     assert windows == [(D(2017, 1, 1), D(2017, 3, 31)), (D(2017, 4, 1), D(2017, 4, 2))]
-    first = plan.requests[0]
+    first, tone = plan.requests[:2]
     assert dict(first.params) == {
         "query": "depression",
         "mode": "timelinevolraw",
@@ -106,9 +106,30 @@ def test_gdelt_uses_quarters_from_2017_and_notes_earlier_days() -> None:
         "enddatetime": "20170331235959",
     }
     assert first.key == "raw/gdelt/2017-01-01/depression_2017-03-31.json"
-    other = plan.requests[1]
+    assert first.extras["mode"] == "timelinevolraw"
+    # The tone: the same query and window in the other mode, beside the volume under its own name
+    assert dict(tone.params) == {**dict(first.params), "mode": "timelinetone"}
+    assert tone.key == "raw/gdelt/2017-01-01/depression_tone_2017-03-31.json"
+    assert {**tone.extras, "mode": "timelinevolraw"} == first.extras
+    assert (first.entity, tone.entity) == ("depression", "depression (tone)")  # in failures' words
+    assert len(plan.requests) == 2 * 2 * 2  # windows x topics x modes
+    other = plan.requests[2]
     assert other.extras["topic"] == "(stock OR market)"
     assert parse_raw_key(other.key).name.startswith("stock-or-market-")
+
+
+def test_gdelt_tone_names_never_meet_volume_names_and_unknown_modes_are_refused() -> None:
+    settings = load_settings()
+    window = Window(D(2024, 1, 1), D(2024, 3, 31))
+    # "tone" as a topic: its volume's slug is "tone", never the "_tone" part of another topic's name
+    names = {
+        gdelt.plan_topic(settings, topic, window, D(2025, 1, 1), mode).key
+        for topic in ("tone", "depression tone", "depression")
+        for mode in gdelt.MODES
+    }
+    assert len(names) == 6
+    with pytest.raises(ValueError, match="timeline mode 'timelinevol' is not one of"):
+        gdelt.plan_topic(settings, "depression", window, D(2025, 1, 1), "timelinevol")
 
 
 def test_fred_one_request_per_series_for_the_window() -> None:

@@ -66,6 +66,25 @@ def test_open_meteo_text_appended_mid_stream_fails() -> None:
 def test_gdelt_timeline_and_no_match_pass() -> None:
     gdelt.check_timeline(fixture_response("gdelt/timeline_day.json"))
     gdelt.check_timeline(fixture_response("gdelt/no_match.json"))
+    gdelt.check_timeline(fixture_response("gdelt/tone_day.json"))
+    gdelt.check_timeline(fixture_response("gdelt/tone_15min.json"))
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"timeline": {"series": "Average Tone"}}', "GDELT timeline is not a list"),
+        (b'{"timeline": ["Average Tone"]}', "no series with a list of data points"),
+        (b'{"timeline": [{"series": "Average Tone", "data": 1.5}]}', "no series with a list of data points"),
+        (b'{"timeline": [{"series": "Average Tone", "data": [{"date": "2024', "not valid JSON"),
+        (b'["Average Tone"]', "GDELT error"),
+    ],
+)
+def test_gdelt_a_bad_timeline_body_is_a_failed_request(body: bytes, reason: str) -> None:
+    # Whichever mode asked for it, a body that is not a timeline is the request's failure, never data
+    with pytest.raises(InvalidResponse) as failed:
+        gdelt.check_timeline(response(body=body))
+    assert reason in failed.value.reason
 
 
 def test_gdelt_throttle_text_is_retryable_other_text_is_not() -> None:

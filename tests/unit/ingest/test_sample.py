@@ -10,12 +10,14 @@ import pytest
 
 from lambda_src.ingestion import fred, gdelt, open_meteo, yahoo
 from lambda_src.ingestion.httpclient import HttpResponse
+from lambda_src.ingestion.plan import Window
 from pipeline.market_time import MARKET_TIME_ZONE
 from pipeline.rawzone import LocalRawStore, parse_raw_key
 from pipeline.reference import load_universe
 from pipeline.settings import load_settings
 from pipeline.trading_calendar import is_trading_day
 from sample_data.generator import write_sample
+from sample_data.news import gdelt_body, gdelt_tone_body
 
 D = dt.date
 UNIVERSE = """ticker,name,sector,industry
@@ -163,12 +165,50 @@ def test_gdelt_short_windows_are_hourly_long_ones_daily(settings, tmp_path: Path
     assert resolutions == {
         "raw/gdelt/2024-02-20/depression_2024-03-31.json": "day",
         "raw/gdelt/2024-04-01/depression_2024-04-02.json": "hour",
+        "raw/gdelt/2024-02-20/depression_tone_2024-03-31.json": "day",
+        "raw/gdelt/2024-04-01/depression_tone_2024-04-02.json": "hour",
     }
     norms = [
         point["norm"]
         for point in documents["raw/gdelt/2024-02-20/depression_2024-03-31.json"]["timeline"][0]["data"]
     ]
     assert all(100_000 <= norm <= 400_000 for norm in norms)
+
+
+@pytest.mark.parametrize(
+    "window", [Window(D(2024, 1, 1), D(2024, 3, 31)), Window(D(2024, 4, 1), D(2024, 4, 2))]
+)
+def test_gdelt_tone_has_the_volumes_buckets_and_no_tone_where_no_article(window: Window) -> None:
+    # Given the volume and tone bodies of one topic and window (daily, and hourly for a short window)
+    volume = json.loads(gdelt_body(11, "depression", window))["timeline"][0]
+    tone = json.loads(gdelt_tone_body(11, "depression", window))["timeline"][0]
+    # Then the tone is GDELT's series in its format, over exactly the volume's buckets,
+    assert (volume["series"], tone["series"]) == ("Article Count", "Average Tone")
+    assert [point["date"] for point in tone["data"]] == [point["date"] for point in volume["data"]]
+    assert all(set(point) == {"date", "value"} for point in tone["data"])
+    # a bucket without articles has GDELT's 0 and every other bucket a real mean, both signs seen
+    pairs = [(v["value"], t["value"]) for v, t in zip(volume["data"], tone["data"], strict=True)]
+    assert all((count == 0) == (value == 0) for count, value in pairs)
+    values = [value for _, value in pairs if value]
+    assert all(-15 < value < 15 for value in values) and min(values) < 0 < max(values)
+    # and the bodies are the same bytes every time for the same seed, others for another seed
+    assert gdelt_tone_body(11, "depression", window) == gdelt_tone_body(11, "depression", window)
+    assert gdelt_tone_body(11, "depression", window) != gdelt_tone_body(12, "depression", window)
+
+
+def test_gdelt_sample_objects_name_their_mode(settings, tmp_path: Path) -> None:
+    store = sample(settings, tmp_path, days=10, end=D(2024, 4, 2))
+    modes = {
+        key: store.head(key).extra["mode"]
+        for key in store.list("raw/gdelt/")
+        if not key.endswith(".meta.json")
+    }
+    assert modes == {
+        "raw/gdelt/2024-03-19/depression_2024-03-31.json": "timelinevolraw",
+        "raw/gdelt/2024-03-19/depression_tone_2024-03-31.json": "timelinetone",
+        "raw/gdelt/2024-04-01/depression_2024-04-02.json": "timelinevolraw",
+        "raw/gdelt/2024-04-01/depression_tone_2024-04-02.json": "timelinetone",
+    }
 
 
 def test_more_tickers_than_the_sample_can_hold_is_one_clear_error(settings, tmp_path: Path) -> None:
