@@ -75,7 +75,8 @@ def _date(event: Mapping[str, Any], key: str) -> dt.date | None:
 def _sources(event: Mapping[str, Any]) -> tuple[str, ...]:
     value = event.get("sources")
     if value is None:
-        return catalog.DATA_SOURCES
+        # The daily schedule's empty event: every source, the lake's own too when there is a lake.
+        return catalog.default_sources(lake=bool(get_settings().lake_warehouse))
     if isinstance(value, str) or not isinstance(value, list) or not value:
         raise InvalidEvent(f"event key 'sources' must be a non-empty list of names, got {value!r}")
     unknown = [name for name in value if name not in catalog.INGEST_SOURCES]

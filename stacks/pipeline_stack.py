@@ -45,7 +45,8 @@ class PipelineStack(Stack):
             "Ingestion",
             config=config,
             raw_bucket=storage.raw_bucket,
-            pipeline_environment=pipeline_environment,
+            # With a lake, the daily run fetches the minute bars too (the Lambdas touch only the raw zone).
+            pipeline_environment={**pipeline_environment, **(lake.settings if lake else {})},
             existing_role=lab.role if lab else None,
         )
         etl_events = EtlEventsConstruct(self, "EtlEvents", raw_bucket=storage.raw_bucket)

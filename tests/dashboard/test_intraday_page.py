@@ -25,6 +25,7 @@ from tests.dashboard.conftest import APP_PATH
 from tests.dashboard.test_browser import RENDER_TIMEOUT_MS, dashboard_server, offline_chromium_page
 from tests.dashboard.test_browser_words import (
     SCREENSHOTS,
+    WIDTHS,
     show_whole_page,
     wait_until_drawn,
     words_out_of_place,
@@ -85,14 +86,19 @@ def test_the_intraday_page_shows_a_days_figures_in_headless_chromium(
         dashboard_server(migrated_database_url, tmp_path / "dashboard.log", environment) as (base_url, _),
         offline_chromium_page(base_url) as (page, refused),
     ):
-        page.goto(f"{base_url}/intraday?ticker={ticker}&day={day}&day=2024-06-26")
-        wait_until_drawn(page)
-        page.get_by_text("Intraday volatility").first.wait_for(timeout=RENDER_TIMEOUT_MS)
-        show_whole_page(page)
-        text = page.locator('[data-testid="stMain"]').inner_text()
-        chart_text = " ".join(page.locator(".js-plotly-plot svg text").all_text_contents())
+        texts = {}
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "intraday-1440.png"), full_page=True)
+        for width in WIDTHS.values():  # as the other pages: a desktop and a phone, each pictured
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{base_url}/intraday?ticker={ticker}&day={day}&day=2024-06-26")
+            wait_until_drawn(page)
+            page.get_by_text("Intraday volatility").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+            show_whole_page(page)
+            texts[width] = page.locator('[data-testid="stMain"]').inner_text()
+            chart_text = " ".join(page.locator(".js-plotly-plot svg text").all_text_contents())
+            texts[width] += " " + chart_text
+            page.screenshot(path=str(SCREENSHOTS / f"intraday-{width}.png"), full_page=True)
+        text = texts[WIDTHS["desktop"]]
     for figure in (
         level(expected["close"]),
         percent(expected["session_return"], signed=True),
@@ -102,8 +108,8 @@ def test_the_intraday_page_shows_a_days_figures_in_headless_chromium(
     ):
         assert figure in text, figure
     assert "VWAP (volume-weighted average price)" in text and "The days compared" in text
-    assert "2024-06-26 VWAP" in chart_text and "Time of day (New York)" in chart_text
-    assert words_out_of_place(text + chart_text) == []
+    assert "2024-06-26 VWAP" in text and "Time of day (New York)" in text
+    assert {width: words_out_of_place(shown) for width, shown in texts.items()} == {1440: [], 390: []}
     assert refused == []
 
 

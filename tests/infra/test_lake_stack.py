@@ -77,6 +77,16 @@ def test_the_instance_gets_the_lake_settings_and_may_use_it(lake: Synthesized) -
     )
 
 
+def test_the_ingestion_lambdas_know_there_is_a_lake_and_get_no_lake_grant(lake: Synthesized) -> None:
+    functions = lake.resources("AWS::Lambda::Function").values()
+    variables = [
+        function["Properties"]["Environment"]["Variables"]
+        for function in functions
+        if "Environment" in function["Properties"]
+    ]
+    assert variables and all("LAKE_WAREHOUSE" in names for names in variables)
+
+
 def _listed(value: object) -> list[str]:
     return value if isinstance(value, list) else [value]  # type: ignore[list-item]
 
