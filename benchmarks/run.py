@@ -1,6 +1,7 @@
 """`make bench`: the ETL benchmark on 60, 500 and 2,000 tickers x 10 years, the JSON decoders on its
 objects, then the dashboard's timings on the 500-ticker data, its pages through the sign-in gate while four
-visitors run the explorer's heaviest statements, the explorer's memory per statement, then the ETL's requests against an S3 raw
+visitors run the explorer's heaviest statements, 20 visitors opening every page in turn, the explorer's
+memory per statement, then the ETL's requests against an S3 raw
 zone (moto), then the ETL against ten years of daily objects in S3 by each way of finding what is new,
 and the event path's latency; last the lake (benchmarks/lake_bench.py).
 
@@ -22,6 +23,7 @@ from benchmarks import (
     history_bench,
     lake_bench,
     s3_bench,
+    visitor_load,
 )
 
 
@@ -44,6 +46,7 @@ def main() -> None:
     decoders.main(home)
     dashboard_bench.main(home)
     gate_concurrency.main(home)
+    visitor_load.main(home)
     explorer_memory.main(home)
     s3_bench.main(home / "s3")
     history_bench.main(home / "history")

@@ -39,6 +39,11 @@ STREAMLIT_OPTIONS: dict[str, str] = {
     "server.enableCORS": "true",
     "server.runOnSave": "false",
     "server.fileWatcherType": "none",
+    # Streamlit runs a full garbage collection after every script run, holding the interpreter lock
+    # while it walks every object of the server (the cached results of every visitor): half the
+    # server's CPU with 20 visitors, each page waiting behind the others' collections. Python's own
+    # generational collector still runs as objects are made.
+    "runner.postScriptGC": "false",
     # `pipeline dashboard` tells the one URL to open once it answers (`announce_when_ready`); Streamlit's
     # own lines would name its inner port behind the gate, or look up this machine's public address.
     "logger.hideWelcomeMessage": "true",
@@ -70,7 +75,7 @@ def dashboard_entry() -> Path:
 
 def streamlit_command(settings: Settings) -> list[str]:
     """The command line of the Streamlit server, without its port and address."""
-    arguments = [sys.executable, "-m", "streamlit", "run", str(dashboard_entry())]
+    arguments = [sys.executable, "-m", "cli.streamlit_server", "run", str(dashboard_entry())]
     for name, value in STREAMLIT_OPTIONS.items():
         arguments += [f"--{name}", value]
     if settings.uses_oidc_login:

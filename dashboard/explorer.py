@@ -11,8 +11,8 @@ Layers, each of which holds without the others:
 - rows come back through `explorer_fetch`, and an EXPLAIN's lines through `explorer_explain`, which stop
   in the server at `EXPLORER_MAX_ROWS` rows or `EXPLORER_MAX_BYTES` bytes, so a huge result never
   reaches this process; a database message is cut to `EXPLORER_MAX_MESSAGE_CHARACTERS`;
-- at most `EXPLORER_MAX_CONCURRENT` statements run at once in this server; more are refused at once,
-  and the pages keep their own connection and role.
+- at most `EXPLORER_MAX_CONCURRENT` statements run at once in this server, whichever sessions send
+  them; more are refused at once, and the pages keep their own connection, role and the other core.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ EXPLORER_MAX_ROWS = 10_000
 EXPLORER_MAX_BYTES = 4 * 1024 * 1024
 #: The role's own statement_timeout (sql/0021) is the limit; this only words the message.
 EXPLORER_TIMEOUT_MS = 5_000
-EXPLORER_MAX_CONCURRENT = 4
+#: One statement at a time across every session: a heavy statement holds a core for up to its timeout,
+#: and on a 2-core instance the pages need the other (sql/0024 sets the role's connection limit to match).
+EXPLORER_MAX_CONCURRENT = 1
 _CURSOR_NAME = "explorer"
 _PLAN_COLUMN = "QUERY PLAN"
 #: The role's work_mem (sql/0023); each sort, hash or stored result of a plan keeps at most this much.
@@ -84,7 +86,7 @@ class ExplorerResult:
 def _explorer_slot() -> Iterator[None]:
     if not _running.acquire(blocking=False):
         raise ExplorerBusy(
-            f"{EXPLORER_MAX_CONCURRENT} statements are running already; try again in a few seconds"
+            "another statement is running already (statements run one at a time); try again in a few seconds"
         )
     try:
         yield

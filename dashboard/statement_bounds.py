@@ -90,31 +90,100 @@ MAX_TYPE_MODIFIER = 1_000
 MAX_EXPANDED_NODES = 100_000
 
 
-def bound_problem(query: dict[str, Any]) -> str | None:
-    """Why `query` (a SelectStmt's parse tree) could hold unbounded memory, or None when it cannot."""
-    names = _range_names(query)
-    expanded_stars = _top_level_stars(query)
-    for name, node in _nodes(query):
-        problem = _node_problem(name, node, names, expanded_stars)
+class BoundsVisitor:
+    """The allow list as a visitor of the statement check's one walk over a query's parse tree.
+
+    `visit` is called with every node of the query (a SelectStmt's tree), in the walk's order; then
+    `problem` says why the query could hold unbounded memory, or None when it cannot. A whole-row
+    reference can only be told from a column once every table name of the query is known, so column
+    references are judged at the end, each in its place in the walk's order.
+    """
+
+    def __init__(self, query: dict[str, Any]) -> None:
+        self._query = query
+        self._names: set[str] = set()
+        self._expanded_stars: set[int] = set()
+        self._column_references: list[tuple[int, dict[str, Any]]] = []
+        self._first_problem: tuple[int, str] | None = None
+        self._visited = 0
+
+    def visit(self, name: str, node: dict[str, Any]) -> None:
+        """Take in one node of the query's tree: the names it defines, or what it breaks."""
+        position, self._visited = self._visited, self._visited + 1
+        self._learn_names(name, node)
+        if self._first_problem is not None:
+            return
+        if name == "ColumnRef":
+            self._column_references.append((position, node))
+            return
+        problem = _node_problem(name, node)
         if problem:
-            return problem
-    size = _expanded_size(query)
-    if size > MAX_EXPANDED_NODES:
-        return (
-            f"its subqueries, pulled up, make expressions of about {size:,} nodes "
-            f"(at most {MAX_EXPANDED_NODES:,}); use each subquery's column fewer times"
-        )
+            self._first_problem = (position, problem)
+
+    def problem(self) -> str | None:
+        """Why the visited query could hold unbounded memory (the first such node), or None."""
+        found = [self._first_problem] if self._first_problem else []
+        for position, node in self._column_references:
+            problem = self._column_problem(node)
+            if problem:
+                found.append((position, problem))
+                break
+        if found:
+            return min(found)[1]
+        size = _expanded_size(self._query)
+        if size > MAX_EXPANDED_NODES:
+            return (
+                f"its subqueries, pulled up, make expressions of about {size:,} nodes "
+                f"(at most {MAX_EXPANDED_NODES:,}); use each subquery's column fewer times"
+            )
+        return None
+
+    def _learn_names(self, name: str, node: dict[str, Any]) -> None:
+        # Every name a table, subquery or CTE is known by: as a column reference, each is a whole row.
+        # A function in FROM is left out: the allowed ones return one column, which its alias names.
+        if name in ("RangeVar", "RangeSubselect", "JoinExpr"):
+            alias = node.get("alias")
+            if isinstance(alias, dict) and alias.get("aliasname"):
+                self._names.add(alias["aliasname"])
+        if name == "RangeVar":
+            self._names.add(node["relname"])
+        elif name == "CommonTableExpr":
+            self._names.add(node["ctename"])
+        elif name == "SelectStmt":
+            # The `*` and `t.*` that stand alone in a select list are expanded into columns.
+            for target in node.get("targetList", []):
+                value = target.get("ResTarget", {}).get("val", {})
+                if "ColumnRef" in value:
+                    self._expanded_stars.add(id(value["ColumnRef"]))
+
+    def _column_problem(self, node: dict[str, Any]) -> str | None:
+        fields = node["fields"]
+        if "A_Star" in fields[-1]:
+            if id(node) not in self._expanded_stars:
+                return "a whole row (t.*) may only be selected as columns, not used as one value"
+        elif _strings(fields)[-1] in self._names:
+            return f"a whole-row reference ({_strings(fields)[-1]}) may not be used here; name its columns"
+        return None
+
+
+def function_problem(call: dict[str, Any]) -> str | None:
+    """Why the function of a FuncCall node may not be called (another schema, or not allowed), or None."""
+    parts = _strings(call["funcname"])
+    function = parts[-1].lower()
+    schema = parts[0].lower() if len(parts) > 1 else None
+    if schema not in (None, "pg_catalog", "public"):
+        return f"functions of schema {schema!r} may not be called here"
+    if function not in ALLOWED_FUNCTIONS:
+        return f"the function {function}() may not be called here"
     return None
 
 
-def _node_problem(name: str, node: dict[str, Any], names: set[str], expanded_stars: set[int]) -> str | None:
+def _node_problem(name: str, node: dict[str, Any]) -> str | None:
     if name not in ALLOWED_NODES:
         return f"{NODE_WORDS.get(name, name)} may not be used here"
     if name == "FuncCall":
-        function = _strings(node["funcname"])[-1].lower()
-        if function not in ALLOWED_FUNCTIONS:
-            return f"the function {function}() may not be called here"
-    elif name == "A_Expr":
+        return function_problem(node)
+    if name == "A_Expr":
         operator = "".join(_strings(node.get("name", [])))
         # A prefix ~ (no left operand) is the bitwise NOT of a number.
         if operator in DENIED_OPERATORS and (operator != "~" or "lexpr" in node):
@@ -127,13 +196,6 @@ def _node_problem(name: str, node: dict[str, Any], names: set[str], expanded_sta
         modifiers = [_integer(item) for item in node.get("typeName", {}).get("typmods", [])]
         if any(modifier > MAX_TYPE_MODIFIER for modifier in modifiers):
             return f"a type modifier above {MAX_TYPE_MODIFIER:,} may not be used here"
-    elif name == "ColumnRef":
-        fields = node["fields"]
-        if "A_Star" in fields[-1]:
-            if id(node) not in expanded_stars:
-                return "a whole row (t.*) may only be selected as columns, not used as one value"
-        elif _strings(fields)[-1] in names:
-            return f"a whole-row reference ({_strings(fields)[-1]}) may not be used here; name its columns"
     return None
 
 
@@ -144,36 +206,6 @@ def _strings(items: list[dict[str, Any]]) -> list[str]:
 def _integer(item: dict[str, Any]) -> int:
     value = item.get("A_Const", {}).get("ival", {})
     return int(value.get("ival", 0)) if isinstance(value, dict) else 0
-
-
-def _range_names(query: dict[str, Any]) -> set[str]:
-    """Every name a table, subquery or CTE is known by: as a column reference, each is a whole row.
-
-    A function in FROM is left out: the allowed ones return one column, which its alias names.
-    """
-    names: set[str] = set()
-    for name, node in _nodes(query):
-        if name in ("RangeVar", "RangeSubselect", "JoinExpr"):
-            alias = node.get("alias")
-            if isinstance(alias, dict) and alias.get("aliasname"):
-                names.add(alias["aliasname"])
-        if name == "RangeVar":
-            names.add(node["relname"])
-        elif name == "CommonTableExpr":
-            names.add(node["ctename"])
-    return names
-
-
-def _top_level_stars(query: dict[str, Any]) -> set[int]:
-    """The `*` and `t.*` that stand alone in a select list: expanded into columns, never one value."""
-    stars = set()
-    for name, node in _nodes(query):
-        if name == "SelectStmt":
-            for target in node.get("targetList", []):
-                value = target.get("ResTarget", {}).get("val", {})
-                if "ColumnRef" in value:
-                    stars.add(id(value["ColumnRef"]))
-    return stars
 
 
 def _expanded_size(select: dict[str, Any]) -> int:
@@ -220,8 +252,8 @@ def _own_nodes(body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], bool
                     stack.append((value, name))
 
 
-def _nodes(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every parse-tree node of `tree` as (node type, fields), depth first."""
+def parse_tree_nodes(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every parse-tree node of `tree` (pglast's JSON) as (node type, fields), depth first."""
     stack = [tree]
     while stack:
         item = stack.pop()

@@ -17,14 +17,13 @@ user's text itself; it is never rewritten.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pglast.parser import ParseError, parse_sql, parse_sql_json
 from pglast.stream import RawStream
 
-from dashboard.statement_bounds import ALLOWED_FUNCTIONS, bound_problem
+from dashboard.statement_bounds import BoundsVisitor, function_problem, parse_tree_nodes
 
 #: Longer text is refused unread: an explorer statement is something a person types.
 MAX_STATEMENT_CHARACTERS = 20_000
@@ -135,50 +134,40 @@ def _statement_word(kind: str) -> str:
 
 
 def _check_query(query: dict[str, Any]) -> None:
-    nodes = list(_nodes(query))
-    for name, node in nodes:
-        if name in _WRITING_NODES:
-            raise RefusedStatement(f"a query may not contain {_WRITING_NODES[name]} (data-modifying WITH)")
-        if name == "SelectStmt" and node.get("intoClause"):
-            raise RefusedStatement("SELECT INTO creates a table; use a plain SELECT")
-        if name == "SelectStmt" and node.get("lockingClause"):
-            raise RefusedStatement("FOR UPDATE / FOR SHARE lock rows; remove the locking clause")
-        if name == "FuncCall":
-            _check_function(node)
-    problem = bound_problem(query)
+    """One walk over the query's tree: what it may not do, the allow list's bounds, the relations it reads."""
+    bounds = BoundsVisitor(query)
+    first_problem: str | None = None
+    relations: list[dict[str, Any]] = []
+    for name, node in parse_tree_nodes(query):
+        bounds.visit(name, node)
+        if first_problem is None:
+            first_problem = _query_problem(name, node)
+        if name == "RangeVar":
+            relations.append(node)
+    if first_problem:
+        raise RefusedStatement(first_problem)
+    problem = bounds.problem()
     if problem:
         raise RefusedStatement(problem)
     # Relations last: `pg_terminate_backend(pid) FROM pg_stat_activity` is refused for its function.
-    for name, node in nodes:
-        if name == "RangeVar":
-            _check_relation(node)
+    for relation in relations:
+        _check_relation(relation)
+
+
+def _query_problem(name: str, node: dict[str, Any]) -> str | None:
+    """Why this node makes the statement more than a plain query (writes, creates, locks, calls out)."""
+    if name in _WRITING_NODES:
+        return f"a query may not contain {_WRITING_NODES[name]} (data-modifying WITH)"
+    if name == "SelectStmt" and node.get("intoClause"):
+        return "SELECT INTO creates a table; use a plain SELECT"
+    if name == "SelectStmt" and node.get("lockingClause"):
+        return "FOR UPDATE / FOR SHARE lock rows; remove the locking clause"
+    if name == "FuncCall":
+        return function_problem(node)
+    return None
 
 
 def _check_relation(relation: dict[str, Any]) -> None:
     table = relation.get("relname", "").lower()
     if table.startswith(DENIED_RELATION_PREFIXES):
         raise RefusedStatement(f"{table} shows other sessions and their statements; it may not be read here")
-
-
-def _check_function(call: dict[str, Any]) -> None:
-    parts = [part["String"]["sval"] for part in call["funcname"] if "String" in part]
-    function = parts[-1].lower()
-    schema = parts[0].lower() if len(parts) > 1 else None
-    if schema not in (None, "pg_catalog", "public"):
-        raise RefusedStatement(f"functions of schema {schema!r} may not be called here")
-    if function not in ALLOWED_FUNCTIONS:
-        raise RefusedStatement(f"the function {function}() may not be called here")
-
-
-def _nodes(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every parse-tree node of `tree` as (node type, fields), depth first."""
-    stack = [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key, value in item.items():
-                if key[:1].isupper() and isinstance(value, dict):
-                    yield key, value
-                stack.append(value)
-        elif isinstance(item, list):
-            stack.extend(item)

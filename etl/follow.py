@@ -27,7 +27,8 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from etl.run import EXIT_FAILED, EtlResult, run_etl
+from etl.run import run_etl
+from etl.run_record import EXIT_FAILED, EtlResult
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -83,6 +83,21 @@ class LakeSink:
         """Minute bars (`etl.intraday`) to write to `stock_minute` at `commit`, replacing `replaced`."""
         self.minute_bars = (rows, replaced)
 
+    @property
+    def pending_rows(self) -> dict[str, int]:
+        """The rows `commit` will write per lake table (known once `take_from_postgres` ran)."""
+        rows = {
+            name: whole.num_rows
+            for name, whole in self.whole.items()
+            if whole.num_rows or self.tables[name].current_snapshot() is not None
+        }
+        for name, batches in self.batches.items():
+            if name not in self.whole:
+                rows[name] = sum(batch.num_rows for batch in batches)
+        if self.minute_bars is not None:
+            rows[STOCK_MINUTE] = self.minute_bars[0].num_rows
+        return rows
+
     def commit(self) -> None:
         import pyarrow as pa
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -18,6 +18,9 @@ from psycopg import sql
 from etl.schema import RAW_OBJECTS, TABLES
 from etl.staging import StagingWriter, Upserted, counted_upsert
 from pipeline.outcomes import OBJECT_LOADED, OBJECT_QUARANTINED
+
+if TYPE_CHECKING:
+    from etl.extract import PendingObject
 
 LEDGER = TABLES[RAW_OBJECTS]
 
@@ -70,6 +73,20 @@ class LedgerRow:
 
 
 LEDGER_COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(LedgerRow))
+
+
+def ledger_row(item: PendingObject, sha256: str, *, rows: int, error: str | None) -> LedgerRow:
+    """The ledger row of a pending object the run handled."""
+    return LedgerRow.outcome(
+        key=item.key,
+        source=item.source,
+        sha256=sha256,
+        rows=rows,
+        error=error,
+        data_date=item.data_date,
+        synthetic=item.synthetic,
+        etag=item.etag,
+    )
 
 
 def read_ledger(conn: psycopg.Connection, keys: Sequence[str] | None = None) -> dict[str, LedgerEntry]:

@@ -26,7 +26,7 @@ from pipeline.telemetry import NO_UNIT, SECONDS, Metric, TelemetryEvent, emit
 from pipeline.trading_calendar import trading_days
 
 if TYPE_CHECKING:
-    from etl.run import EtlResult
+    from etl.run_record import EtlResult
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from etl.extract import PendingObject, Scan, UnreadableKey
-from etl.ledger import LedgerRow
+from etl.ledger import LedgerRow, ledger_row
 from etl.schema import INDEX_DAILY, STOCK_DAILY
 from pipeline.catalog import UNLOADED_SOURCES, YAHOO, YAHOO_INTRADAY
 from pipeline.rawzone import source_of_key
@@ -117,20 +117,6 @@ def plan_load(scan: Scan, settings: Settings, today: dt.date) -> LoadPlan:
             plan.objects.append(item)
     plan.instruments = {table: dict(groups) for table, groups in by_table.items()}
     return plan
-
-
-def ledger_row(item: PendingObject, sha256: str, *, rows: int, error: str | None) -> LedgerRow:
-    """The ledger row of a pending object the run handled."""
-    return LedgerRow.outcome(
-        key=item.key,
-        source=item.source,
-        sha256=sha256,
-        rows=rows,
-        error=error,
-        data_date=item.data_date,
-        synthetic=item.synthetic,
-        etag=item.etag,
-    )
 
 
 def _unreadable_row(unreadable: UnreadableKey) -> LedgerRow:

@@ -18,8 +18,9 @@ import psycopg
 
 from etl.columns import Columns, concatenated, last_per_key, missing, row_count, sort_codes, taken
 from etl.extract import PendingObject, read_bodies
+from etl.ledger import ledger_row
 from etl.load import stored_bars, stored_rows
-from etl.plan import LoadPlan, StagedLoad, earliest_window_start, ledger_row
+from etl.plan import LoadPlan, StagedLoad, earliest_window_start
 from etl.precedence import FETCH_RANK, VALUE_RANKS, merge_newest, stored_value_ranks
 from etl.schema import STOCK_DAILY, TABLES, TableSpec
 from etl.sinks import Sink, TableRows
@@ -80,7 +81,8 @@ def transform_and_stage(
     results = _Results(staged, sinks, {item.key: item for item in to_transform}, bar)
     # The small objects are parsed and loaded here while the worker processes start.
     for item, body in read_bodies(store, plan.objects):
-        results.absorb(transform_object(_input(item, body)))
+        transformed = transform_object(_input(item, body))
+        results.absorb(transformed)
     for table, parts in results.objects_rows.items():
         results.hand_on(table, _merged_objects(cursor, table, parts, staged))
     on_phase("objects")

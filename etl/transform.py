@@ -30,7 +30,7 @@ from etl.parse import (
 from etl.parse_gdelt import parse_gdelt_timeline, parse_gdelt_tone
 from etl.precedence import FETCH_RANK, VALUE_RANKS, fetch_rank, merge_newest, source_precedence
 from etl.schema import MACRO_DAILY, NEWS_DAILY, PIPELINE_RUNS, TABLES, WEATHER_DAILY
-from etl.validate import ValidationError, bar_violations, validate_macro, validate_news, validate_weather
+from etl.validate import ValidationError, bar_violations, validate_rows
 from pipeline.catalog import FRED, GDELT, GDELT_TONE_MODE, GDELT_VOLUME_MODE, MANIFEST, OPEN_METEO, YAHOO
 from pipeline.market_time import window_period_bounds
 from pipeline.rawzone import sha256_hex
@@ -278,29 +278,32 @@ def _reason(error: Exception) -> str:
 
 
 def _parse_object(item: ObjectInput) -> tuple[str, Columns]:
+    """The object's rows and their table: parsed, then validated against the object's window (a
+    manifest has none: it is a run's record, not data)."""
+    window = None if item.source == MANIFEST else item.window()
+    table, rows = _parsed(item)
+    if window is not None:
+        validate_rows(table, rows, *window)
+    return table, rows
+
+
+def _parsed(item: ObjectInput) -> tuple[str, Columns]:
     if item.source == MANIFEST:
         return PIPELINE_RUNS, {
             name: object_array([value]) for name, value in parse_manifest(item.body).items()
         }
-    start, end = item.window()
     if item.source == OPEN_METEO:
         states = [state.strip() for state in item.required("locations").split(",") if state.strip()]
-        weather = parse_open_meteo(item.body, states)
-        validate_weather(weather, start, end)
-        return WEATHER_DAILY, weather
+        return WEATHER_DAILY, parse_open_meteo(item.body, states)
     if item.source == GDELT:
         # Objects written before tone was fetched have no mode: they are volumes.
         mode = item.extra.get("mode", GDELT_VOLUME_MODE).strip()
         parsers = {GDELT_VOLUME_MODE: parse_gdelt_timeline, GDELT_TONE_MODE: parse_gdelt_tone}
         if mode not in parsers:
             raise MetadataError(f"metadata extra 'mode' is {mode[:40]!r}, not a GDELT timeline mode")
-        news = parsers[mode](item.body, item.required("topic"))
-        validate_news(news, start, end)
-        return NEWS_DAILY, news
+        return NEWS_DAILY, parsers[mode](item.body, item.required("topic"))
     if item.source == FRED:
-        macro = parse_fred_csv(item.body, item.required("series_id"))
-        validate_macro(macro, start, end)
-        return MACRO_DAILY, macro
+        return MACRO_DAILY, parse_fred_csv(item.body, item.required("series_id"))
     if item.source == YAHOO:
         raise MetadataError("metadata extra 'symbol' is missing")
     raise MetadataError(f"no parser for source {item.source!r}")

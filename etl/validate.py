@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from etl.schema import MACRO_DAILY, NEWS_DAILY, WEATHER_DAILY
+
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 # Plausible surface air temperatures in the United States, in degrees Celsius.
 TEMPERATURE_RANGE_C = (-70.0, 60.0)
@@ -105,3 +107,12 @@ def validate_news(news: Rows, start: dt.date, end: dt.date) -> None:
 def validate_macro(macro: Rows, start: dt.date, end: dt.date) -> None:
     """Observation dates inside the window (values may be anything finite, or missing)."""
     check_dates_in_window(macro, "obs_date", start, end)
+
+
+def validate_rows(table: str, rows: Rows, start: dt.date, end: dt.date) -> None:
+    """The rules of `table` (weather, news or macro) over rows parsed from one object of the window
+    `start`..`end`; `ValidationError` naming the first rule broken."""
+    _VALIDATORS[table](rows, start, end)
+
+
+_VALIDATORS = {WEATHER_DAILY: validate_weather, NEWS_DAILY: validate_news, MACRO_DAILY: validate_macro}

@@ -25,7 +25,9 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from lambda_src.ingestion import run_ingest
 from lambda_src.ingestion.metrics import publish_dispatch
@@ -39,7 +41,6 @@ from pipeline.settings import get_settings
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
-EVENT_KEYS = frozenset({"sources", "date", "start", "end", "force"})
 #: Seconds kept back from the function's timeout to write the manifest and return.
 FINISH_SECONDS = 20.0
 
@@ -54,14 +55,15 @@ class IngestionFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class IngestEvent:
+    """A run event resolved: the sources, the inclusive window and whether to fetch again."""
+
     sources: tuple[str, ...]
     start: dt.date
     end: dt.date
     force: bool
 
 
-def _date(event: Mapping[str, Any], key: str) -> dt.date | None:
-    value = event.get(key)
+def _iso_date(value: Any) -> dt.date | None:
     if value is None:
         return None
     try:
@@ -69,20 +71,44 @@ def _date(event: Mapping[str, Any], key: str) -> dt.date | None:
             raise ValueError
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InvalidEvent(f"event key {key!r} must be a YYYY-MM-DD date, got {value!r}") from None
+        raise ValueError(f"must be a YYYY-MM-DD date, got {value!r}") from None
 
 
-def _sources(event: Mapping[str, Any]) -> tuple[str, ...]:
-    value = event.get("sources")
+def _source_names(value: Any) -> tuple[str, ...] | None:
     if value is None:
-        # The daily schedule's empty event: every source, the lake's own too when there is a lake.
-        return catalog.default_sources(lake=bool(get_settings().lake_warehouse))
+        return None
     if isinstance(value, str) or not isinstance(value, list) or not value:
-        raise InvalidEvent(f"event key 'sources' must be a non-empty list of names, got {value!r}")
+        raise ValueError(f"must be a non-empty list of names, got {value!r}")
     unknown = [name for name in value if name not in catalog.INGEST_SOURCES]
     if unknown:
-        raise InvalidEvent(f"unknown source(s) {unknown!r}; choose from {', '.join(catalog.INGEST_SOURCES)}")
+        raise ValueError(
+            f"names unknown source(s) {unknown!r}; choose from {', '.join(catalog.INGEST_SOURCES)}"
+        )
     return tuple(dict.fromkeys(value))
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+IsoDate = Annotated[dt.date | None, BeforeValidator(_iso_date)]
+
+
+class RunEvent(BaseModel):
+    """A run event as sent (every key optional): ``sources``, ``date`` or ``start``/``end``, ``force``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sources: Annotated[tuple[str, ...] | None, BeforeValidator(_source_names)] = None
+    date: IsoDate = None
+    start: IsoDate = None
+    end: IsoDate = None
+    force: Annotated[bool, BeforeValidator(_flag)] = False
+
+
+EVENT_KEYS = frozenset(RunEvent.model_fields)
 
 
 def parse_event(event: Mapping[str, Any] | None) -> IngestEvent:
@@ -93,15 +119,21 @@ def parse_event(event: Mapping[str, Any] | None) -> IngestEvent:
     unknown = sorted(set(event) - EVENT_KEYS)
     if unknown:
         raise InvalidEvent(f"unknown event key(s) {unknown}; allowed: {', '.join(sorted(EVENT_KEYS))}")
-    day, start, end = _date(event, "date"), _date(event, "start"), _date(event, "end")
     try:
-        first, last = requested_window(day, start, end, names=("'date'", "'start'", "'end'"))
+        run = RunEvent.model_validate(dict(event))
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        reason = first.get("ctx", {}).get("error") or first["msg"]
+        raise InvalidEvent(" ".join(f"event key {first['loc'][0]!r} {reason}".split())) from None
+    try:
+        first_day, last_day = requested_window(
+            run.date, run.start, run.end, names=("'date'", "'start'", "'end'")
+        )
     except WindowOptionsError as error:
         raise InvalidEvent(str(error)) from None
-    force = event.get("force", False)
-    if not isinstance(force, bool):
-        raise InvalidEvent(f"event key 'force' must be true or false, got {force!r}")
-    return IngestEvent(_sources(event), first, last, force)
+    # The daily schedule's empty event: every source, the lake's own too when there is a lake.
+    default = catalog.default_sources(lake=bool(get_settings().lake_warehouse))
+    return IngestEvent(run.sources or default, first_day, last_day, run.force)
 
 
 def run_deadline(context: object) -> float | None:

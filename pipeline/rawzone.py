@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+# The metadata's names are the raw zone's too: `from pipeline.rawzone import RawMetadata` stays right.
+from pipeline.raw_metadata import RawMetadata as RawMetadata
+from pipeline.raw_metadata import RawMetadataError as RawMetadataError
+from pipeline.raw_metadata import RawObject as RawObject
+from pipeline.raw_metadata import make_metadata as make_metadata
+from pipeline.raw_metadata import sha256_hex as sha256_hex
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -32,11 +38,6 @@ class RawKeyError(ValueError):
 
 class RawObjectNotFound(KeyError):
     """No object is stored under the key."""
-
-
-class RawMetadataError(ValueError):
-    """An object's metadata is missing or unreadable while its body is there (a damaged sidecar, an
-    object uploaded without the pipeline's metadata): that object cannot be trusted, the others can."""
 
 
 @dataclass(frozen=True)
@@ -107,80 +108,6 @@ def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> Non
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-
-
-def sha256_hex(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
-
-
-@dataclass(frozen=True)
-class RawMetadata:
-    """What we know about a stored response besides its bytes."""
-
-    source_url: str
-    http_status: int
-    content_type: str
-    fetched_at: dt.datetime
-    sha256: str
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    def to_strings(self) -> dict[str, str]:
-        """Flat string form (S3 user metadata, JSON sidecar)."""
-        flat = {
-            "source_url": self.source_url,
-            "http_status": str(self.http_status),
-            "content_type": self.content_type,
-            "fetched_at": self.fetched_at.astimezone(dt.UTC).isoformat(),
-            "sha256": self.sha256,
-        }
-        flat.update({f"x_{name}": str(value) for name, value in self.extra.items()})
-        return flat
-
-    @classmethod
-    def from_strings(cls, flat: Mapping[str, str]) -> RawMetadata:
-        """The metadata of its flat form; `RawMetadataError` names what is missing or malformed."""
-        try:
-            return cls._from_strings(flat)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise RawMetadataError(f"unreadable metadata ({type(error).__name__}: {error})") from None
-
-    @classmethod
-    def _from_strings(cls, flat: Mapping[str, str]) -> RawMetadata:
-        return cls(
-            source_url=flat["source_url"],
-            http_status=int(flat["http_status"]),
-            content_type=flat["content_type"],
-            fetched_at=dt.datetime.fromisoformat(flat["fetched_at"]),
-            sha256=flat["sha256"],
-            extra={name[2:]: value for name, value in flat.items() if name.startswith("x_")},
-        )
-
-
-@dataclass(frozen=True)
-class RawObject:
-    key: str
-    body: bytes
-    metadata: RawMetadata
-
-
-def make_metadata(
-    body: bytes,
-    *,
-    source_url: str,
-    http_status: int,
-    content_type: str,
-    fetched_at: dt.datetime | None = None,
-    extra: Mapping[str, object] | None = None,
-) -> RawMetadata:
-    """Metadata for `body`, with its sha256 computed here so it always matches the bytes."""
-    return RawMetadata(
-        source_url=source_url,
-        http_status=http_status,
-        content_type=content_type,
-        fetched_at=fetched_at or dt.datetime.now(dt.UTC),
-        sha256=sha256_hex(body),
-        extra={name: str(value) for name, value in (extra or {}).items()},
-    )
 
 
 def fetch_key(key: str, fetched_at: dt.datetime, sha256: str) -> str:
@@ -444,6 +371,6 @@ def _ascii(value: str) -> str:
 
 def open_raw_store(settings: Settings) -> RawStore:
     """The raw zone the settings point at: the S3 bucket when RAW_BUCKET is set, else the local folder."""
-    if settings.raw_bucket:
-        return S3RawStore(settings.raw_bucket)
-    return LocalRawStore(settings.pipeline_home)
+    if not settings.raw_bucket:
+        return LocalRawStore(settings.pipeline_home)
+    return S3RawStore(settings.raw_bucket)

@@ -1,7 +1,12 @@
 """The NYSE calendar: weekdays minus the exchange's full-day holidays and unscheduled closures.
 
-Used by the sample generator to place bars where a real exchange would have them; rules as the NYSE
-applies them (a Saturday holiday moves to Friday, except New Year's Day; a Sunday one to Monday).
+Used by the sample generator to place bars where a real exchange would have them, and by the ETL's
+freshness metrics to count the sessions a source missed. The holidays are computed by rule, for any
+year, as the NYSE applies them (Rule 7.2): fixed dates, nth weekdays, Good Friday from Easter, a
+Saturday holiday observed on the Friday before (except New Year's Day, never moved into December) and a
+Sunday one on the Monday after. Closures no rule predicts (attacks, storms, national days of mourning)
+are listed with their dates: the exchange announces each one days ahead, and a new one is a line here.
+The tests hold the rules against a maintained calendar for 2000-2025 and check every year to 2100.
 """
 
 from __future__ import annotations
@@ -9,21 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-#: Full-day closures outside the rules (hurricane Sandy, national days of mourning).
-SPECIAL_CLOSURES = frozenset(
-    {
-        dt.date(2001, 9, 11),
-        dt.date(2001, 9, 12),
-        dt.date(2001, 9, 13),
-        dt.date(2001, 9, 14),
-        dt.date(2004, 6, 11),
-        dt.date(2007, 1, 2),
-        dt.date(2012, 10, 29),
-        dt.date(2012, 10, 30),
-        dt.date(2018, 12, 5),
-        dt.date(2025, 1, 9),
-    }
-)
+#: Full-day closures outside the rules, with the reason the exchange gave.
+SPECIAL_CLOSURE_REASONS: dict[dt.date, str] = {
+    dt.date(2001, 9, 11): "attacks on the World Trade Center",
+    dt.date(2001, 9, 12): "attacks on the World Trade Center",
+    dt.date(2001, 9, 13): "attacks on the World Trade Center",
+    dt.date(2001, 9, 14): "attacks on the World Trade Center",
+    dt.date(2004, 6, 11): "national day of mourning for President Ronald Reagan",
+    dt.date(2007, 1, 2): "national day of mourning for President Gerald R. Ford",
+    dt.date(2012, 10, 29): "hurricane Sandy",
+    dt.date(2012, 10, 30): "hurricane Sandy",
+    dt.date(2018, 12, 5): "national day of mourning for President George H. W. Bush",
+    dt.date(2025, 1, 9): "national day of mourning for President Jimmy Carter",
+}
+SPECIAL_CLOSURES = frozenset(SPECIAL_CLOSURE_REASONS)
 
 
 def easter_sunday(year: int) -> dt.date:
@@ -51,6 +55,7 @@ def _last_weekday(year: int, month: int, weekday: int) -> dt.date:
 
 
 def _observed(day: dt.date) -> dt.date:
+    """The weekday a holiday falling on `day` is observed: Saturday's on Friday, Sunday's on Monday."""
     if day.weekday() == 5:
         return day - dt.timedelta(days=1)
     if day.weekday() == 6:

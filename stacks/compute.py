@@ -167,6 +167,9 @@ class AppInstanceConstruct(Construct):
         cfn_instance.cfn_options.creation_policy = CfnCreationPolicy(
             resource_signal=CfnResourceSignal(count=1, timeout=SIGNAL_TIMEOUT.to_iso_string())
         )
+        # The address exists before the instance boots, so the TLS mode's certificate can name it.
+        tls = config.access_mode == "tls"
+        self.public_ip: str = self._public_address(associated_separately=oidc or tls)
         user_data.add_commands(
             render_bootstrap_script(
                 BootstrapSettings(
@@ -177,7 +180,9 @@ class AppInstanceConstruct(Construct):
                     etl_times=etl_times_after(config.schedule_clock, config.etl_delay_minutes),
                     time_zone=config.schedule_time_zone,
                     dashboard_environment=dashboard_environment,
-                    tls=config.access_mode == "tls",
+                    tls=tls,
+                    # The address of the dashboard's URL (https://<address>:<port>).
+                    tls_public_names=[f"IP:{self.public_ip}"] if tls else [],
                     private=config.access_mode == "private",
                     dashboard_home=True,
                     # The logical id resolves with the user data's hash (user_data_causes_replacement).
@@ -201,7 +206,6 @@ class AppInstanceConstruct(Construct):
         )
         for secret in (*secrets.values(), *([self.login_secret] if self.login_secret else [])):
             secret.grant_read(role)
-        self.public_ip: str = self._public_address(associated_separately=oidc)
         self._acknowledge_instance_findings(existing_profile is None, raw_bucket)
 
     def _login_secret(self) -> secretsmanager.Secret:
@@ -228,8 +232,9 @@ class AppInstanceConstruct(Construct):
         """The Elastic IP of the instance (the dashboard's URL, or CloudFront's origin), as a token.
 
         With a Cognito login the user data names CloudFront's domain, and CloudFront's origin is this
-        address: the address is then attached by an association of its own, so that it does not wait
-        for the instance (which would close a dependency cycle).
+        address; in the TLS mode the user data names the address in the certificate. The address is
+        then attached by an association of its own, so that it does not wait for the instance (which
+        would close a dependency cycle).
         """
         if not associated_separately:
             address = ec2.CfnEIP(self, "PublicAddress", domain="vpc", instance_id=self.instance.instance_id)

@@ -109,6 +109,9 @@ class BootstrapSettings:
     dashboard_environment: Mapping[str, str] = field(default_factory=dict)
     #: Serve HTTPS with a self-signed certificate made at first boot.
     tls: bool = False
+    #: The names visitors reach the instance by (its public address), in the certificate's subject
+    #: alternative names as openssl writes them: `IP:203.0.113.7`, `DNS:dashboard.example.com`.
+    tls_public_names: Sequence[str] = ()
     #: Listen on localhost only (reached through a Session Manager port forward).
     private: bool = False
     #: Give the dashboard unit a state folder of its own (DASHBOARD_HOME).
@@ -222,20 +225,23 @@ def _write_file(path: str, content: str, mode: str) -> str:
     return f"install -D -m {mode} /dev/null {path}\ncat > {path} <<'PIPELINE_EOF'\n{content}\nPIPELINE_EOF\n"
 
 
-def tls_certificate_command(key: str, certificate: str) -> str:
-    """The openssl command that makes the dashboard's self-signed certificate and its key."""
+def tls_certificate_command(key: str, certificate: str, public_names: Sequence[str] = ()) -> str:
+    """The openssl command that makes the dashboard's self-signed certificate and its key, naming the
+    local names and `public_names` (`IP:...` or `DNS:...`) as subject alternative names: a browser
+    matches the address it asked for against these, never against the common name."""
+    alt_names = ",".join((TLS_SUBJECT_ALT_NAMES, *public_names))
     return (
         "openssl req -x509 -newkey rsa:2048 -nodes -days 825 "
-        f'-subj "/CN=pipeline-dashboard" -addext "subjectAltName={TLS_SUBJECT_ALT_NAMES}" '
+        f'-subj "/CN=pipeline-dashboard" -addext "subjectAltName={alt_names}" '
         f"-keyout {key} -out {certificate}"
     )
 
 
-def _tls_certificate() -> str:
+def _tls_certificate(public_names: Sequence[str]) -> str:
     # Made once, on the instance: the private key never leaves it. Self-signed, so browsers warn once.
     return (
         f"install -d -m 0750 -g {DASHBOARD_USER} {TLS_DIRECTORY}\n"
-        f"test -s {TLS_KEY} || {tls_certificate_command(TLS_KEY, TLS_CERTIFICATE)}\n"
+        f"test -s {TLS_KEY} || {tls_certificate_command(TLS_KEY, TLS_CERTIFICATE, public_names)}\n"
         f"chgrp {DASHBOARD_USER} {TLS_KEY} {TLS_CERTIFICATE} && chmod 0640 {TLS_KEY}\n"
     )
 
@@ -308,7 +314,7 @@ def render_bootstrap_script(settings: BootstrapSettings) -> str:
         for name, body in systemd_units(settings).items()
     )
     dashboard_environment = {**settings.dashboard_environment, **(TLS_ENVIRONMENT if settings.tls else {})}
-    tls = _tls_certificate() if settings.tls else ""
+    tls = _tls_certificate(settings.tls_public_names) if settings.tls else ""
     trap, ready = _signalling(settings)
     cloudwatch = _cloudwatch_setup(settings)
     return f"""#!/bin/bash

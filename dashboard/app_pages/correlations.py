@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import display, queries, url_filters
@@ -14,6 +16,46 @@ DEFAULT_SERIES = MARKET_SERIES
 STRONGEST_PAIRS = 10
 #: The rolling window's shortest length: fewer days than `MIN_CORRELATION_DAYS` are not a correlation.
 MIN_WINDOW_DAYS = queries.MIN_CORRELATION_DAYS
+
+
+def heatmap_figure(matrix: pd.DataFrame, title: str, height: int) -> go.Figure:
+    """The correlation of each pair of series as a grid of coloured cells, empty where not computed."""
+    figure = px.imshow(
+        matrix,
+        zmin=-1,
+        zmax=1,
+        color_continuous_scale="RdBu",
+        text_auto=".2f",
+        aspect="auto",
+        labels={"color": "Correlation", "x": "", "y": ""},
+        title=title,
+    )
+    figure.update_traces(hovertemplate="%{y}<br>with %{x}<br>Correlation: %{z:.2f}<extra></extra>")
+    # The colour bar below the grid and short titles leave a phone's width for the cells themselves.
+    figure.update_layout(
+        height=height,
+        xaxis_title="",
+        yaxis_title="",
+        title_font_size=14,
+        coloraxis_colorbar={"orientation": "h", "y": -0.45, "thickness": 12},
+    )
+    return figure
+
+
+def rolling_figure(rolling: pd.DataFrame, title: str) -> go.Figure:
+    """A rolling correlation through the period, on a fixed -1 to 1 scale."""
+    figure = px.line(
+        rolling,
+        x="trade_date",
+        y="correlation",
+        labels={"trade_date": "", "correlation": "Correlation"},
+        title=title,
+    )
+    figure.update_layout(title_font_size=14)
+    figure.update_traces(hovertemplate="%{x|%Y-%m-%d}: %{y:.2f}<extra></extra>")
+    figure.update_yaxes(range=[-1, 1])
+    return figure
+
 
 st.title("Correlations")
 options = [*MARKET_SERIES, *(f"{SECTOR_SERIES_PREFIX}{sector}" for sector in queries.sector_names())]
@@ -33,26 +75,12 @@ pairs = queries.correlation_matrix(tuple(chosen), start, end)
 pairs.loc[pairs["days"] < queries.MIN_CORRELATION_DAYS, "correlation"] = None
 matrix = pairs.pivot(index="series_a", columns="series_b", values="correlation")
 matrix = matrix.rename(index=labels, columns=labels)
-figure = px.imshow(
+display.chart(
+    heatmap_figure,
     matrix,
-    zmin=-1,
-    zmax=1,
-    color_continuous_scale="RdBu",
-    text_auto=".2f",
-    aspect="auto",
-    labels={"color": "Correlation", "x": "", "y": ""},
-    title=f"Pearson correlation of daily values, {start} to {end}",
+    f"Pearson correlation of daily values, {start} to {end}",
+    max(450, 60 * len(chosen)),
 )
-figure.update_traces(hovertemplate="%{y}<br>with %{x}<br>Correlation: %{z:.2f}<extra></extra>")
-# The colour bar below the grid and short titles leave a phone's width for the cells themselves.
-figure.update_layout(
-    height=max(450, 60 * len(chosen)),
-    xaxis_title="",
-    yaxis_title="",
-    title_font_size=14,
-    coloraxis_colorbar={"orientation": "h", "y": -0.45, "thickness": 12},
-)
-st.plotly_chart(figure)
 
 st.subheader("Strongest pairs")
 distinct_pairs = pairs[pairs["series_a"] < pairs["series_b"]].dropna(subset=["correlation"])
@@ -96,14 +124,4 @@ if rolling["correlation"].isna().all():
         icon=":material/info:",
     )
     st.stop()
-figure = px.line(
-    rolling,
-    x="trade_date",
-    y="correlation",
-    labels={"trade_date": "", "correlation": "Correlation"},
-    title=f"{labels[first]} against {labels[second]}, {window_days}-day window",
-)
-figure.update_layout(title_font_size=14)
-figure.update_traces(hovertemplate="%{x|%Y-%m-%d}: %{y:.2f}<extra></extra>")
-figure.update_yaxes(range=[-1, 1])
-st.plotly_chart(figure)
+display.chart(rolling_figure, rolling, f"{labels[first]} against {labels[second]}, {window_days}-day window")

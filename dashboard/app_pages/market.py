@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -9,6 +10,48 @@ from plotly.subplots import make_subplots
 from dashboard import display, queries, url_filters
 from dashboard.formatting import level, percent
 from dashboard.vocabulary import hover_value, index_name, term
+
+
+def panels_figure(days: pd.DataFrame, name: str, news_title: str) -> go.Figure:
+    """One panel per series on a shared date axis: their scales differ by orders of magnitude, and stacked
+    panels line the days up without a tangle of secondary axes."""
+    panels = [
+        ("index_close", f"{name} close", "#1f77b4"),
+        ("index_volatility_7", f"{name} 7-day volatility", "#d62728"),
+        ("precipitation_mm", term("precipitation_mm").titled, "#17becf"),
+        ("news_share", news_title, "#9467bd"),
+        ("vix", term("vix").label, "#ff7f0e"),
+        ("treasury_10y", term("treasury_10y").label, "#2ca02c"),
+    ]
+    figure = make_subplots(
+        rows=len(panels),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.04,
+        subplot_titles=[p[1] for p in panels],
+    )
+    for row, (column, title, colour) in enumerate(panels, start=1):
+        kind = go.Bar if column == "precipitation_mm" else go.Scatter
+        trace_style = (
+            {"marker_color": colour} if kind is go.Bar else {"line": {"color": colour, "width": 1.5}}
+        )
+        figure.add_trace(
+            kind(
+                x=days["trade_date"],
+                y=days[column],
+                name=title,
+                hovertemplate=f"{hover_value(column)}<extra>{title}</extra>",
+                **trace_style,
+            ),
+            row=row,
+            col=1,
+        )
+        display.format_axis(figure, column, row=row, col=1)
+    figure.update_layout(
+        height=180 * len(panels), showlegend=False, margin={"t": 60, "b": 20}, hovermode="x unified"
+    )
+    return figure
+
 
 st.title("Market")
 first_day, last_day = queries.market_date_bounds()
@@ -29,36 +72,5 @@ change_column.metric(
 volatility_column.metric("Mean 7-day volatility", percent(days["index_volatility_7"].mean()), border=True)
 days_column.metric("Trading days", f"{len(days):,}", border=True)
 
-# One panel per series on a shared date axis: their scales differ by orders of magnitude, and stacked
-# panels line the days up without a tangle of secondary axes.
 news_title = f"Share of news articles on “{topic.iloc[-1]}”" if not topic.empty else term("news_share").label
-panels = [
-    ("index_close", f"{name} close", "#1f77b4"),
-    ("index_volatility_7", f"{name} 7-day volatility", "#d62728"),
-    ("precipitation_mm", term("precipitation_mm").titled, "#17becf"),
-    ("news_share", news_title, "#9467bd"),
-    ("vix", term("vix").label, "#ff7f0e"),
-    ("treasury_10y", term("treasury_10y").label, "#2ca02c"),
-]
-figure = make_subplots(
-    rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.04, subplot_titles=[p[1] for p in panels]
-)
-for row, (column, title, colour) in enumerate(panels, start=1):
-    kind = go.Bar if column == "precipitation_mm" else go.Scatter
-    trace_style = {"marker_color": colour} if kind is go.Bar else {"line": {"color": colour, "width": 1.5}}
-    figure.add_trace(
-        kind(
-            x=days["trade_date"],
-            y=days[column],
-            name=title,
-            hovertemplate=f"{hover_value(column)}<extra>{title}</extra>",
-            **trace_style,
-        ),
-        row=row,
-        col=1,
-    )
-    display.format_axis(figure, column, row=row, col=1)
-figure.update_layout(
-    height=180 * len(panels), showlegend=False, margin={"t": 60, "b": 20}, hovermode="x unified"
-)
-st.plotly_chart(figure)
+display.chart(panels_figure, days, name, news_title)

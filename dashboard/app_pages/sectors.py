@@ -2,12 +2,64 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import display, queries, url_filters
 from dashboard.formatting import percent
 from dashboard.vocabulary import hover_value, label
+
+
+def growth_figure(growth: pd.DataFrame, colours: dict[str, str]) -> go.Figure:
+    """Each sector's cumulative mean return through the period, one line per sector."""
+    figure = px.line(
+        growth,
+        x="trade_date",
+        y="cumulative_return",
+        color="sector",
+        color_discrete_map=colours,
+        labels={**display.axis_labels("cumulative_return", "sector"), "trade_date": ""},
+        title="Cumulative mean return per sector",
+    )
+    figure.update_traces(hovertemplate=f"%{{x|%Y-%m-%d}}: {hover_value('cumulative_return')}")
+    display.format_axis(figure, "cumulative_return")
+    return display.phone_friendly(figure)
+
+
+def risk_return_figure(
+    frame: pd.DataFrame, colour: str, title: str, colours: dict[str, str] | None
+) -> go.Figure:
+    """Annualised volatility against annualised return, a point per row of `frame` coloured by `colour`.
+
+    Rows with a `ticker` (stocks) are named in the tooltip, with their return over the period.
+    """
+    per_stock = "ticker" in frame.columns
+    figure = px.scatter(
+        frame,
+        x="annualised_volatility",
+        y="annualised_return",
+        color=colour,
+        color_discrete_map=colours,
+        hover_name="name" if per_stock else None,
+        custom_data=["ticker", "period_return"] if per_stock else None,
+        labels=display.axis_labels("annualised_volatility", "annualised_return", colour),
+        title=title,
+    )
+    hover = (
+        f"{label('annualised_volatility')}: {hover_value('annualised_volatility', 'x')}<br>"
+        f"{label('annualised_return')}: {hover_value('annualised_return')}"
+    )
+    if per_stock:
+        hover = f"%{{customdata[0]}}<br>{hover}<br>{label('period_return')}: {hover_value('period_return', 'customdata[1]')}"
+    figure.update_traces(hovertemplate=hover)
+    if not per_stock:
+        figure.update_traces(marker_size=12)
+    display.format_axis(figure, "annualised_volatility", axis="x")
+    display.format_axis(figure, "annualised_return")
+    return display.phone_friendly(figure)
+
 
 st.title("Sectors and industries")
 first_day, last_day = queries.market_date_bounds()
@@ -38,40 +90,16 @@ if not annualised:
 
 growth_column, scatter_column = st.columns(2)
 with growth_column:
-    growth = queries.sector_growth(start, end)
-    figure = px.line(
-        growth,
-        x="trade_date",
-        y="cumulative_return",
-        color="sector",
-        color_discrete_map=colours,
-        labels={**display.axis_labels("cumulative_return", "sector"), "trade_date": ""},
-        title="Cumulative mean return per sector",
-    )
-    figure.update_traces(hovertemplate=f"%{{x|%Y-%m-%d}}: {hover_value('cumulative_return')}")
-    display.format_axis(figure, "cumulative_return")
-    st.plotly_chart(display.phone_friendly(figure))
+    display.chart(growth_figure, queries.sector_growth(start, end), colours)
 if annualised:
     with scatter_column:
-        figure = px.scatter(
+        display.chart(
+            risk_return_figure,
             performance,
-            x="annualised_volatility",
-            y="annualised_return",
-            color="sector",
-            color_discrete_map=colours,
-            labels=display.axis_labels("annualised_volatility", "annualised_return", "sector"),
-            title="Risk and return per sector (compounded, annualised)",
+            "sector",
+            "Risk and return per sector (compounded, annualised)",
+            colours,
         )
-        figure.update_traces(
-            marker_size=12,
-            hovertemplate=(
-                f"{label('annualised_volatility')}: {hover_value('annualised_volatility', 'x')}<br>"
-                f"{label('annualised_return')}: {hover_value('annualised_return')}"
-            ),
-        )
-        display.format_axis(figure, "annualised_volatility", axis="x")
-        display.format_axis(figure, "annualised_return")
-        st.plotly_chart(display.phone_friendly(figure))
 
 shown_columns = [c for c in performance.columns if annualised or not c.startswith("annualised_")]
 display.table(performance[shown_columns])
@@ -92,26 +120,8 @@ display.table(industries[industry_columns])
 members = queries.member_performance(sector, start, end)
 st.subheader(f"Stocks of {sector}")
 if annualised and members["annualised_return"].notna().any():
-    figure = px.scatter(
-        members,
-        x="annualised_volatility",
-        y="annualised_return",
-        color="industry",
-        hover_name="name",
-        custom_data=["ticker", "period_return"],
-        labels=display.axis_labels("annualised_volatility", "annualised_return", "industry"),
-        title="Risk and return per stock (compounded, annualised)",
+    display.chart(
+        risk_return_figure, members, "industry", "Risk and return per stock (compounded, annualised)", None
     )
-    figure.update_traces(
-        hovertemplate=(
-            "%{customdata[0]}<br>"
-            f"{label('annualised_volatility')}: {hover_value('annualised_volatility', 'x')}<br>"
-            f"{label('annualised_return')}: {hover_value('annualised_return')}<br>"
-            f"{label('period_return')}: {hover_value('period_return', 'customdata[1]')}"
-        )
-    )
-    display.format_axis(figure, "annualised_volatility", axis="x")
-    display.format_axis(figure, "annualised_return")
-    st.plotly_chart(display.phone_friendly(figure))
 member_columns = [c for c in members.columns if annualised or not c.startswith("annualised_")]
 display.table(members[member_columns])

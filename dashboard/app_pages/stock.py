@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -10,6 +11,67 @@ from plotly.subplots import make_subplots
 from dashboard import display, queries, url_filters
 from dashboard.formatting import level, percent
 from dashboard.vocabulary import hover_value, index_name, label, number
+
+
+def bars_figure(bars: pd.DataFrame, ticker: str) -> go.Figure:
+    """Price candles, volume, daily return and 7-day volatility in four panels on one date axis."""
+    panels = ["Price", label("volume"), label("daily_return"), label("volatility_7")]
+    figure = make_subplots(
+        rows=4,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.05,
+        row_heights=[0.4, 0.2, 0.2, 0.2],
+        subplot_titles=panels,
+    )
+    figure.add_trace(
+        go.Candlestick(
+            x=bars["trade_date"],
+            open=bars["open"],
+            high=bars["high"],
+            low=bars["low"],
+            close=bars["close"],
+            name=ticker,
+        ),
+        row=1,
+        col=1,
+    )
+    for row, column, kind in (
+        (2, "volume", go.Bar),
+        (3, "daily_return", go.Bar),
+        (4, "volatility_7", go.Scatter),
+    ):
+        figure.add_trace(
+            kind(
+                x=bars["trade_date"],
+                y=bars[column],
+                name=label(column),
+                hovertemplate=f"%{{x|%Y-%m-%d}}: {hover_value(column)}<extra>{label(column)}</extra>",
+            ),
+            row=row,
+            col=1,
+        )
+        display.format_axis(figure, column, row=row, col=1)
+    figure.update_yaxes(tickformat=",.2f", row=1, col=1)
+    figure.update_layout(height=760, showlegend=False, xaxis_rangeslider_visible=False, margin={"t": 60})
+    return figure
+
+
+def comparison_figure(long_form: pd.DataFrame, title: str) -> go.Figure:
+    """Cumulative returns of the stock, its sector's mean and the index, one line each."""
+    figure = px.line(
+        long_form,
+        x="trade_date",
+        y="cumulative_return",
+        color="series",
+        labels={"trade_date": "", "cumulative_return": label("cumulative_return"), "series": ""},
+        title=title,
+    )
+    figure.update_traces(hovertemplate=f"%{{x|%Y-%m-%d}}: {hover_value('cumulative_return')}")
+    display.format_axis(figure, "cumulative_return")
+    figure.update_layout(height=420)
+    return display.phone_friendly(figure)
+
 
 st.title("Stock")
 companies = queries.tickers()
@@ -48,46 +110,7 @@ if bars.empty:
     st.info(f"No prices for {ticker} in this period.")
     st.stop()
 
-panels = ["Price", label("volume"), label("daily_return"), label("volatility_7")]
-figure = make_subplots(
-    rows=4,
-    cols=1,
-    shared_xaxes=True,
-    vertical_spacing=0.05,
-    row_heights=[0.4, 0.2, 0.2, 0.2],
-    subplot_titles=panels,
-)
-figure.add_trace(
-    go.Candlestick(
-        x=bars["trade_date"],
-        open=bars["open"],
-        high=bars["high"],
-        low=bars["low"],
-        close=bars["close"],
-        name=ticker,
-    ),
-    row=1,
-    col=1,
-)
-for row, column, kind in (
-    (2, "volume", go.Bar),
-    (3, "daily_return", go.Bar),
-    (4, "volatility_7", go.Scatter),
-):
-    figure.add_trace(
-        kind(
-            x=bars["trade_date"],
-            y=bars[column],
-            name=label(column),
-            hovertemplate=f"%{{x|%Y-%m-%d}}: {hover_value(column)}<extra>{label(column)}</extra>",
-        ),
-        row=row,
-        col=1,
-    )
-    display.format_axis(figure, column, row=row, col=1)
-figure.update_yaxes(tickformat=",.2f", row=1, col=1)
-figure.update_layout(height=760, showlegend=False, xaxis_rangeslider_visible=False, margin={"t": 60})
-st.plotly_chart(figure)
+display.chart(bars_figure, bars, ticker)
 
 comparison = queries.stock_against_benchmarks(ticker, start, end)
 index = index_name(queries.latest_market_day()["index_symbol"])
@@ -95,15 +118,4 @@ long_form = comparison.melt(id_vars="trade_date", var_name="series", value_name=
 long_form["series"] = long_form["series"].map(
     {"stock_return": ticker, "sector_return": f"{profile['sector']} (mean)", "index_return": index}
 )
-figure = px.line(
-    long_form,
-    x="trade_date",
-    y="cumulative_return",
-    color="series",
-    labels={"trade_date": "", "cumulative_return": label("cumulative_return"), "series": ""},
-    title=f"{ticker} against its sector and the {index}",
-)
-figure.update_traces(hovertemplate=f"%{{x|%Y-%m-%d}}: {hover_value('cumulative_return')}")
-display.format_axis(figure, "cumulative_return")
-figure.update_layout(height=420)
-st.plotly_chart(display.phone_friendly(figure))
+display.chart(comparison_figure, long_form, f"{ticker} against its sector and the {index}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -33,51 +34,9 @@ HEADLINES = {
 }
 LOWEST_FIRST = {"min_temp_c"}
 
-st.title("Weather and sentiment")
-first_day, last_day = queries.market_date_bounds()
-start, end = url_filters.date_range("Day or period", first_day, last_day)
 
-states = queries.weather_by_state(start, end)
-measure = url_filters.single_choice(
-    "Measure", list(MEASURES), param="measure", format_func=lambda column: term(column).titled
-)
-if states.empty:
-    st.info("No weather observations in this period.")
-else:
-    ranked = states.sort_values(measure, ascending=measure in LOWEST_FIRST, na_position="last")
-    top = ranked.iloc[0]
-    st.metric(
-        f"{HEADLINES[measure]} ({label(measure).lower()})", f"{top['state']}: {show(measure, top[measure])}"
-    )
-    # A tile grid rather than a choropleth: it needs no state outlines, so it draws offline too.
-    figure = state_tile_map(
-        states,
-        measure,
-        term(measure).titled,
-        # Two lines: one would run off a phone's screen.
-        title=f"{label(measure)} by state<br>{start} to {end}",
-        colorscale=MEASURES[measure],
-        value_format=d3_format(measure),
-        trace_name=label(measure),
-    )
-    st.plotly_chart(figure)
-    st.subheader("States ranked")
-    display.table(
-        ranked[["state", measure, *(c for c in MEASURES if c not in (measure, "total_precipitation_mm"))]],
-        max_rows=12,
-    )
-
-news = queries.market_series(start, end)
-topic = news["news_topic"].dropna()
-topic_words = f"on “{topic.iloc[-1]}”" if not topic.empty else "on the topic"
-
-st.header(f"News {topic_words}: volume and tone")
-st.caption(
-    f"GDELT's count of the day's news articles {topic_words}, and their mean tone: the share of positive "
-    "words minus the share of negative ones, in percent of the articles' words (0 is neutral; most days "
-    "fall between −5 and +5). A day without an article on the topic has no tone."
-)
-if news[["news_matching", "news_tone"]].notna().any(axis=None):
+def news_figure(news: pd.DataFrame) -> go.Figure:
+    """The day's count of articles on the topic above their mean tone, on one date axis."""
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -111,7 +70,71 @@ if news[["news_matching", "news_tone"]].notna().any(axis=None):
     display.format_axis(figure, "news_matching", row=1, col=1)
     display.format_axis(figure, "news_tone", row=2, col=1)
     figure.update_layout(height=420, showlegend=False, margin={"t": 60, "b": 20}, hovermode="x unified")
-    st.plotly_chart(figure)
+    return figure
+
+
+def regimes_figure(long_form: pd.DataFrame) -> go.Figure:
+    """The index's return and volatilities on high and low news-volume days, side by side."""
+    figure = px.bar(
+        long_form,
+        x="variable",
+        y="value",
+        color="regime",
+        barmode="group",
+        labels={"variable": "", "value": "", "regime": label("regime")},
+    )
+    figure.update_traces(hovertemplate="%{x}: %{y:.2%}")
+    figure.update_yaxes(tickformat=".2%")
+    figure.update_xaxes(tickangle=0)
+    return display.phone_friendly(figure)
+
+
+st.title("Weather and sentiment")
+first_day, last_day = queries.market_date_bounds()
+start, end = url_filters.date_range("Day or period", first_day, last_day)
+
+states = queries.weather_by_state(start, end)
+measure = url_filters.single_choice(
+    "Measure", list(MEASURES), param="measure", format_func=lambda column: term(column).titled
+)
+if states.empty:
+    st.info("No weather observations in this period.")
+else:
+    ranked = states.sort_values(measure, ascending=measure in LOWEST_FIRST, na_position="last")
+    top = ranked.iloc[0]
+    st.metric(
+        f"{HEADLINES[measure]} ({label(measure).lower()})", f"{top['state']}: {show(measure, top[measure])}"
+    )
+    # A tile grid rather than a choropleth: it needs no state outlines, so it draws offline too.
+    display.chart(
+        state_tile_map,
+        states,
+        measure,
+        term(measure).titled,
+        # Two lines: one would run off a phone's screen.
+        title=f"{label(measure)} by state<br>{start} to {end}",
+        colorscale=MEASURES[measure],
+        value_format=d3_format(measure),
+        trace_name=label(measure),
+    )
+    st.subheader("States ranked")
+    display.table(
+        ranked[["state", measure, *(c for c in MEASURES if c not in (measure, "total_precipitation_mm"))]],
+        max_rows=12,
+    )
+
+news = queries.market_series(start, end)
+topic = news["news_topic"].dropna()
+topic_words = f"on “{topic.iloc[-1]}”" if not topic.empty else "on the topic"
+
+st.header(f"News {topic_words}: volume and tone")
+st.caption(
+    f"GDELT's count of the day's news articles {topic_words}, and their mean tone: the share of positive "
+    "words minus the share of negative ones, in percent of the articles' words (0 is neutral; most days "
+    "fall between −5 and +5). A day without an article on the topic has no tone."
+)
+if news[["news_matching", "news_tone"]].notna().any(axis=None):
+    display.chart(news_figure, news)
 else:
     st.info(f"No news {topic_words} on the trading days of this period.")
 
@@ -168,15 +191,4 @@ long_form = regimes.assign(regime=[value_label("regime", v) for v in regimes["re
 )
 # Wrapped, level labels: rotated ones run into the legend under the chart on a phone.
 long_form["variable"] = [f"{'<br>'.join(textwrap.wrap(label(v), 16))}" for v in long_form["variable"]]
-figure = px.bar(
-    long_form,
-    x="variable",
-    y="value",
-    color="regime",
-    barmode="group",
-    labels={"variable": "", "value": "", "regime": label("regime")},
-)
-figure.update_traces(hovertemplate="%{x}: %{y:.2%}")
-figure.update_yaxes(tickformat=".2%")
-figure.update_xaxes(tickangle=0)
-st.plotly_chart(display.phone_friendly(figure))
+display.chart(regimes_figure, long_form)

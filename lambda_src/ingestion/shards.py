@@ -19,7 +19,9 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, TypeAdapter, ValidationError
 
 from lambda_src.ingestion.manifest import (
     Failure,
@@ -81,36 +83,48 @@ class Shard:
     def from_message(cls, body: str) -> Shard:
         """Parse a message body; raise `InvalidShard` for anything but a shard `to_message` wrote."""
         try:
-            document = json.loads(body)
-            shard = cls(
-                run_id=_text(document["run_id"]),
-                number=int(document["number"]),
-                count=int(document["count"]),
-                source=_text(document["source"]),
-                window=Window(
-                    dt.date.fromisoformat(document["start"]), dt.date.fromisoformat(document["end"])
-                ),
-                today=dt.date.fromisoformat(document["today"]),
-                keys=tuple(_text(key) for key in document["keys"]),
-                force=bool(document.get("force", False)),
-            )
-        except (ValueError, KeyError, TypeError) as error:
-            raise InvalidShard(
-                f"not a shard message ({type(error).__name__}: {error}): {body[:120]!r}"
-            ) from None
-        if (
-            shard.source not in catalog.INGEST_SOURCES
-            or not 1 <= shard.number <= shard.count
-            or not shard.keys
-        ):
+            message = ShardMessage.model_validate_json(body)
+        except ValidationError as error:
+            raise InvalidShard(f"not a shard message ({_first_error(error)}): {body[:120]!r}") from None
+        shard = cls(
+            message.run_id,
+            message.number,
+            message.count,
+            message.source,
+            Window(message.start, message.end),
+            message.today,
+            message.keys,
+            message.force,
+        )
+        if shard.source not in catalog.INGEST_SOURCES or not 1 <= shard.number <= shard.count:
             raise InvalidShard(f"not a valid shard: {shard.label} with {len(shard.keys)} key(s)")
         return shard
 
 
-def _text(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected a non-empty string, got {value!r}")
-    return value
+NonEmptyText = Annotated[str, StringConstraints(min_length=1)]
+
+
+class ShardMessage(BaseModel):
+    """A shard's SQS message as `Shard.to_message` writes it (every field required but `force`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: NonEmptyText
+    number: int
+    count: int
+    source: NonEmptyText
+    start: dt.date
+    end: dt.date
+    today: dt.date
+    keys: Annotated[tuple[NonEmptyText, ...], Field(min_length=1)]
+    force: StrictBool = False
+
+
+def _first_error(error: ValidationError) -> str:
+    """The first of pydantic's errors on one line, naming the field."""
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "message"
+    return " ".join(f"{where}: {first['msg']}".split())
 
 
 @dataclass
@@ -249,25 +263,16 @@ class ShardReport:
 
     @classmethod
     def from_json(cls, body: bytes) -> ShardReport:
-        document = json.loads(body)
-        return cls(
-            run_id=document["run_id"],
-            number=document["number"],
-            count=document["count"],
-            source=document["source"],
-            window=Window(
-                dt.date.fromisoformat(document["window"]["start"]),
-                dt.date.fromisoformat(document["window"]["end"]),
-            ),
-            started_at=dt.datetime.fromisoformat(document["started_at"]),
-            finished_at=dt.datetime.fromisoformat(document["finished_at"]),
-            sources=tuple(document["sources"]),
-            written=[WrittenObject(**item) for item in document["written"]],
-            skipped=[SkippedObject(**item) for item in document["skipped"]],
-            failed=[Failure(**item) for item in document["failed"]],
-            planned={int(number): (entry[0], entry[1]) for number, entry in document["planned"].items()},
-            notes=list(document.get("notes", [])),
-        )
+        """A report `to_json` wrote; `InvalidShard` naming the field for anything else."""
+        try:
+            return _REPORT.validate_json(body)
+        except ValidationError as error:
+            raise InvalidShard(f"not a shard report ({_first_error(error)})") from None
+
+
+# Validates a stored report into the dataclasses it was made of (dates, windows, the written,
+# skipped and failed objects, the planned shards' numbers).
+_REPORT = TypeAdapter(ShardReport)
 
 
 def report_key(run_id: str, day: dt.date, number: int) -> str:

@@ -25,19 +25,11 @@ from dashboard.state_grid import state_tiles
 from pipeline.settings import US_STATES_FILE
 from stacks.instance_bootstrap import TLS_ENVIRONMENT, tls_certificate_command
 from tests.dashboard.conftest import INDEX_NAME
+from tests.support.chromium import launch_options
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 SERVER_START_SECONDS = 60
 RENDER_TIMEOUT_MS = 60_000
@@ -132,7 +124,7 @@ def offline_chromium_page(
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(**launch_options())
         try:
             # Routed on the context, so further tabs of `page.context` are offline too.
             context = browser.new_context(

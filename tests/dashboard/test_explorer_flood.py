@@ -31,7 +31,7 @@ WIDE = (
     + " FROM generate_series(1, 50000) AS n"
 )
 MEMORY_LIMIT_MB = 600
-OUTCOMES = ("ran longer than", "statements are running already", "row(s) in")
+OUTCOMES = ("ran longer than", "running already", "row(s) in")
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -106,7 +106,7 @@ def test_a_flooded_explorer_keeps_its_cap_and_memory_and_the_pages_render(seeded
         f"server peak RSS {peak_mb:.0f} MB; at most {backends.most} explorer statements at once; answers: {answers}"
     )
     wide_answer, *slow_answers = answers
-    assert sum("statements are running already" in answer for answer in slow_answers) >= 1
+    assert sum("running already" in answer for answer in slow_answers) >= 1
     assert 1 <= backends.most <= EXPLORER_MAX_CONCURRENT
     assert "row(s) in" in wide_answer
     assert peak_mb < MEMORY_LIMIT_MB

@@ -230,3 +230,53 @@ def test_behind_cloudfront_the_gate_throttles_by_the_forwarded_client_address(tm
     assert "real_ip_header X-Forwarded-For;" in behind
     # The last address CloudFront appended, not one a client wrote before it.
     assert "real_ip_recursive on" not in behind
+
+
+def test_a_signed_in_visitor_cannot_clear_the_servers_caches(gated, owner_query):
+    """Streamlit's clear-cache message would empty every visitor's cached results and the pages' connection."""
+    import asyncio
+
+    from tests.support.streamlit_stream import StreamVisitor, signed_in_cookie
+
+    def reader_sessions() -> list[tuple]:
+        return owner_query(
+            "SELECT pid, backend_start, query_start FROM pg_stat_activity "
+            "WHERE usename = 'dashboard_reader' AND datname = current_database() ORDER BY pid"
+        )
+
+    async def visit() -> tuple[list[tuple], list[tuple]]:
+        visitor = await StreamVisitor.open(*gated, signed_in_cookie(*gated, PASSWORD))
+        try:
+            assert (await visitor.open_page("sectors")).status == "FINISHED_SUCCESSFULLY"
+            # Every result of the page is cached now: a second run asks the database nothing.
+            await visitor.open_page("sectors")
+            cached = reader_sessions()
+            await visitor.send(BackMsg(clear_cache=True))
+            run = await visitor.open_page("sectors")
+            assert run.status == "FINISHED_SUCCESSFULLY" and not run.exceptions
+            return cached, reader_sessions()
+        finally:
+            await visitor.close()
+
+    cached, after_clearing = asyncio.run(visit())
+
+    assert len(cached) == 1, "the pages share one reader connection"
+    # The same connection, and no statement since: the page ran from the cache after the message.
+    assert after_clearing == cached
+
+
+def test_the_tls_modes_certificate_names_the_public_address_it_is_given(tmp_path):
+    import ssl
+    import subprocess
+
+    from stacks.instance_bootstrap import tls_certificate_command
+
+    key, certificate = tmp_path / "dashboard.key", tmp_path / "dashboard.crt"
+    command = tls_certificate_command(
+        str(key), str(certificate), ["IP:203.0.113.7", "DNS:dashboard.example.com"]
+    )
+    subprocess.run(command, shell=True, check=True, capture_output=True)
+
+    names = ssl._ssl._test_decode_cert(str(certificate))["subjectAltName"]  # type: ignore[attr-defined]
+    assert ("IP Address", "203.0.113.7") in names
+    assert ("DNS", "dashboard.example.com") in names

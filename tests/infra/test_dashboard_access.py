@@ -171,3 +171,22 @@ def test_lab_accounts_cannot_choose_cloudfront_and_a_bad_mode_is_one_clear_line(
         load_config({"dashboard_access": "open"})
     assert load_config({}).access_mode == "cloudfront"
     assert load_config({"lab": True}).access_mode == "tls"
+
+
+def test_the_tls_modes_certificate_names_the_public_address_visitors_use(lab):
+    # The address exists before the instance (associated apart), so its first boot can name it.
+    [(address_name, address)] = lab.resources("AWS::EC2::EIP").items()
+    assert "InstanceId" not in address["Properties"]
+    [(_, association)] = lab.resources("AWS::EC2::EIPAssociation").items()
+    assert association["Properties"]["AllocationId"] == {"Fn::GetAtt": [address_name, "AllocationId"]}
+
+    [san] = [line for line in user_data(lab).splitlines() if "subjectAltName=" in line]
+    names = san.split("subjectAltName=")[1].split('"')[0].split(",")
+    assert names == [
+        "DNS:pipeline-dashboard",
+        "DNS:localhost",
+        "IP:127.0.0.1",
+        f"IP:GETATT_{address_name}_PublicIp",
+    ]
+    # The URL the stack prints is the address the certificate names.
+    assert f'{{"Fn::GetAtt": ["{address_name}", "PublicIp"]}}' in dashboard_url(lab)

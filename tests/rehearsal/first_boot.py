@@ -26,6 +26,7 @@ import re
 import shlex
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -40,13 +41,14 @@ import boto3
 
 from dashboard.vocabulary import index_name
 from stacks import log_agent
-from stacks.instance_bootstrap import APP_ROOT, READY_SERVICE, RUNTIME_LOCK
+from stacks.instance_bootstrap import APP_ROOT, READY_SERVICE, RUNTIME_LOCK, TLS_ENVIRONMENT
 from tests.rehearsal import moto_workarounds
 from tests.rehearsal import sandbox as instance
 from tests.rehearsal.deployed import DeployedStack
 from tests.rehearsal.emulator import ACCOUNT_ID, REGION, Emulator
 from tests.rehearsal.report import Report, expect
 from tests.rehearsal.workspace import Workspace
+from tests.support.chromium import launch_options
 
 SCRIPT_TIMEOUT_SECONDS = 900
 COMMAND_TIMEOUT_SECONDS = 300
@@ -56,8 +58,6 @@ UNIVERSE = [("AAPL", "Apple Inc.", "Information Technology", "Technology Hardwar
 # The stand-in APIs answer with their fixtures (first days of 2024) whatever the window; the scheduled
 # run (yesterday) would rightly quarantine them, so the schedule's input gets the fixtures' window.
 FIXTURE_WINDOW = {"start": "2024-01-02", "end": "2024-01-31"}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 RENDER_TIMEOUT_MS = 60_000
 
 
@@ -292,11 +292,17 @@ def _served(
 
 def _wait_for_health(base_url: str, process: subprocess.Popen[bytes]) -> str:
     deadline = time.monotonic() + SERVER_START_SECONDS
+    # The TLS mode's certificate is self-signed (made at first boot): the check only needs the answer.
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the dashboard exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+            with urllib.request.urlopen(
+                f"{base_url}/_stcore/health", timeout=2, context=unverified
+            ) as response:
                 return str(response.read().decode())
         except OSError:
             time.sleep(0.5)
@@ -309,10 +315,15 @@ def check_page_with_data(base_url: str, expected_text: str, login: Mapping[str, 
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(**launch_options())
         try:
-            page = browser.new_page()
+            # The TLS mode's self-signed certificate: a visitor accepts it once, the browser here always.
+            page = browser.new_page(ignore_https_errors=True)
             page.goto(base_url)
+            # Through the gate: an unauthenticated visitor is sent to its sign-in page, not to Streamlit.
+            expect(
+                urllib.parse.urlsplit(page.url).path == "/signin", f"not the gate's sign-in page: {page.url}"
+            )
             password = page.get_by_role("textbox", name="Password")
             password.wait_for(timeout=RENDER_TIMEOUT_MS)
             expect(page.get_by_text(expected_text).count() == 0, "data shown before the login")
@@ -693,7 +704,9 @@ def _check_dashboard(
     written_port = command[command.index("--port") + 1]
     port = str(_free_port())
     log = workspace.logs / "unit-dashboard.log"
-    base_url = f"http://127.0.0.1:{port}"
+    # The TLS mode's unit has nginx (the gate) serve HTTPS with the first boot's certificate.
+    scheme = "https" if set(TLS_ENVIRONMENT) <= set(environment) else "http"
+    base_url = f"{scheme}://127.0.0.1:{port}"
     with _served(
         [port if argument == written_port else argument for argument in command],
         unit_setting(unit, "WorkingDirectory"),
@@ -701,13 +714,15 @@ def _check_dashboard(
         log,
     ) as process:
         healthy = report.run(
-            f"unit pipeline-dashboard: `pipeline dashboard` as written (port {written_port} -> {port}) answers /_stcore/health",
+            f"unit pipeline-dashboard: `pipeline dashboard` as written (port {written_port} -> {port}) answers "
+            f"/_stcore/health over {scheme.upper()}",
             lambda: _wait_for_health(base_url, process),
         )
         if healthy:
             login = stack.secret(environment["DASHBOARD_LOGIN_SECRET_ARN"])
             report.run(
-                "dashboard: asks for a login, shows data after signing in with the login secret (Chromium)",
+                f"dashboard ({stack.config.access_mode} mode): the gate's sign-in page first, data after "
+                "signing in with the login secret (Chromium)",
                 lambda: check_page_with_data(base_url, f"{index_name(index_symbol)} close", login),
             )
             sessions = _sessions_of(database_uri, DASHBOARD_ROLE)

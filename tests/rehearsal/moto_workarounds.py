@@ -33,6 +33,8 @@ LIMITS: Mapping[str, str] = {
     "scheduler-schedule": "no model for AWS::Scheduler::Schedule: created through moto's Scheduler backend",
     "bucket-policy": "no model for AWS::S3::BucketPolicy: applied with PutBucketPolicy",
     "alarm": "no model for AWS::CloudWatch::Alarm: created with PutMetricAlarm",
+    "eip-association": "no model for AWS::EC2::EIPAssociation (the TLS mode's address, made before the "
+    "instance): associated with AssociateAddress, as AWS does",
     "tls-condition": "bucket policies ignore Bool/NumericLessThan conditions, so a TLS-only Deny denies "
     "everything: evaluated for what this emulator serves (TLS 1.2 or later only)",
     "flow-log-prefix": "an S3 flow-log destination with a key prefix is taken for a bucket name: "
@@ -404,6 +406,25 @@ def _register_models() -> None:
             model = cls(identifier, lambda: backend.distributions.pop(identifier, None))
             model.attributes = {"DomainName": distribution.domain_name, "Id": identifier}
             return model
+
+    class AddressAssociation(_Model, CloudFormationModel):
+        CFN_TYPE = "AWS::EC2::EIPAssociation"
+
+        @classmethod
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> _Model:
+            from moto.ec2.models import ec2_backends
+
+            backend = ec2_backends[account_id][region_name]
+            properties = cloudformation_json["Properties"]
+            address = backend.associate_address(
+                instance=backend.get_instance(properties["InstanceId"]),
+                allocation_id=properties["AllocationId"],
+                reassociate=True,
+            )
+            association = address.association_id
+            return cls(association, lambda: backend.disassociate_address(association_id=association))
 
 
 def _distribution_config(caller_reference: str, config: dict[str, Any]) -> dict[str, Any]:

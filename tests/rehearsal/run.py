@@ -314,7 +314,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
                     emulator,
                     lab=lab,
                     seen_limits=seen,
-                    first_boot=not lab and not options.skip_first_boot,
+                    first_boot=not options.skip_first_boot,
                     update=not lab and not options.skip_update,
                 )
     finally:

@@ -2,7 +2,8 @@
 
 `sandboxed` moves the instance's absolute paths under the sandbox (the user data, the unit files and
 the commands SSM Run Command sends all go through it). `write_stand_ins` puts logging stand-ins for
-``dnf``, ``useradd`` and ``chgrp`` on the sandbox's PATH (and for the CloudWatch agent's control
+``dnf``, ``useradd`` and ``chgrp`` on the sandbox's PATH, an ``install`` that runs the real one without its
+owner and group (the service users are not made here) (and for the CloudWatch agent's control
 command that ``dnf install amazon-cloudwatch-agent`` would put in place), and a ``systemctl`` that logs every call and,
 for ``systemctl start <unit>.service`` without ``--no-block``, runs the unit's ``ExecStart`` as written
 with its ``EnvironmentFile`` and ``WorkingDirectory`` (what systemd does for a oneshot service), and
@@ -40,6 +41,23 @@ INSTANCE_PATHS = (
 )
 LOGGING_STAND_INS = ("dnf", "useradd", "chgrp")
 STAND_IN_LOG = "stand-ins.log"
+
+_INSTALL = '''#!{python}
+"""install stand-in: log the call; run the real install without -o/-g (the service users exist only on
+the instance: useradd is a stand-in here)."""
+import os, sys
+with open({log!r}, "a") as log:
+    log.write("install " + " ".join(sys.argv[1:]) + "\\n")
+arguments, skip = [], False
+for argument in sys.argv[1:]:
+    if skip:
+        skip = False
+    elif argument in ("-g", "-o"):
+        skip = True
+    else:
+        arguments.append(argument)
+os.execv("/usr/bin/install", ["install", *arguments])
+'''
 
 _SYSTEMCTL = '''#!{python}
 """systemctl stand-in: log the call; run a oneshot unit's ExecStart for a blocking `start`."""
@@ -119,7 +137,8 @@ def write_stand_ins(sandbox: Path, python: str, aws_cli: Path) -> None:
         _SYSTEMCTL.format(python=sys.executable, sandbox=str(sandbox), log=STAND_IN_LOG), encoding="utf-8"
     )
     (folder / "journalctl").write_text(_JOURNALCTL.format(sandbox=sandbox), encoding="utf-8")
-    for name in (*LOGGING_STAND_INS, "systemctl", "journalctl"):
+    (folder / "install").write_text(_INSTALL.format(python=sys.executable, log=str(log)), encoding="utf-8")
+    for name in (*LOGGING_STAND_INS, "systemctl", "journalctl", "install"):
         (folder / name).chmod(0o755)
     # What `dnf install amazon-cloudwatch-agent` would install: its control command, logging its call.
     agent_ctl = Path(sandboxed(log_agent.AGENT_CTL, sandbox))

@@ -91,6 +91,11 @@ def test_both_sinks_hold_the_same_rows_run_after_run(
     counts = assert_parity(migrated_database_url, lake_settings)
     assert counts["stock_daily"] == 6 * 40
     assert set(first.lake_rows) == set(CURATED_LAKE_TABLES)
+    with psycopg.connect(migrated_database_url) as conn:
+        recorded = conn.execute(
+            "SELECT details -> 'lake_rows_written' FROM pipeline_runs WHERE run_id = %s", (first.run_id,)
+        ).fetchone()
+    assert recorded == (first.lake_rows,)
 
     # When one more day arrives, the lake rewrites only what changed: that day (and the derived values)
     next_day = next_session(FIRST_END)

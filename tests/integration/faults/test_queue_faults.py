@@ -17,7 +17,8 @@ import pytest
 from moto import mock_aws
 
 from etl.follow import follow
-from etl.run import EtlResult, run_etl
+from etl.run import run_etl
+from etl.run_record import EtlResult
 from pipeline.settings import get_settings
 from tests.integration.etl.conftest import FIRST_DAY, RawZoneWriter, table_checksums, trading_days
 

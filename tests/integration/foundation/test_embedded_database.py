@@ -79,7 +79,7 @@ def test_a_running_configured_server_is_found_without_pgserver(embedded_home: Pa
 
 
 def test_a_stale_postmaster_pid_of_another_process_is_not_taken_for_the_server() -> None:
-    from pipeline.db import _is_postgres_process
+    from pipeline.embedded_start import is_postgres_process as _is_postgres_process
 
     # pid 1 (the init process) is alive but no postgres; a pid nobody has is not alive.
     assert not _is_postgres_process("1") or Path("/proc/1/cmdline").read_bytes().find(b"postgres") >= 0

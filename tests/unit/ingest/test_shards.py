@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lambda_src.ingestion import runner, shards
+from lambda_src.ingestion.manifest import Failure, SkippedObject, WrittenObject
 from lambda_src.ingestion.plan import SourcePlan, Window
-from lambda_src.ingestion.shards import InvalidShard, Shard, cut_into_shards, select_requests
+from lambda_src.ingestion.shards import InvalidShard, Shard, ShardReport, cut_into_shards, select_requests
 from pipeline import catalog
 from pipeline.settings import load_settings
 
@@ -60,6 +64,55 @@ def test_a_shard_message_round_trips_and_a_bad_one_is_one_clear_error() -> None:
     bad_number = shard.to_message().replace('"number": 2', '"number": 4')
     with pytest.raises(InvalidShard, match="not a valid shard: yahoo shard 4/3"):
         Shard.from_message(bad_number)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("today", "2024-13-01", "today: "),
+        ("keys", [], "keys: "),
+        ("keys", ["raw/a", ""], "keys.1: "),
+        ("force", "yes", "force: "),
+        ("number", "two", "number: "),
+        ("shard", 1, "shard: "),
+    ],
+)
+def test_a_bad_shard_field_is_one_line_naming_it(field: str, value: object, named: str) -> None:
+    document = json.loads(Shard("run-1", 1, 1, catalog.FRED, DAY, TODAY, ("raw/fred/x",)).to_message())
+    document[field] = value
+    with pytest.raises(InvalidShard) as raised:
+        Shard.from_message(json.dumps(document))
+    assert f"not a shard message ({named}" in str(raised.value) and "\n" not in str(raised.value)
+
+
+@given(
+    number=st.integers(1, 50),
+    extra=st.integers(0, 50),
+    source=st.sampled_from(catalog.INGEST_SOURCES),
+    days=st.integers(0, 400),
+    keys=st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=5),
+    force=st.booleans(),
+)
+def test_every_shard_round_trips_through_its_message(number, extra, source, days, keys, force) -> None:
+    window = Window(DAY.start - dt.timedelta(days=days), DAY.end)
+    shard = Shard("run-1", number, number + extra, source, window, TODAY, tuple(keys), force)
+    assert Shard.from_message(shard.to_message()) == shard
+
+
+def test_a_shard_report_round_trips_and_a_bad_one_is_one_clear_error() -> None:
+    at = dt.datetime(2024, 3, 29, 7, 30, tzinfo=dt.UTC)
+    report = ShardReport(
+        "run-1", 0, 2, "*", DAY, at, at, (catalog.FRED,),
+        written=[WrittenObject("raw/fred/a", catalog.FRED, "ab" * 32)],
+        skipped=[SkippedObject("", catalog.FRED, "already there")],
+        failed=[Failure(catalog.FRED, "VIXCLS", "https://example.test", "HTTP 500")],
+        planned={1: (catalog.FRED, 3), 2: (catalog.YAHOO, 90)},
+    )  # fmt: skip
+    assert ShardReport.from_json(report.to_json()) == report
+    document = json.loads(report.to_json())
+    document["window"]["start"] = "someday"
+    with pytest.raises(InvalidShard, match=r"^not a shard report \(window.start: "):
+        ShardReport.from_json(json.dumps(document).encode())
 
 
 def test_keys_the_worker_no_longer_plans_are_failures_not_silently_dropped() -> None:

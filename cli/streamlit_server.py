@@ -1,0 +1,52 @@
+"""Streamlit's own command line (`python -m cli.streamlit_server run ...`), started by `pipeline dashboard`,
+with the browser messages a visitor may not send refused.
+
+Streamlit acts on every BackMsg of a connected browser. One of them, `clear_cache` (the "Clear cache"
+menu entry and the `c` key in development builds), empties every `st.cache_data` and `st.cache_resource`
+of the server: every visitor's cached results and the pages' shared database connection, so one signed-in
+visitor could make every page of every visitor recompute, again and again. `client.toolbarMode` hides
+the menu entry, but a client writes its own messages. So the server drops these before a session sees
+them, logging each once per kind; the app's caches expire by their time to live alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.runtime.app_session import AppSession
+
+#: BackMsg kinds no visitor may send: clearing every cache of the server, turning on re-running on
+#: file saves (the file watcher is off), asking the server to read its git repository.
+REFUSED_BACK_MESSAGES = frozenset({"clear_cache", "set_run_on_save", "load_git_info"})
+
+log = logging.getLogger(__name__)
+_handle_back_message = AppSession.handle_backmsg
+_logged: set[str] = set()
+
+
+def _handle_allowed_back_message(session: AppSession, message: BackMsg) -> None:
+    kind = message.WhichOneof("type")
+    if kind in REFUSED_BACK_MESSAGES:
+        if kind not in _logged:
+            _logged.add(kind)
+            log.warning("refused a browser's %s message (further ones are refused silently)", kind)
+        return
+    _handle_back_message(session, message)
+
+
+def refuse_visitor_control_messages() -> None:
+    """Make every Streamlit session of this process drop the messages of `REFUSED_BACK_MESSAGES`."""
+    AppSession.handle_backmsg = _handle_allowed_back_message  # type: ignore[method-assign,assignment]
+
+
+def main() -> None:
+    refuse_visitor_control_messages()
+    from streamlit.web.cli import main as streamlit_main
+
+    sys.exit(streamlit_main(prog_name="streamlit"))
+
+
+if __name__ == "__main__":
+    main()
