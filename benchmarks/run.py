@@ -3,7 +3,7 @@ objects, then the dashboard's timings on the 500-ticker data, its pages through 
 visitors run the explorer's heaviest statements, 20 visitors opening every page in turn, the explorer's
 memory per statement, then the ETL's requests against an S3 raw
 zone (moto), then the ETL against ten years of daily objects in S3 by each way of finding what is new,
-and the event path's latency.
+and the event path's latency; last the lake (benchmarks/lake_bench.py).
 
 Runs in its own PIPELINE_HOME (``.pipeline-bench`` unless BENCH_HOME is set), which it empties first.
 """
@@ -21,6 +21,7 @@ from benchmarks import (
     explorer_memory,
     gate_concurrency,
     history_bench,
+    lake_bench,
     s3_bench,
     visitor_load,
 )
@@ -49,6 +50,7 @@ def main() -> None:
     explorer_memory.main(home)
     s3_bench.main(home / "s3")
     history_bench.main(home / "history")
+    lake_bench.main(home / "lake")
 
 
 if __name__ == "__main__":

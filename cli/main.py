@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import click
 
-from pipeline.catalog import DATA_SOURCES, INGEST_SOURCES
+from cli.lake import lake
+from pipeline.catalog import DATA_SOURCES, INGEST_SOURCES, LAKE_SOURCES, default_sources
 from pipeline.market_time import WindowOptionsError, default_ingest_day, requested_window
 from pipeline.outcomes import (
     EXIT_FAILED,
@@ -74,7 +75,8 @@ def _window_options(command):
                 "sources",
                 multiple=True,
                 type=click.Choice(INGEST_SOURCES),
-                help=f"Source to fetch (repeatable); default: {', '.join(DATA_SOURCES)}.",
+                help=f"Source to fetch (repeatable); default: {', '.join(DATA_SOURCES)} (and "
+                f"{', '.join(LAKE_SOURCES)} when LAKE_WAREHOUSE is set).",
             ),
             click.option("--date", "day", type=ISO_DATE, help="One day (default: yesterday, New York time)."),
             click.option("--start", type=ISO_DATE, help="First day of an inclusive range."),
@@ -109,7 +111,7 @@ def _ingest(sources: Sequence[str], day, start, end, force: bool) -> int:
         result = run_ingest(
             settings,
             open_raw_store(settings),
-            sources=tuple(sources) or DATA_SOURCES,
+            sources=tuple(sources) or default_sources(lake=bool(settings.lake_warehouse)),
             start=first,
             end=last,
             force=force,
@@ -202,13 +204,16 @@ def run(sources, day, start, end, force) -> int:
 @click.option("--days", type=click.IntRange(1, 10_000), default=260, show_default=True, help="Trading days.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same bytes).")
 @click.option("--end", type=ISO_DATE, help="Last day of the sample (default: yesterday, New York time).")
-def sample(tickers: int, days: int, seed: int, end: dt.date | None) -> int:
+@click.option("--intraday", is_flag=True, help="Also Yahoo's minute bars of the days it still serves.")
+def sample(tickers: int, days: int, seed: int, end: dt.date | None, intraday: bool) -> int:
     """Write deterministic synthetic responses, in the real APIs' formats, into the raw zone."""
-    _write_sample(_settings(), tickers=tickers, days=days, seed=seed, end=end)
+    _write_sample(_settings(), tickers=tickers, days=days, seed=seed, end=end, intraday=intraday)
     return EXIT_OK
 
 
-def _write_sample(settings: Settings, *, tickers: int, days: int, seed: int, end: dt.date | None) -> None:
+def _write_sample(
+    settings: Settings, *, tickers: int, days: int, seed: int, end: dt.date | None, intraday: bool = False
+) -> None:
     from pipeline.rawzone import open_raw_store
     from sample_data.generator import write_sample
 
@@ -225,6 +230,13 @@ def _write_sample(settings: Settings, *, tickers: int, days: int, seed: int, end
     except ValueError as error:  # impossible arguments, e.g. more tickers than the universe holds
         raise click.UsageError(str(error)) from None
     click.echo(result.summary())
+    if intraday:
+        from sample_data.intraday import write_intraday_sample
+
+        store, last_day = open_raw_store(settings), result.window.end
+        click.echo(
+            write_intraday_sample(settings, store, tickers=tickers, days=days, seed=seed, end=last_day)
+        )
 
 
 def _serve_dashboard(settings: Settings, port: int, address: str, forwarded_for: bool = False) -> int:
@@ -270,7 +282,9 @@ def demo(port: int, address: str) -> int:
     store = open_raw_store(settings)
     if next(iter(store.list(RAW_PREFIX + "/")), None) is None:
         click.echo(f"demo: the raw zone {store.describe()} is empty; writing sample data", err=True)
-        _write_sample(settings, tickers=60, days=260, seed=7, end=None)
+        _write_sample(
+            settings, tickers=60, days=260, seed=7, end=None, intraday=bool(settings.lake_warehouse)
+        )
     code = _etl(full=False)
     if code == EXIT_FAILED:
         return code
@@ -332,6 +346,9 @@ def db_stop() -> int:
         else "the embedded PostgreSQL is not running"
     )
     return EXIT_OK
+
+
+cli.add_command(lake)
 
 
 def _fail(message: str, code: int) -> int:

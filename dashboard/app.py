@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.login import require_login
+from dashboard.queries import lake
 from dashboard.status_views import render_database_down, render_no_data, render_sample_notice
 from pipeline.db import DatabaseUnavailable
 
@@ -31,6 +32,12 @@ PAGES = {
         st.Page("app_pages/weather_sentiment.py", title="Weather and sentiment", icon=":material/rainy:"),
         st.Page("app_pages/weather_market.py", title="Weather and the market", icon=":material/thermostat:"),
     ],
+    # Minute bars live in the lake only: the page is there when the lake is (LAKE_WAREHOUSE).
+    **(
+        {"Lake": [st.Page("app_pages/intraday.py", title="Intraday", icon=":material/timeline:")]}
+        if lake.lake_configured()
+        else {}
+    ),
     "Operations": [
         st.Page("app_pages/pipeline_health.py", title="Pipeline health", icon=":material/monitor_heart:"),
         st.Page("app_pages/sql_explorer.py", title="SQL explorer", icon=":material/terminal:"),

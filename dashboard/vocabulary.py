@@ -98,6 +98,13 @@ COLUMNS: dict[str, Term] = {
     "last_close": Term("Last close", "level"),
     "last_return": Term("Last daily return", "signed_percent"),
     "high_52w": Term("52-week high", "level"),
+    # Intraday (minute bars from the lake)
+    "time_of_day": Term("Time of day (New York)"),
+    "vwap": Term("VWAP (volume-weighted average price)", "level"),
+    "intraday_range": Term("Intraday range", "percent"),
+    "intraday_volatility": Term("Intraday volatility", "percent"),
+    "session_return": Term("Open to close", "signed_percent"),
+    "bars": Term("Minute bars", "count"),
     # Correlations
     "series_a": Term("Series"),
     "series_b": Term("With"),
@@ -158,6 +165,7 @@ SOURCES: dict[str, str] = {
     "constituents": "Index members (Wikipedia)",
     "manifest": "Ingestion run reports",
     "ingest_shards": "Ingestion shard reports",
+    "yahoo_intraday": "Yahoo Finance (minute bars)",
 }
 
 #: Curated and analytics tables (etl.schema) as people know them.
@@ -174,6 +182,7 @@ TABLES: dict[str, str] = {
     "dim_date": "Calendar",
     "pipeline_runs": "Pipeline runs",
     "raw_objects": "Raw objects",
+    "stock_minute": "Minute stock prices (lake)",
 }
 
 #: Index symbols (PIPELINE_INDEXES) by name; an index not listed here shows its symbol.

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from etl.extract import PendingObject, Scan, UnreadableKey
 from etl.ledger import LedgerRow, ledger_row
 from etl.schema import INDEX_DAILY, STOCK_DAILY
-from pipeline.catalog import UNLOADED_SOURCES, YAHOO
+from pipeline.catalog import UNLOADED_SOURCES, YAHOO, YAHOO_INTRADAY
 from pipeline.rawzone import source_of_key
 from pipeline.settings import Settings
 
@@ -47,6 +47,9 @@ class LoadPlan:
     instruments: dict[str, dict[str, list[PendingObject]]] = field(default_factory=dict)
     objects: list[PendingObject] = field(default_factory=list)
     settled: list[LedgerRow] = field(default_factory=list)
+    # Minute bars, for the lake only (`etl.intraday`); without a lake they stay pending, unrecorded,
+    # so that the run after LAKE_WAREHOUSE is set loads them all.
+    minute_bars: list[PendingObject] = field(default_factory=list)
 
     @property
     def instrument_window_days(self) -> int:
@@ -103,6 +106,9 @@ def plan_load(scan: Scan, settings: Settings, today: dt.date) -> LoadPlan:
             plan.settled.append(ledger_row(item, item.sha256, rows=0, error=too_late))
         elif item.source == YAHOO and symbol:
             by_table[instrument_table(symbol, settings.pipeline_indexes)][symbol].append(item)
+        elif item.source == YAHOO_INTRADAY:
+            if settings.lake_warehouse:
+                plan.minute_bars.append(item)
         elif item.source in UNLOADED_SOURCES:
             # Reference snapshots (`companies` comes from the universe file) and shard reports
             # (the run's manifest carries them): recorded, nothing to load.

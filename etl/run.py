@@ -31,6 +31,7 @@ from etl.analytics import (
     update_table_stats,
 )
 from etl.extract import Scan, find_pending, find_pending_keys, recent_listing
+from etl.lake_sink import LakeSink
 from etl.ledger import read_ledger, record_etags, record_objects
 from etl.plan import LoadPlan, StagedLoad, plan_load
 from etl.postgres_sink import PostgresSink
@@ -162,8 +163,9 @@ def _load(
     phase.done("extract")
     backfill = is_backfill(plan.instrument_window_days)
     postgres = PostgresSink(conn)
+    lake = LakeSink(settings) if settings.lake_warehouse else None
     # PostgreSQL last: it holds the ledger, so an object counts as loaded only once every sink has it.
-    sinks: list[Sink] = [*other_sinks, postgres]
+    sinks: list[Sink] = [*other_sinks, *([lake] if lake else []), postgres]
     run = RunStart(result.run_id, full=full, backfill=backfill)
     try:
         for sink in sinks:
@@ -175,6 +177,10 @@ def _load(
         )
         for table, upserted in postgres.finish().items():
             staged.rows_written[table], staged.rows_inserted[table] = upserted
+        if lake and plan.minute_bars:  # to the lake only (etl.intraday), recorded with the other objects
+            from etl.intraday import load_minute_bars
+
+            staged.ledger_rows += load_minute_bars(store, plan.minute_bars, lake)
         phase.done("upsert")
         result.take(staged)
         _load_reference_tables(cursor, settings, staged, result, full=full, last_inputs=last_inputs)
@@ -184,6 +190,9 @@ def _load(
         staged.rows_inserted[RAW_OBJECTS] = record_objects(cursor, staged.ledger_rows).inserted
         record_etags(cursor, scan.new_etags)
         result.seconds = (dt.datetime.now(dt.UTC) - started_at).total_seconds()
+        if lake:  # the tables PostgreSQL computed, final now (etl.lake_sink)
+            lake.take_from_postgres(cursor, result.rows_written)
+            result.lake_rows = lake.pending_rows
         record_run(cursor, result, started_at, full, staged.quality_summary())
         # In this transaction: the dashboard's counts are never those of a load that did not commit.
         # A run that changed no curated row still wrote its own `pipeline_runs` row (and maybe ledger

@@ -48,6 +48,8 @@ class EtlResult:
     # The sha256 of the universe file `companies` now reflects, and whether this run loaded it.
     universe_sha256: str = ""
     companies_loaded: bool = False
+    # Rows written to each lake table (`etl.lake_sink`; empty without LAKE_WAREHOUSE).
+    lake_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -112,6 +114,7 @@ def record_run(
         "data_quality": quality,
         "phase_seconds": result.phase_seconds,
         "metadata_lookups": result.metadata_lookups,
+        "lake_rows_written": result.lake_rows,
         "companies_loaded": result.companies_loaded,
         UNIVERSE_SHA256: result.universe_sha256,
         "market_daily_refreshed": result.market_daily_refreshed,

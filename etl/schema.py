@@ -39,6 +39,8 @@ CORE_TABLES: tuple[str, ...] = (
     RAW_OBJECTS,
 )
 ANALYTICS_TABLES: tuple[str, ...] = (SECTOR_DAILY, MARKET_DAILY)
+# Lake-only tables (`etl.lake`): Iceberg, never in PostgreSQL.
+STOCK_MINUTE = "stock_minute"
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,26 @@ TABLES: dict[str, TableSpec] = {
                 ("temp_max_c", "float8"),
                 ("temp_min_c", "float8"),
             ),
+        ),
+    )
+}
+
+
+# The tables only the lake holds (no migration creates them): one-minute bars, stamped in UTC, with
+# the exchange-local trading day they belong to (the lake's partition).
+LAKE_ONLY_TABLES: dict[str, TableSpec] = {
+    STOCK_MINUTE: TableSpec(
+        STOCK_MINUTE,
+        ("ticker", "bar_time"),
+        (
+            ("ticker", "text"),
+            ("bar_time", "timestamptz"),
+            ("trade_date", "date"),
+            ("open", "float8"),
+            ("high", "float8"),
+            ("low", "float8"),
+            ("close", "float8"),
+            ("volume", "int8"),
         ),
     )
 }

@@ -131,7 +131,9 @@ def parse_event(event: Mapping[str, Any] | None) -> IngestEvent:
         )
     except WindowOptionsError as error:
         raise InvalidEvent(str(error)) from None
-    return IngestEvent(run.sources or catalog.DATA_SOURCES, first_day, last_day, run.force)
+    # The daily schedule's empty event: every source, the lake's own too when there is a lake.
+    default = catalog.default_sources(lake=bool(get_settings().lake_warehouse))
+    return IngestEvent(run.sources or default, first_day, last_day, run.force)
 
 
 def run_deadline(context: object) -> float | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ops.tools import ToolError, config_from_arguments, run_tool
 
-BUCKET_OUTPUTS = ("RawBucketName", "LogBucketName")
+BUCKET_OUTPUTS = ("RawBucketName", "LogBucketName", "LakeBucketName")
 DELETE_BATCH = 1000  # the most keys one DeleteObjects call accepts
 # Emptying passes per bucket: with writes denied the first one should leave nothing.
 EMPTY_PASSES = 3

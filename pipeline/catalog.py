@@ -7,6 +7,8 @@ from __future__ import annotations
 
 # Raw-zone sources (the <source> segment of a raw key).
 YAHOO = "yahoo"
+#: Yahoo's one-minute bars (the same chart API, ``interval=1m``): loaded into the lake only.
+YAHOO_INTRADAY = "yahoo_intraday"
 OPEN_METEO = "open_meteo"
 GDELT = "gdelt"
 FRED = "fred"
@@ -25,8 +27,19 @@ GDELT_MODES: tuple[str, ...] = (GDELT_VOLUME_MODE, GDELT_TONE_MODE)
 
 #: The sources `pipeline ingest` fetches when none is named.
 DATA_SOURCES: tuple[str, ...] = (YAHOO, OPEN_METEO, GDELT, FRED)
+#: The sources only the lake loads (`pipeline ingest` fetches them too when LAKE_WAREHOUSE is set).
+LAKE_SOURCES: tuple[str, ...] = (YAHOO_INTRADAY,)
+#: Yahoo's sources: a browser's User-Agent and transport, about one request a second.
+YAHOO_SOURCES: tuple[str, ...] = (YAHOO, YAHOO_INTRADAY)
+
+
+def default_sources(*, lake: bool) -> tuple[str, ...]:
+    """What `pipeline ingest` fetches when no source is named: the lake's own sources too when there is one."""
+    return (*DATA_SOURCES, *LAKE_SOURCES) if lake else DATA_SOURCES
+
+
 #: Every source `pipeline ingest --source` accepts.
-INGEST_SOURCES: tuple[str, ...] = (*DATA_SOURCES, CONSTITUENTS)
+INGEST_SOURCES: tuple[str, ...] = (*DATA_SOURCES, *LAKE_SOURCES, CONSTITUENTS)
 
 #: The read-only role the dashboard connects as (created by a migration).
 DASHBOARD_ROLE = "dashboard_reader"

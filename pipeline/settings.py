@@ -36,6 +36,8 @@ US_STATES_FILE = Path(__file__).parent / "data" / "us_states.csv"
 _FRED_SERIES = re.compile(r"^[A-Z0-9_]{1,30}$")
 _INDEX_SYMBOL = re.compile(r"^\^?[A-Z0-9.\-=]{1,15}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+# s3://bucket or s3://bucket/prefix (no trailing slash needed, none kept).
+_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/[A-Za-z0-9!_.*'()/\-]*)?$")
 
 # Given as one comma-separated variable (split by `_split_commas`).
 CommaList = tuple[str, ...]
@@ -101,6 +103,13 @@ class Settings(BaseModel):
     # are written (a local run's terminal stays readable). The stack sets it for the Lambdas and the
     # instance.
     pipeline_metrics_namespace: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_./#:-]{1,255}$")
+    # The lakehouse (etl.lake): where its Iceberg tables live, a folder (with the SQLite catalog
+    # catalog.db in it) or s3://bucket/prefix (the Glue Data Catalog); unset: no lake. The namespace
+    # (the Glue database on AWS, which the stack names) its tables are in.
+    lake_warehouse: str | None = None
+    lake_database: str = Field(default="curated", pattern=r"^[a-z][a-z0-9_]{0,254}$")
+    # An S3 and Glue endpoint other than AWS's (an emulator); boto3 reads the same variable.
+    aws_endpoint_url: AnyHttpUrl | None = None
 
     @field_validator("pipeline_home")
     @classmethod
@@ -151,6 +160,23 @@ class Settings(BaseModel):
             raise ValueError(f"not an S3 bucket name: {value!r}")
         return value or None
 
+    @field_validator("lake_warehouse")
+    @classmethod
+    def _check_lake_warehouse(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        value = value.strip()
+        if value.startswith("s3://"):
+            if not _S3_URI.match(value):
+                raise ValueError(f"not an s3://bucket/prefix URI: {value!r}")
+            return value.rstrip("/")
+        if "://" in value:
+            raise ValueError(f"must be a folder or an s3://bucket/prefix URI, not {value!r}")
+        folder = Path(value).expanduser().absolute()
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is a file, not a folder")
+        return str(folder)
+
     @field_validator("database_url", "dashboard_database_url", "explorer_database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
@@ -179,6 +205,7 @@ class Settings(BaseModel):
         "dashboard_oidc_redirect_uri",
         "dashboard_oidc_client_secret",
         "dashboard_oidc_metadata_url",
+        "aws_endpoint_url",
         mode="before",
     )
     @classmethod
@@ -243,6 +270,11 @@ class Settings(BaseModel):
             f"https://cognito-idp.{self.oidc_region}.amazonaws.com/"
             f"{self.dashboard_oidc_pool_id}/.well-known/openid-configuration"
         )
+
+    @property
+    def lake_on_s3(self) -> bool:
+        """True when the lake's warehouse is on S3 (the Glue catalog), False for a local folder."""
+        return bool(self.lake_warehouse and self.lake_warehouse.startswith("s3://"))
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -130,6 +130,12 @@ class AppInstanceConstruct(Construct):
             **{name: secrets[name].secret_arn for name in DASHBOARD_SECRETS if name in secrets},
             **region,
             **login_environment,
+            # The Intraday page reads the lake (lake mode) with the instance's credentials.
+            **{
+                name: pipeline_environment[name]
+                for name in ("LAKE_WAREHOUSE", "LAKE_DATABASE")
+                if name in pipeline_environment
+            },
         }
         user_data = ec2.UserData.custom("")
         instance_type = ec2.InstanceType(config.instance_type)

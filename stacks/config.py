@@ -214,6 +214,10 @@ class PipelineConfig(BaseModel):
         str | None, matching(_PREFIX_LIST, "a managed prefix list id such as pl-3b927c52")
     ] = None
     dashboard_login: Annotated[str, one_of(LOGIN_MODES)] = "password"
+    # The lakehouse (docs/architecture.md, The lake): Iceberg tables on S3 in the Glue Data Catalog,
+    # queried by Athena; each query may scan at most `lake_query_limit_mb` (Athena's minimum is 10 MB).
+    lake: Boolean = False
+    lake_query_limit_mb: Annotated[int, whole_number(10, 1_000_000)] = 1024
 
     @model_validator(mode="before")
     @classmethod
@@ -268,6 +272,11 @@ class PipelineConfig(BaseModel):
     def database_storage_type(self) -> str:
         """RDS storage: gp3 (cheaper per IOPS), gp2 in a lab account, which allows only gp2."""
         return "gp2" if self.lab else "gp3"
+
+    @property
+    def lake_database(self) -> str:
+        """The Glue database of the lake's tables (Glue names: lowercase letters, digits, underscores)."""
+        return f"pipeline_{self.environment.replace('-', '_')}_lake"
 
     @property
     def open_to_the_internet(self) -> bool:

@@ -188,7 +188,10 @@ def systemd_units(settings: BootstrapSettings) -> dict[str, str]:
             "After=pipeline-migrate.service\n"
             + _service_section(
                 f"etl --recent-days {SAFETY_NET_DAYS}",
-                f"Type=oneshot\nSuccessExitStatus={ETL_SUCCESS_STATUSES}\nTimeoutStartSec=2h\n",
+                f"Type=oneshot\nSuccessExitStatus={ETL_SUCCESS_STATUSES}\nTimeoutStartSec=2h\n"
+                # The lake's maintenance after each scheduled run (nothing to do without a lake); its
+                # failure does not fail the ETL's unit.
+                f"ExecStartPost=-{PIPELINE_BIN} lake compact\n",
             ),
             wanted_by="",
         ),

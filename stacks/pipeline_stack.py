@@ -17,6 +17,7 @@ from stacks.deferred import DeferredSettings
 from stacks.etl_events import EtlEventsConstruct
 from stacks.ingestion import IngestionConstruct
 from stacks.lab import LabAccess
+from stacks.lake import LakeConstruct
 from stacks.log_agent import metrics_namespace
 from stacks.monitoring import IngestionAlarms
 from stacks.network import NetworkConstruct
@@ -35,13 +36,17 @@ class PipelineStack(Stack):
 
         storage = StorageConstruct(self, "Storage", config=config)
         network = NetworkConstruct(self, "Network", config=config, log_bucket=storage.log_bucket)
+        lake = (
+            LakeConstruct(self, "Lake", config=config, log_bucket=storage.log_bucket) if config.lake else None
+        )
         database = DatabaseConstruct(self, "Database", config=config, vpc=network.vpc)
         ingestion = IngestionConstruct(
             self,
             "Ingestion",
             config=config,
             raw_bucket=storage.raw_bucket,
-            pipeline_environment=pipeline_environment,
+            # With a lake, the daily run fetches the minute bars too (the Lambdas touch only the raw zone).
+            pipeline_environment={**pipeline_environment, **(lake.settings if lake else {})},
             existing_role=lab.role if lab else None,
         )
         etl_events = EtlEventsConstruct(self, "EtlEvents", raw_bucket=storage.raw_bucket)
@@ -71,11 +76,17 @@ class PipelineStack(Stack):
                 "DASHBOARD_DB_SECRET_ARN": database.dashboard_secret,
                 "EXPLORER_DB_SECRET_ARN": database.explorer_secret,
             },
-            pipeline_environment={**pipeline_environment, "ETL_QUEUE_URL": etl_events.queue.queue_url},
+            pipeline_environment={
+                **pipeline_environment,
+                "ETL_QUEUE_URL": etl_events.queue.queue_url,
+                **(lake.settings if lake else {}),
+            },
             existing_profile=lab.instance_profile if lab else None,
             oidc_environment=oidc_settings.tokens if oidc_settings else None,
         )
         etl_events.queue.grant_consume_messages(app.instance.role)
+        if lake:
+            lake.grant_instance(app.instance.role)
         database.allow_from(app.instance)
         observability = ObservabilityConstruct(
             self,
@@ -137,6 +148,12 @@ class PipelineStack(Stack):
                 ingestion.dispatcher.function_name, '{"start":"2016-01-01","end":"2025-12-31"}'
             ),
         }
+        if lake:
+            outputs |= {
+                "LakeBucketName": lake.bucket.bucket_name,
+                "LakeDatabase": lake.database_name,
+                "AthenaWorkgroup": lake.workgroup.name,
+            }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
         drop_role_dependency(ingestion.function)

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from lambda_src.ingestion import constituents, fred, gdelt, open_meteo, yahoo
+from lambda_src.ingestion import constituents, fred, gdelt, open_meteo, yahoo, yahoo_intraday
 from lambda_src.ingestion.httpclient import (
     BROWSER_USER_AGENT,
     PROJECT_USER_AGENT,
@@ -57,6 +57,7 @@ Planner = Callable[[Settings, Window, dt.date], SourcePlan]
 
 PLANNERS: dict[str, Planner] = {
     catalog.YAHOO: yahoo.plan,
+    catalog.YAHOO_INTRADAY: yahoo_intraday.plan,
     catalog.OPEN_METEO: open_meteo.plan,
     catalog.GDELT: gdelt.plan,
     catalog.FRED: fred.plan,
@@ -64,6 +65,7 @@ PLANNERS: dict[str, Planner] = {
 }
 PACING_SECONDS: dict[str, float] = {
     catalog.YAHOO: yahoo.PACING_SECONDS,
+    catalog.YAHOO_INTRADAY: yahoo_intraday.PACING_SECONDS,
     catalog.OPEN_METEO: open_meteo.SECONDS_PER_CALL,
     catalog.GDELT: gdelt.PACING_SECONDS,
     catalog.FRED: fred.PACING_SECONDS,
@@ -80,7 +82,7 @@ class IngestWindowError(ValueError):
 
 def default_transport(source: str) -> Transport:
     """Yahoo gets the browser-impersonating transport when available; every other API plain requests."""
-    return browser_transport() if source == catalog.YAHOO else RequestsTransport()
+    return browser_transport() if source in catalog.YAHOO_SOURCES else RequestsTransport()
 
 
 @dataclass
@@ -282,7 +284,7 @@ def run_shard(
         transport_factory(source),
         pacer,
         clock=clock,
-        user_agent=BROWSER_USER_AGENT if source == catalog.YAHOO else PROJECT_USER_AGENT,
+        user_agent=BROWSER_USER_AGENT if source in catalog.YAHOO_SOURCES else PROJECT_USER_AGENT,
         policy=retry_policy,
         deadline=deadline,
         unreachable=unreachable,

@@ -36,6 +36,8 @@ MODES: dict[str, dict[str, Any]] = {
 # Synthesized on demand only (not part of `any_mode`): the Cognito login's template tests name it.
 OPTIONAL_MODES: dict[str, dict[str, Any]] = {
     "cognito": {"dashboard_login": "cognito", "allowed_cidr": "203.0.113.0/24"},
+    "lake": {"lake": "true", "lake_query_limit_mb": "2048"},
+    "lab_lake": {"lab": "true", "lake": "true"},
 }
 
 

@@ -38,11 +38,11 @@ def test_user_data_is_valid_bash(any_mode: Synthesized, tmp_path) -> None:
 
 def test_user_data_names_only_existing_pipeline_commands(any_mode: Synthesized) -> None:
     invoked = re.findall(r"/opt/pipeline/venv/bin/pipeline ([a-z]+)(?: ([a-z]+))?", _user_data(any_mode))
-    assert {command for command, _ in invoked} == {"db", "dashboard", "etl"}
+    assert {command for command, _ in invoked} == {"db", "dashboard", "etl", "lake"}
     for command, subcommand in invoked:
         assert command in cli.commands, command
-        if command == "db":
-            assert subcommand in cli.commands["db"].commands, subcommand
+        if command in ("db", "lake"):
+            assert subcommand in cli.commands[command].commands, subcommand
     for path in PIPELINE_COMMANDS:
         group = cli
         for name in path:

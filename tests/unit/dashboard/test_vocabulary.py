@@ -21,7 +21,8 @@ ALIASES = re.compile(r"\bAS\s+([a-z][a-z0-9_]*)\b(?!\s*\()")
 #: Aliases that name CTEs or inner values, never a result column people see.
 NOT_SHOWN = {"built", "core_rows", "first_day", "last_day", "daily_volatility", "traded_value", "series",
              "first_value", "second_value", "last_bar", "first_bar", "year_range", "failure", "r", "s",
-             "i", "c", "m", "a", "b", "value", "name", "d", "p", "low_bound", "high_bound"}  # fmt: skip
+             "i", "c", "m", "a", "b", "value", "name", "d", "p", "low_bound", "high_bound",
+             "minute_return"}  # fmt: skip
 #: The weather-and-market page writes these in the words of the measure chosen (`weather_class_words`,
 #: `show(measure, ...)`), never under their own names.
 NOT_SHOWN |= {"measure", "weather_class", "lowest_measure", "highest_measure", "mean_measure"}

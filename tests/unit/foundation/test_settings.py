@@ -97,3 +97,25 @@ def test_a_non_integer_concurrency_names_its_variable(monkeypatch: pytest.Monkey
     monkeypatch.setenv("INGEST_CONCURRENCY", "two")
     with pytest.raises(SettingsError, match=r"^invalid setting INGEST_CONCURRENCY: .*integer"):
         load_settings()
+
+
+def test_the_lake_warehouse_is_a_folder_or_an_s3_uri(tmp_path: Path) -> None:
+    assert load_settings().lake_warehouse is None
+    local = load_settings(lake_warehouse=str(tmp_path / "lake"))
+    assert local.lake_warehouse == str(tmp_path / "lake") and not local.lake_on_s3
+    remote = load_settings(lake_warehouse="s3://my-bucket/lake/", lake_database="pipeline_lake")
+    assert remote.lake_warehouse == "s3://my-bucket/lake" and remote.lake_on_s3
+    assert load_settings(lake_warehouse=" ").lake_warehouse is None
+    (tmp_path / "file").write_text("")
+    for value, message in (
+        ("s3://Bad_Bucket/x", "invalid setting LAKE_WAREHOUSE: not an s3://bucket/prefix URI"),
+        ("gs://bucket/x", "invalid setting LAKE_WAREHOUSE: must be a folder or an s3://bucket/prefix URI"),
+        (str(tmp_path / "file"), "invalid setting LAKE_WAREHOUSE: "),
+    ):
+        with pytest.raises(SettingsError) as error:
+            load_settings(lake_warehouse=value)
+        assert str(error.value).startswith(message) and "\n" not in str(error.value)
+    with pytest.raises(SettingsError, match=r"^invalid setting LAKE_DATABASE: "):
+        load_settings(lake_database="Has Spaces")
+    with pytest.raises(SettingsError, match=r"^invalid setting AWS_ENDPOINT_URL: "):
+        load_settings(aws_endpoint_url="not a url")

@@ -20,6 +20,15 @@ def test_empty_event_means_every_data_source_for_yesterday_in_new_york() -> None
     assert event.force is False
 
 
+def test_with_a_lake_the_empty_event_fetches_the_minute_bars_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import reset_settings_caches
+
+    monkeypatch.setenv("LAKE_WAREHOUSE", "s3://pipeline-lake/warehouse")
+    reset_settings_caches()
+    assert parse_event({}).sources == (*DATA_SOURCES, "yahoo_intraday")
+    assert parse_event({"sources": ["fred"]}).sources == ("fred",)
+
+
 def test_default_day_is_yesterday_in_new_york_not_utc() -> None:
     # 02:00 UTC on 10 March is still 9 March in New York.
     assert default_ingest_day(dt.datetime(2024, 3, 10, 2, 0, tzinfo=dt.UTC)) == dt.date(2024, 3, 8)
