@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import click
 
+from cli.database import database
 from cli.lake import lake
 from pipeline.catalog import DATA_SOURCES, INGEST_SOURCES, LAKE_SOURCES, default_sources
 from pipeline.market_time import WindowOptionsError, default_ingest_day, requested_window
@@ -302,52 +303,7 @@ def status() -> int:
     return EXIT_OK
 
 
-@cli.group()
-def db() -> None:
-    """Database commands."""
-
-
-@db.command("migrate")
-def db_migrate() -> int:
-    """Apply pending migrations."""
-    from pipeline.migrations import available_migrations, migrate
-
-    applied = migrate(_settings())
-    total = len(available_migrations())
-    if applied:
-        click.echo(
-            f"applied {len(applied)} migration(s): {', '.join(m.version + '_' + m.name for m in applied)}"
-        )
-    else:
-        click.echo(f"database is up to date ({total} migration(s))")
-    return EXIT_OK
-
-
-@db.command("url")
-def db_url() -> int:
-    """Print the PostgreSQL URI in use (starting the embedded server if needed)."""
-    from pipeline.db import database_url
-
-    click.echo(database_url(_settings()))
-    return EXIT_OK
-
-
-@db.command("stop")
-def db_stop() -> int:
-    """Stop the embedded PostgreSQL (its data stays in $PIPELINE_HOME/pg)."""
-    from pipeline.db import stop_embedded
-
-    settings = _settings()
-    if not settings.uses_embedded_database:
-        raise click.UsageError("DATABASE_URL or DB_SECRET_ARN is set: there is no embedded database to stop")
-    click.echo(
-        "stopped the embedded PostgreSQL"
-        if stop_embedded(settings)
-        else "the embedded PostgreSQL is not running"
-    )
-    return EXIT_OK
-
-
+cli.add_command(database)
 cli.add_command(lake)
 
 

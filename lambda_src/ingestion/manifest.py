@@ -99,3 +99,21 @@ def write_manifest(
         ),
     )
     return key
+
+
+#: How many entities a summary line names before it counts the rest.
+NAMED_PER_LINE = 3
+
+
+def failure_lines(failed: Sequence[Failure]) -> list[str]:
+    """One line per failure reason and source, naming its entities (a few, then how many more): offline,
+    hundreds of symbols fail for the same reason, and the terminal should say so once."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for item in failed:
+        groups.setdefault((item.source, item.reason), []).append(item.entity)
+    lines = []
+    for (source, reason), entities in groups.items():
+        named = ", ".join(entities[:NAMED_PER_LINE])
+        more = len(entities) - NAMED_PER_LINE
+        lines.append(f"  failed {source} {named}{f' and {more} more' if more > 0 else ''}: {reason}")
+    return lines

@@ -32,7 +32,7 @@ from lambda_src.ingestion.httpclient import (
     UnreachableHosts,
     browser_transport,
 )
-from lambda_src.ingestion.manifest import Failure, SkippedObject, WrittenObject, run_status
+from lambda_src.ingestion.manifest import Failure, SkippedObject, WrittenObject, failure_lines, run_status
 from lambda_src.ingestion.metrics import publish_shard
 from lambda_src.ingestion.plan import PlannedRequest, SourcePlan, Window
 from lambda_src.ingestion.shards import (
@@ -119,24 +119,6 @@ class IngestResult:
         lines += [f"  {note}" for note in self.notes]
         lines.append(f"  manifest: {self.manifest_key}")
         return "\n".join(lines)
-
-
-#: How many entities a summary line names before it counts the rest.
-NAMED_PER_LINE = 3
-
-
-def failure_lines(failed: Sequence[Failure]) -> list[str]:
-    """One line per failure reason and source, naming its entities (a few, then how many more): offline,
-    hundreds of symbols fail for the same reason, and the terminal should say so once."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for item in failed:
-        groups.setdefault((item.source, item.reason), []).append(item.entity)
-    lines = []
-    for (source, reason), entities in groups.items():
-        named = ", ".join(entities[:NAMED_PER_LINE])
-        more = len(entities) - NAMED_PER_LINE
-        lines.append(f"  failed {source} {named}{f' and {more} more' if more > 0 else ''}: {reason}")
-    return lines
 
 
 def ingest_window(start: dt.date, end: dt.date, today: dt.date) -> Window:

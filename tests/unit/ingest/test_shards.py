@@ -157,8 +157,7 @@ def test_a_refused_shard_message_fails_the_dispatch_instead_of_losing_the_shard(
 
 
 def test_a_summary_names_a_few_entities_per_reason_and_counts_the_rest() -> None:
-    from lambda_src.ingestion.manifest import Failure
-    from lambda_src.ingestion.runner import failure_lines
+    from lambda_src.ingestion.manifest import Failure, failure_lines
 
     failed = [Failure("yahoo", f"T{number}", "", "not attempted: no network") for number in range(6)]
     failed.insert(1, Failure("yahoo", "ZZZZ", "", "HTTP 404: delisted"))
