@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import display, queries, url_filters
@@ -97,19 +98,26 @@ bars = pd.DataFrame(
     ]
 )
 st.subheader(f"The index and the sectors most exposed to the weather, by {label(measure).lower()}")
-figure = px.bar(
-    bars,
-    x="series",
-    y="mean_return",
-    color="weather_days",
-    barmode="group",
-    category_orders={"weather_days": [words[c] for c in CLASSES]},
-    color_discrete_sequence=["#d62728", "#7f7f7f", "#1f77b4"],
-    labels={"series": "", "mean_return": term("mean_return").titled, "weather_days": ""},
-)
-figure.update_traces(hovertemplate=f"%{{x}}: {hover_value('mean_return')}")
-display.format_axis(figure, "mean_return")
-st.plotly_chart(display.phone_friendly(figure))
+
+
+def exposure_figure(bars: pd.DataFrame, order: list[str]) -> go.Figure:
+    """Mean daily return of the index and the exposed sectors, one bar per group of days."""
+    figure = px.bar(
+        bars,
+        x="series",
+        y="mean_return",
+        color="weather_days",
+        barmode="group",
+        category_orders={"weather_days": order},
+        color_discrete_sequence=["#d62728", "#7f7f7f", "#1f77b4"],
+        labels={"series": "", "mean_return": term("mean_return").titled, "weather_days": ""},
+    )
+    figure.update_traces(hovertemplate=f"%{{x}}: {hover_value('mean_return')}")
+    display.format_axis(figure, "mean_return")
+    return display.phone_friendly(figure)
+
+
+display.chart(exposure_figure, bars, [words[c] for c in CLASSES])
 
 st.subheader("Every sector's mean daily return on each group of days")
 table = (
