@@ -168,10 +168,10 @@ class Settings(BaseModel):
         value = value.strip()
         if value.startswith("s3://"):
             if not _S3_URI.match(value):
-                raise ValueError(f"not an s3://bucket/prefix URI: {value!r}")
+                raise ValueError("not an s3://bucket/prefix URI")
             return value.rstrip("/")
         if "://" in value:
-            raise ValueError(f"must be a folder or an s3://bucket/prefix URI, not {value!r}")
+            raise ValueError("must be a folder or an s3://bucket/prefix URI")
         folder = Path(value).expanduser().absolute()
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"{folder} is a file, not a folder")
