@@ -59,28 +59,22 @@ figure = make_subplots(
 palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
 for colour, (day, bars) in zip(palette, minutes.groupby("trade_date", sort=True), strict=False):
     shown_day = number(day, "date")
-    figure.add_trace(
-        go.Scatter(
-            x=bars["time_of_day"],
-            y=bars["close"],
-            name=shown_day,
-            line={"color": colour, "width": 1.4},
-            hovertemplate=f"%{{x|%H:%M}} {hover_value('close')}<extra>{shown_day}</extra>",
-        ),
-        row=1,
-        col=1,
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=bars["time_of_day"],
-            y=bars["vwap"],
-            name=f"{shown_day} VWAP",
-            line={"color": colour, "width": 1, "dash": "dot"},
-            hovertemplate=f"%{{x|%H:%M}} {hover_value('vwap')}<extra>{shown_day} VWAP</extra>",
-        ),
-        row=1,
-        col=1,
-    )
+    # The price and its VWAP: the same line in the day's colour, the VWAP thinner and dotted.
+    for column, name, line in (
+        ("close", shown_day, {"width": 1.4}),
+        ("vwap", f"{shown_day} VWAP", {"width": 1, "dash": "dot"}),
+    ):
+        figure.add_trace(
+            go.Scatter(
+                x=bars["time_of_day"],
+                y=bars[column],
+                name=name,
+                line={"color": colour, **line},
+                hovertemplate=f"%{{x|%H:%M}} {hover_value(column)}<extra>{name}</extra>",
+            ),
+            row=1,
+            col=1,
+        )
     figure.add_trace(
         go.Bar(
             x=bars["time_of_day"],
