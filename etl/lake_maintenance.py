@@ -126,7 +126,7 @@ def remove_orphans(table: Table, written_before: dt.datetime) -> int:
     from pyiceberg.io.pyarrow import PyArrowFileIO
 
     scheme, netloc, root = PyArrowFileIO.parse_location(table.location())
-    files = table.io.fs_by_scheme(scheme, netloc)  # type: ignore[attr-defined]
+    files = table.io.fs_by_scheme(scheme, netloc)
     referenced = _referenced_paths(table)
     removed = 0
     for info in files.get_file_info(FileSelector(root, recursive=True, allow_not_found=True)):
