@@ -161,7 +161,7 @@ def open_table(catalog: Catalog, settings: Settings, name: str) -> Table:
     spec = lake_spec(name)
     schema = iceberg_schema(spec)
     try:
-        return catalog.create_table_if_not_exists(
+        table = catalog.create_table_if_not_exists(
             table_identifier(settings, name),
             schema=schema,
             partition_spec=partition_spec(spec, schema),
@@ -173,6 +173,22 @@ def open_table(catalog: Catalog, settings: Settings, name: str) -> Table:
             f"the lake's namespace {settings.lake_database!r} does not exist in the catalog "
             "(on AWS the stack creates the Glue database: is LAKE_DATABASE the stack's?)"
         ) from None
+    return evolved(table, schema)
+
+
+def evolved(table: Table, schema: Schema) -> Table:
+    """`table` with the columns `schema` has and it lacks added (optional, at the end, in one schema
+    commit; the rows written before read them as NULL): a lake made by an earlier release of the
+    code takes the columns added since (`stock_minute.fetched_at`). Only additions: a column is
+    never dropped, renamed or retyped here."""
+    present = set(table.schema().column_names)
+    missing = [field for field in schema.fields if field.name not in present]
+    if not missing:
+        return table
+    with table.update_schema() as update:
+        for field in missing:
+            update.add_column(field.name, field.field_type, doc=field.doc)
+    return table
 
 
 def arrow_schema(name: str) -> pa.Schema:

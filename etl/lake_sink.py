@@ -58,6 +58,7 @@ class LakeSink:
         self.batches: dict[str, list[pa.Table]] = {}
         self.whole: dict[str, pa.Table] = {}
         self.minute_bars: tuple[pa.Table, BooleanExpression] | None = None
+        self._minute_table: Table | None = None
         #: Rows written per lake table by `commit`, and the seconds it took.
         self.rows: dict[str, int] = {}
         self.seconds = 0.0
@@ -78,6 +79,12 @@ class LakeSink:
             changed_in_postgres = name not in FACT_TABLES and rows_written.get(name)
             if self.full or changed_in_postgres or table.current_snapshot() is None:
                 self.whole[name] = export_rows(cursor, lake_spec(name))
+
+    def minute_table(self) -> Table:
+        """`stock_minute` (created, or given the columns added since, on first use in the run)."""
+        if self._minute_table is None:
+            self._minute_table = open_table(open_catalog(self.settings), self.settings, STOCK_MINUTE)
+        return self._minute_table
 
     def stage_minute_bars(self, rows: pa.Table, replaced: BooleanExpression) -> None:
         """Minute bars (`etl.intraday`) to write to `stock_minute` at `commit`, replacing `replaced`."""
@@ -114,8 +121,7 @@ class LakeSink:
             self.rows[name] = rows.num_rows
         if self.minute_bars is not None:
             rows, replaced = self.minute_bars
-            table = open_table(open_catalog(self.settings), self.settings, STOCK_MINUTE)
-            replace_rows(table, rows, replaced)
+            replace_rows(self.minute_table(), rows, replaced)
             self.rows[STOCK_MINUTE] = rows.num_rows
         self.seconds = time.perf_counter() - started
 
