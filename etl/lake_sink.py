@@ -213,6 +213,9 @@ def _read_csv(spool: IO[bytes], spec: TableSpec) -> pa.Table:
     from pyarrow import csv
 
     schema = arrow_schema(spec.name)
+    if not spool.read(1):
+        return schema.empty_table()  # an empty table: COPY sent nothing, which Arrow cannot parse
+    spool.seek(0)
     table = csv.read_csv(
         spool,
         read_options=csv.ReadOptions(column_names=spec.column_names, block_size=16 << 20),
