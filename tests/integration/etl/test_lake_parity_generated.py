@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +34,10 @@ from tests.integration.etl.test_lake_parity import assert_parity
 from tests.support.examples import examples
 
 __all__ = ["template_database"]  # a fixture, used by name
+
+# About 7 s an example on a busy machine: pytest-timeout's 300 s would stop a deep run (its alarm
+# reaches DuckDB as "Query interrupted"), so the limit grows with the examples.
+pytestmark = pytest.mark.timeout(examples(300))
 
 # One chart only: every other lake table is new and empty, so exported empty from PostgreSQL (COPY
 # sends no byte at all, which Arrow's CSV reader refused: the run failed whenever a source was missing).
