@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 DayKey = tuple[str, dt.date]
 DayRank = tuple[int, bytes]
 PRICE_NAMES = ("open", "high", "low", "close", "volume")
+# The bars a run ranks and stages at once (about 375 bytes each at the peak, written before the next
+# chunk is read): a daily run of 500 tickers (~195,000 bars) is one chunk, a 20-session backfill four.
+CHUNK_BARS = 1_000_000
 
 
 @dataclass
@@ -149,10 +152,20 @@ def _check_bars(stamps: np.ndarray, prices: dict[str, np.ndarray]) -> None:
 def load_minute_bars(store: RawStore, objects: Sequence[PendingObject], sink: LakeSink) -> list[LedgerRow]:
     """Parse the minute-chart `objects` and stage, in the lake `sink`, the bars of each (ticker, day)
     they hold a newer fetch of than the lake does (written to `stock_minute` in one commit with the
-    run's other lake writes); a ledger row per object."""
+    run's other lake writes); a ledger row per object.
+
+    Memory is bounded by `CHUNK_BARS`: the objects are read ticker by ticker, and once a chunk of
+    whole tickers holds that many bars it is ranked and staged (its files written) before the next
+    is read. A ticker's objects are all in one chunk, so the newest fetch of each of its days is."""
     ledger_rows: list[LedgerRow] = []
-    parsed: list[MinuteBars] = []
-    for item, body in read_bodies(store, objects):
+    chunk: list[MinuteBars] = []
+    chunk_bars = 0
+    ticker = None
+    for item, body in read_bodies(store, sorted(objects, key=_ticker_order)):
+        if _ticker_order(item)[0] != ticker and chunk_bars >= CHUNK_BARS:
+            _stage(chunk, sink)
+            chunk, chunk_bars = [], 0
+        ticker = _ticker_order(item)[0]
         digest = sha256_hex(body)
         source = ObjectInput(
             item.key, item.source, dict(item.extra), item.metadata.fetched_at, body, item.metadata.sha256
@@ -162,14 +175,24 @@ def load_minute_bars(store: RawStore, objects: Sequence[PendingObject], sink: La
         except (ParseError, MetadataError) as error:
             ledger_rows.append(ledger_row(item, digest, rows=0, error=str(error)))
             continue
-        parsed.append(bars)
+        chunk.append(bars)
+        chunk_bars += len(bars)
         ledger_rows.append(ledger_row(item, digest, rows=len(bars), error=None))
-    newest = newest_per_day(parsed)
+    _stage(chunk, sink)
+    return ledger_rows
+
+
+def _ticker_order(item: PendingObject) -> tuple[str, str]:
+    # The ticker as `parse_minute_bars` reads it (`ObjectInput.required`), then the key.
+    return item.extra.get("symbol", "").strip(), item.key
+
+
+def _stage(chunk: Sequence[MinuteBars], sink: LakeSink) -> None:
+    newest = newest_per_day(chunk)
     if newest:
         newest = newer_than_stored(sink.minute_table(), newest)
     if newest:
         sink.stage_minute_bars(_arrow_rows(newest), _covered(newest))
-    return ledger_rows
 
 
 def newest_per_day(parsed: Sequence[MinuteBars]) -> list[MinuteBars]:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression
     from pyiceberg.partitioning import PartitionSpec
     from pyiceberg.schema import Schema
-    from pyiceberg.table import Table
+    from pyiceberg.table import Table, Transaction
 
 CATALOG_NAME = "pipeline"
 CATALOG_FILE = "catalog.db"
@@ -200,10 +200,12 @@ def key_names(name: str) -> Sequence[str]:
     return lake_spec(name).key
 
 
-def replace_rows(table: Table, rows: pa.Table, where: BooleanExpression | None = None) -> None:
-    """Replace the rows of `table` that `where` selects (all when None) by `rows`, in one commit; into a
-    table never written, append (nothing to delete)."""
-    if table.current_snapshot() is None:
+def replace_rows(table: Table | Transaction, rows: pa.Table, where: BooleanExpression | None = None) -> None:
+    """Replace the rows of `table` that `where` selects (all when None) by `rows`, in one commit (or
+    staged in the transaction `table`); into a table never written, append (nothing to delete)."""
+    # A transaction's metadata includes what it staged so far; a table's is its last commit.
+    metadata = table.table_metadata if hasattr(table, "table_metadata") else table.metadata
+    if metadata.current_snapshot() is None:
         table.append(rows)
         return
     with warnings.catch_warnings():

@@ -6,7 +6,8 @@ one time, the one whose bars have the greater `day_digest`).
 Each example generates a few fetches of overlapping days of two tickers (re-fetches with other
 prices, minutes without trades, gaps, a stamp sent twice, fetch times that tie), writes them into a
 raw zone as the ingestion does, and loads them through `etl.intraday` into a real Iceberg lake (SQL
-catalog in a temporary folder): once all in one run, and once shuffled and cut into runs.
+catalog in a temporary folder): once all in one run, and once shuffled, cut into runs, each staged in
+chunks of a few bars; a run that fails before its commit leaves nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from etl import intraday
 from etl.extract import find_pending_keys
 from etl.intraday import day_digest, load_minute_bars
 from etl.lake_sink import LakeSink
@@ -173,12 +175,16 @@ def write_fetches(store: LocalRawStore, history: list[MinuteFetch]) -> dict[str,
     return stored
 
 
-def load(settings: Settings, store: LocalRawStore, keys: list[str]) -> None:
-    """One ETL run's minute-bar load of `keys`, in that order, committed to the lake."""
+def load(settings: Settings, store: LocalRawStore, keys: list[str], *, fail: bool = False) -> None:
+    """One ETL run's minute-bar load of `keys`, in that order, committed to the lake (or, when the run
+    `fail`s after staging, aborted)."""
     sink = LakeSink(settings)
     ledger = load_minute_bars(store, find_pending_keys(store, {}, keys).pending, sink)
     assert [row.error for row in ledger if row.error] == []
-    sink.commit()
+    if fail:
+        sink.abort()
+    else:
+        sink.commit()
 
 
 def lake_minute_rows(settings: Settings) -> list[tuple]:
@@ -217,9 +223,10 @@ def lake_at(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     history=st.lists(minute_fetches, min_size=2, max_size=6),
     order=st.randoms(use_true_random=False),
     cuts=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    chunk=st.sampled_from([1, 6, intraday.CHUNK_BARS]),
 )
 def test_minute_loads_in_any_order_and_runs_equal_one_full_load_and_the_newest_fetch(
-    monkeypatch, history, order, cuts
+    monkeypatch, history, order, cuts, chunk
 ):
     home = Path(tempfile.mkdtemp(prefix="minute-order-"))
     try:
@@ -234,13 +241,19 @@ def test_minute_loads_in_any_order_and_runs_equal_one_full_load_and_the_newest_f
         shuffled = list(keys)
         order.shuffle(shuffled)
         bounds = sorted({0, len(shuffled), *(min(cut, len(shuffled)) for cut in cuts)})
+        # in chunks of a few bars (each staged before the next is read, one commit per run),
         incremental = lake_at(home / "incremental", monkeypatch)
+        monkeypatch.setattr(intraday, "CHUNK_BARS", chunk)
         for start, end in itertools.pairwise(bounds):
             load(incremental, store, shuffled[start:end])
         # then both hold the same rows, and they are each (ticker, day)'s newest fetch's bars,
         expected = newest_bars(list(stored.values()))
         assert lake_minute_rows(full) == expected
         assert lake_minute_rows(incremental) == expected
+        # a run that staged everything into an empty lake and failed before its commit leaves no row,
+        failed = lake_at(home / "failed", monkeypatch)
+        load(failed, store, shuffled, fail=True)
+        assert lake_minute_rows(failed) == []
         # and loading everything again (an older fetch among them) changes nothing.
         load(incremental, store, list(reversed(keys)))
         assert lake_minute_rows(incremental) == expected
