@@ -269,16 +269,19 @@ def stored_digests(table: Table, where: BooleanExpression) -> dict[DayKey, bytes
     rows = (
         table.scan(row_filter=where).to_arrow().sort_by([("ticker", "ascending"), ("bar_time", "ascending")])
     )
+    if rows.num_rows == 0:
+        return {}
     tickers = np.asarray(rows.column("ticker").to_pylist(), dtype=object)
     days = rows.column("trade_date").to_numpy().astype("datetime64[D]")
     stamps = rows.column("bar_time").cast("int64").to_numpy() // 1_000_000
     prices = {name: rows.column(name).cast("float64").to_numpy(zero_copy_only=False) for name in PRICE_NAMES}
+    # In (ticker, bar_time) order each (ticker, day) is one run of rows.
+    starts = np.flatnonzero(np.r_[True, (tickers[1:] != tickers[:-1]) | (days[1:] != days[:-1])])
     digests = {}
-    for ticker, day in {(str(t), d) for t, d in zip(tickers, days.tolist(), strict=True)}:
-        keep = (tickers == ticker) & (days == np.datetime64(day, "D"))
-        digests[(ticker, day)] = day_digest(
-            stamps[keep], {name: values[keep] for name, values in prices.items()}
-        )
+    for start, end in zip(starts, [*starts[1:], len(stamps)], strict=True):
+        part = slice(int(start), int(end))
+        key = (str(tickers[start]), days[start].item())
+        digests[key] = day_digest(stamps[part], {name: values[part] for name, values in prices.items()})
     return digests
 
 
