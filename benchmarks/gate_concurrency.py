@@ -27,7 +27,7 @@ from benchmarks.served import percentile, served_dashboard
 from tests.support.backend_memory import ALLOWED_HEAVY
 from tests.support.chromium import launch_options
 
-ROUNDS = 4
+ROUNDS = 8
 PAGE_TARGET_S = 2.0
 PAGES = (
     ("/", "Market overview"),
