@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression
     from pyiceberg.partitioning import PartitionSpec
     from pyiceberg.schema import Schema
-    from pyiceberg.table import Table
+    from pyiceberg.table import Table, Transaction
 
 CATALOG_NAME = "pipeline"
 CATALOG_FILE = "catalog.db"
@@ -161,7 +161,7 @@ def open_table(catalog: Catalog, settings: Settings, name: str) -> Table:
     spec = lake_spec(name)
     schema = iceberg_schema(spec)
     try:
-        return catalog.create_table_if_not_exists(
+        table = catalog.create_table_if_not_exists(
             table_identifier(settings, name),
             schema=schema,
             partition_spec=partition_spec(spec, schema),
@@ -173,6 +173,22 @@ def open_table(catalog: Catalog, settings: Settings, name: str) -> Table:
             f"the lake's namespace {settings.lake_database!r} does not exist in the catalog "
             "(on AWS the stack creates the Glue database: is LAKE_DATABASE the stack's?)"
         ) from None
+    return evolved(table, schema)
+
+
+def evolved(table: Table, schema: Schema) -> Table:
+    """`table` with the columns `schema` has and it lacks added (optional, at the end, in one schema
+    commit; the rows written before read them as NULL): a lake made by an earlier release of the
+    code takes the columns added since (`stock_minute.fetched_at`). Only additions: a column is
+    never dropped, renamed or retyped here."""
+    present = set(table.schema().column_names)
+    missing = [field for field in schema.fields if field.name not in present]
+    if not missing:
+        return table
+    with table.update_schema() as update:
+        for field in missing:
+            update.add_column(field.name, field.field_type, doc=field.doc)
+    return table
 
 
 def arrow_schema(name: str) -> pa.Schema:
@@ -184,10 +200,12 @@ def key_names(name: str) -> Sequence[str]:
     return lake_spec(name).key
 
 
-def replace_rows(table: Table, rows: pa.Table, where: BooleanExpression | None = None) -> None:
-    """Replace the rows of `table` that `where` selects (all when None) by `rows`, in one commit; into a
-    table never written, append (nothing to delete)."""
-    if table.current_snapshot() is None:
+def replace_rows(table: Table | Transaction, rows: pa.Table, where: BooleanExpression | None = None) -> None:
+    """Replace the rows of `table` that `where` selects (all when None) by `rows`, in one commit (or
+    staged in the transaction `table`); into a table never written, append (nothing to delete)."""
+    # A transaction's metadata includes what it staged so far; a table's is its last commit.
+    metadata = table.table_metadata if hasattr(table, "table_metadata") else table.metadata
+    if metadata.current_snapshot() is None:
         table.append(rows)
         return
     with warnings.catch_warnings():

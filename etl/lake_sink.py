@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
     from pyiceberg.expressions import BooleanExpression
-    from pyiceberg.table import Table
+    from pyiceberg.table import Table, Transaction
 
 
 class LakeSink:
@@ -57,7 +57,10 @@ class LakeSink:
         # Per table: the Arrow batches handed on, or the whole table (`whole`), to write at `commit`.
         self.batches: dict[str, list[pa.Table]] = {}
         self.whole: dict[str, pa.Table] = {}
-        self.minute_bars: tuple[pa.Table, BooleanExpression] | None = None
+        # Minute bars are written chunk by chunk into one transaction, committed at `commit`.
+        self.minute_transaction: Transaction | None = None
+        self.minute_rows = 0
+        self._minute_table: Table | None = None
         #: Rows written per lake table by `commit`, and the seconds it took.
         self.rows: dict[str, int] = {}
         self.seconds = 0.0
@@ -79,9 +82,21 @@ class LakeSink:
             if self.full or changed_in_postgres or table.current_snapshot() is None:
                 self.whole[name] = export_rows(cursor, lake_spec(name))
 
+    def minute_table(self) -> Table:
+        """`stock_minute` (created, or given the columns added since, on first use in the run)."""
+        if self._minute_table is None:
+            self._minute_table = open_table(open_catalog(self.settings), self.settings, STOCK_MINUTE)
+        return self._minute_table
+
     def stage_minute_bars(self, rows: pa.Table, replaced: BooleanExpression) -> None:
-        """Minute bars (`etl.intraday`) to write to `stock_minute` at `commit`, replacing `replaced`."""
-        self.minute_bars = (rows, replaced)
+        """A chunk of minute bars (`etl.intraday`) for `stock_minute`, replacing `replaced`: its data
+        files are written now (so the chunk's memory is freed), the snapshot is committed with the
+        others at `commit`, one catalog commit for all the run's chunks (a failure before leaves
+        only files no snapshot references)."""
+        if self.minute_transaction is None:
+            self.minute_transaction = self.minute_table().transaction()
+        replace_rows(self.minute_transaction, rows, replaced)
+        self.minute_rows += rows.num_rows
 
     @property
     def pending_rows(self) -> dict[str, int]:
@@ -94,8 +109,8 @@ class LakeSink:
         for name, batches in self.batches.items():
             if name not in self.whole:
                 rows[name] = sum(batch.num_rows for batch in batches)
-        if self.minute_bars is not None:
-            rows[STOCK_MINUTE] = self.minute_bars[0].num_rows
+        if self.minute_transaction is not None:
+            rows[STOCK_MINUTE] = self.minute_rows
         return rows
 
     def commit(self) -> None:
@@ -112,16 +127,14 @@ class LakeSink:
             rows = pa.concat_tables(batches)
             replace_rows(self.tables[name], rows, key_filter(lake_spec(name), rows))
             self.rows[name] = rows.num_rows
-        if self.minute_bars is not None:
-            rows, replaced = self.minute_bars
-            table = open_table(open_catalog(self.settings), self.settings, STOCK_MINUTE)
-            replace_rows(table, rows, replaced)
-            self.rows[STOCK_MINUTE] = rows.num_rows
+        if self.minute_transaction is not None:
+            self.minute_transaction.commit_transaction()
+            self.rows[STOCK_MINUTE] = self.minute_rows
         self.seconds = time.perf_counter() - started
 
     def abort(self) -> None:
         # Nothing was written before `commit`: dropping the buffers is all there is to undo.
-        self.batches, self.whole, self.minute_bars = {}, {}, None
+        self.batches, self.whole, self.minute_transaction = {}, {}, None
 
 
 def to_arrow(rows: TableRows) -> pa.Table:
@@ -207,6 +220,9 @@ def _read_csv(spool: IO[bytes], spec: TableSpec) -> pa.Table:
     from pyarrow import csv
 
     schema = arrow_schema(spec.name)
+    if not spool.read(1):
+        return schema.empty_table()  # an empty table: COPY sent nothing, which Arrow cannot parse
+    spool.seek(0)
     table = csv.read_csv(
         spool,
         read_options=csv.ReadOptions(column_names=spec.column_names, block_size=16 << 20),

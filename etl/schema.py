@@ -242,7 +242,9 @@ TABLES: dict[str, TableSpec] = {
 
 
 # The tables only the lake holds (no migration creates them): one-minute bars, stamped in UTC, with
-# the exchange-local trading day they belong to (the lake's partition).
+# the exchange-local trading day they belong to (the lake's partition) and the `fetched_at` of the
+# response they came from (the newest fetch of a ticker's day wins, `etl.intraday`; added after the
+# table's first release, so a lake written before holds NULL there: older than any fetch).
 LAKE_ONLY_TABLES: dict[str, TableSpec] = {
     STOCK_MINUTE: TableSpec(
         STOCK_MINUTE,
@@ -256,6 +258,7 @@ LAKE_ONLY_TABLES: dict[str, TableSpec] = {
             ("low", "float8"),
             ("close", "float8"),
             ("volume", "int8"),
+            ("fetched_at", "timestamptz"),
         ),
     )
 }

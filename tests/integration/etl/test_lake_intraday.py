@@ -1,6 +1,7 @@
 """Minute bars through the ETL into the lake's `stock_minute` (never PostgreSQL): the sample's bars
-all arrive, a newer fetch of a day replaces it, a bad body is quarantined alone, and without a lake
-the objects wait, unrecorded, for the run that has one.
+all arrive, a newer fetch of a day replaces it, a bad body is quarantined alone, without a lake
+the objects wait, unrecorded, for the run that has one, and a lake written before `fetched_at`
+existed takes the column.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import json
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pytest
 
 from etl import run_etl
+from etl.lake import iceberg_schema, open_catalog, partition_spec, table_identifier
 from etl.lake_duckdb import lake_connection
+from etl.schema import LAKE_ONLY_TABLES, TableSpec
 from pipeline.market_time import window_period_bounds
 from pipeline.rawzone import LocalRawStore, keep_fetch, make_metadata, open_raw_store
 from pipeline.settings import Settings, get_settings
@@ -167,3 +171,51 @@ def test_without_a_lake_minute_bars_wait_unrecorded_for_the_run_that_has_one(
     result = run_etl(settings)
     assert result.exit_code == 0, result.summary()
     assert lake_bars(settings) == expected_bars(open_raw_store(settings))
+
+
+def test_a_lake_written_before_fetched_at_existed_takes_the_column_and_newer_fetches_replace_it(
+    lake_settings,
+):
+    # Given a stock_minute made by the code before `fetched_at` (no such column), holding two days
+    spec = LAKE_ONLY_TABLES["stock_minute"]
+    old_spec = TableSpec(spec.name, spec.key, tuple(c for c in spec.columns if c[0] != "fetched_at"))
+    schema = iceberg_schema(old_spec)
+    catalog = open_catalog(lake_settings)
+    old = catalog.create_table(
+        table_identifier(lake_settings, "stock_minute"),
+        schema=schema,
+        partition_spec=partition_spec(spec, schema),
+    )
+    write_samples(lake_settings)
+    symbol = sorted(ticker for ticker, _ in expected_bars(open_raw_store(lake_settings)))[0]
+    covered, untouched = dt.date(2024, 6, 28), dt.date(2024, 5, 1)  # one the sample has, one it has not
+    stamps = [
+        dt.datetime(day.year, day.month, day.day, 13, 30, tzinfo=dt.UTC) for day in (covered, untouched)
+    ]
+    old.append(
+        pa.table(
+            {
+                "ticker": [symbol, symbol],
+                "bar_time": pa.array(stamps, type=pa.timestamp("us", tz="UTC")),
+                "trade_date": [covered, untouched],
+                **{name: [1.0, 1.0] for name in ("open", "high", "low", "close")},
+                "volume": pa.array([1, 1], type=pa.int64()),
+            },
+            schema=schema.as_arrow(),
+        )
+    )
+    # When the ETL loads the sample's minute bars
+    result = run_etl(lake_settings)
+    assert result.exit_code == 0, result.summary()
+    # Then the table has the column, the old rows read it as NULL (older than any fetch): the covered
+    # day is the sample's, the untouched day stays as it was
+    table = catalog.load_table(table_identifier(lake_settings, "stock_minute"))
+    assert table.schema().column_names == spec.column_names
+    expected = expected_bars(open_raw_store(lake_settings))
+    assert lake_bars(lake_settings) == {**expected, (symbol, untouched): 1}
+    with lake_connection(lake_settings, ["stock_minute"]) as connection:
+        stamped = connection.execute(
+            "SELECT trade_date = ?, count(*), count(fetched_at) FROM stock_minute GROUP BY ALL ORDER BY 1",
+            [untouched],
+        ).fetchall()
+    assert stamped == [(False, sum(expected.values()), sum(expected.values())), (True, 1, 0)]

@@ -118,18 +118,18 @@ def test_a_mutated_body_loads_or_quarantines_never_anything_else(cut: int, flip:
     assert len(bars.stamps) == len(bars.trade_dates) <= 6
 
 
-def bars(ticker: str, days: list[dt.date], marker: float) -> MinuteBars:
+def bars(ticker: str, days: list[dt.date], marker: float, fetched_at: dt.datetime = FETCHED) -> MinuteBars:
     stamps = np.array([OPEN + 86_400 * (day - DAY).days for day in days], dtype=np.int64)
     trade_dates = np.array(days, dtype="datetime64[D]")
     prices = {name: np.full(len(days), marker) for name in ("open", "high", "low", "close", "volume")}
-    return MinuteBars(ticker, days, stamps, trade_dates, prices)
+    return MinuteBars(ticker, days, stamps, trade_dates, prices, fetched_at)
 
 
 def test_each_ticker_day_comes_from_the_newest_fetch_that_covers_it() -> None:
     monday, tuesday, wednesday = dt.date(2024, 7, 1), dt.date(2024, 7, 2), dt.date(2024, 7, 3)
-    older = (FETCHED, bars("AAPL", [monday, tuesday, wednesday], 1.0))
-    newer = (FETCHED + dt.timedelta(hours=1), bars("AAPL", [tuesday], 2.0))
-    other = (FETCHED, bars("MSFT", [tuesday], 3.0))
+    older = bars("AAPL", [monday, tuesday, wednesday], 1.0)
+    newer = bars("AAPL", [tuesday], 2.0, FETCHED + dt.timedelta(hours=1))
+    other = bars("MSFT", [tuesday], 3.0)
     for parsed in ([older, newer, other], [newer, other, older]):
         kept = newest_per_day(parsed)
         by_day = {
@@ -143,3 +143,12 @@ def test_each_ticker_day_comes_from_the_newest_fetch_that_covers_it() -> None:
             ("AAPL", wednesday): 1.0,
             ("MSFT", tuesday): 3.0,
         }
+
+
+def test_of_two_fetches_of_one_time_the_greater_digest_wins_whatever_the_order() -> None:
+    monday = dt.date(2024, 7, 1)
+    one, two = bars("AAPL", [monday], 1.0), bars("AAPL", [monday], 2.0)
+    winner = max((one, two), key=lambda item: item.day_rank(monday))
+    for parsed in ([one, two], [two, one]):
+        (kept,) = newest_per_day(parsed)
+        assert kept.prices["close"].tolist() == winner.prices["close"].tolist()
