@@ -29,7 +29,7 @@ import boto3
 
 from ops.tools import config_from_arguments
 from stacks.config import PipelineConfig
-from tests.rehearsal import deployed, moto_workarounds
+from tests.rehearsal import deployed, lake, moto_workarounds
 from tests.rehearsal.emulator import Emulator
 from tests.rehearsal.report import Report
 from tests.rehearsal.workspace import Workspace
@@ -77,10 +77,12 @@ def apply_break(workspace: Workspace, name: str) -> None:
     target.write_text(content.replace(text, broken), encoding="utf-8")
 
 
-#: The rehearsed deployments: normal mode (CloudFront access), lab mode (TLS access), and normal mode
-#: with private access (the dashboard on the instance's loopback, reached through Session Manager).
+#: The rehearsed deployments: normal mode (CloudFront access) with the lake (``-c lake=true``: Glue,
+#: Athena, the lake bucket; rehearsed in one mode, it adds one first boot's worth of checks, not a
+#: fourth deployment), lab mode (TLS access), and normal mode with private access (the dashboard on the
+#: instance's loopback, reached through Session Manager).
 MODES: dict[str, tuple[bool, str]] = {
-    "normal": (False, ""),
+    "normal": (False, "-c lake=true"),
     "lab": (True, ""),
     "private": (False, "-c dashboard_access=private"),
 }
@@ -186,6 +188,7 @@ def rehearse_update(
     environment: dict[str, str],
     before: deployed.DeployedStack,
     variables: Sequence[str],
+    extra_context: str = "",
 ) -> deployed.DeployedStack:
     """Change the code, check `cdk diff`, deploy again: the instance is replaced, the data stays."""
     marker = workspace.root / "pipeline" / "__init__.py"
@@ -193,7 +196,13 @@ def rehearse_update(
         marker.read_text(encoding="utf-8") + "\n# changed by the deploy rehearsal\n", encoding="utf-8"
     )
     diff = workspace.run(
-        [str(workspace.root / "node_modules/.bin/cdk"), "diff", "--no-notices", *CDK_CONTEXT.split()],
+        [
+            str(workspace.root / "node_modules/.bin/cdk"),
+            "diff",
+            "--no-notices",
+            *CDK_CONTEXT.split(),
+            *extra_context.split(),
+        ],
         environment,
         "cdk-diff",
     )
@@ -260,6 +269,8 @@ def rehearse_mode(
     stack = deployed.DeployedStack.load(config)
     with report.step(f"{mode} mode: what the emulator created"):
         deployed.check_everything(report, stack)
+        if config.lake:
+            lake.check_lake(report, stack)
         report_emulator_limits(report, stack, seen_limits)
     if first_boot:
         from tests.rehearsal import first_boot as boot
@@ -268,7 +279,7 @@ def rehearse_mode(
             boot.rehearse_first_boot(report, workspace, emulator, stack, variables)
     if update:
         with report.step(f"{mode} mode: update (changed code, deploy again)"):
-            stack = rehearse_update(report, workspace, environment, stack, variables)
+            stack = rehearse_update(report, workspace, environment, stack, variables, extra_context)
     with report.step(f"{mode} mode: destroy"):
         if make_step(report, workspace, environment, "destroy", *variables):
             deliveries = emulator.take_late_deliveries()
@@ -278,6 +289,8 @@ def rehearse_mode(
                 f"late deliveries {deliveries}",
             )
             check_destroyed(report, stack, emulator.take_leftovers())
+            if config.lake:
+                lake.check_lake_destroyed(report, stack)
         if lab:
             result = workspace.run(
                 [str(workspace.root / ".venv/bin/python"), "-m", "ops.lab_bootstrap", "--delete"],
@@ -313,7 +326,9 @@ def main(arguments: Sequence[str] | None = None) -> int:
             environment = emulator.client_environment()
             for name in [name for name in os.environ if name.startswith("AWS_")]:
                 del os.environ[name]
-            os.environ.update({k: v for k, v in environment.items() if k.startswith(("AWS_", "NODE_"))})
+            os.environ.update(
+                {k: v for k, v in environment.items() if k.startswith(("AWS_", "NODE_", "SSL_CERT"))}
+            )
             report.check(f"emulator: moto server over TLS at {emulator.endpoint}", True)
             seen: set[str] = set()
             for mode in MODES:
