@@ -65,6 +65,13 @@ BREAKS: dict[str, tuple[str, str, str, str]] = {
         "--no-build-isolation {APP_ROOT}/no-such-source",
         "first boot: the user data runs to the end",
     ),
+    # Not among the pytest self-tests (each is a whole rehearsal): run with --break lake --skip-first-boot.
+    "lake": (
+        "stacks/lake.py",
+        "location_uri=self.warehouse,",
+        'location_uri=self.bucket.s3_url_for_object("elsewhere"),',
+        "lake: the Glue database, located at the lake bucket's warehouse",
+    ),
 }
 
 
