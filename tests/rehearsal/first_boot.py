@@ -340,11 +340,17 @@ def signed_in_page(base_url: str, expected_text: str, login: Mapping[str, str]) 
             browser.close()
 
 
-def check_page_with_data(base_url: str, expected_text: str, login: Mapping[str, str]) -> str:
+def check_page_with_data(
+    base_url: str,
+    expected_text: str,
+    login: Mapping[str, str],
+    signed_in: Callable[[Any], object] = lambda page: None,
+) -> str:
     """In headless Chromium the dashboard asks for a login, hides `expected_text` until then, and shows
-    it once signed in with the login secret's user name and password."""
-    with signed_in_page(base_url, expected_text, login):
-        pass
+    it once signed in with the login secret's user name and password; then `signed_in` gets the page
+    (the rest of the checks that need a signed-in visitor, in the same browser)."""
+    with signed_in_page(base_url, expected_text, login) as page:
+        signed_in(page)
     return f"login asked; '{expected_text}' shown after signing in"
 
 
@@ -747,16 +753,19 @@ def _check_dashboard(
         )
         if healthy:
             login = stack.secret(environment["DASHBOARD_LOGIN_SECRET_ARN"])
+
+            def signed_in(page: Any) -> None:
+                if stack.config.lake:
+                    report.run(
+                        "dashboard: the Intraday page shows the lake's minute bars (DuckDB over S3, Chromium)",
+                        lambda: lake.check_intraday_page(page, base_url),
+                    )
+
             report.run(
                 f"dashboard ({stack.config.access_mode} mode): the gate's sign-in page first, data after "
                 "signing in with the login secret (Chromium)",
-                lambda: check_page_with_data(base_url, f"{index_name(index_symbol)} close", login),
+                lambda: check_page_with_data(base_url, f"{index_name(index_symbol)} close", login, signed_in),
             )
-            if stack.config.lake:
-                report.run(
-                    "dashboard: the Intraday page shows the lake's minute bars (DuckDB over S3, Chromium)",
-                    lambda: lake.check_intraday_page(base_url, login, f"{index_name(index_symbol)} close"),
-                )
             sessions = _sessions_of(database_uri, DASHBOARD_ROLE)
             report.check(
                 f"dashboard: connected as {DASHBOARD_ROLE}, with the credentials of the emulator's secret",
