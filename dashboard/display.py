@@ -7,11 +7,9 @@ so a 390 px phone has the whole width for the data, and every sector has its own
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -24,8 +22,9 @@ from dashboard.vocabulary import term
 ROW_PIXELS = 35
 MAX_TABLE_ROWS = 20
 
-#: Built figures kept for every visitor: a few per page and period, like the query results they draw.
-FIGURE_CACHE_ENTRIES = 256
+#: Charts and grids made once and kept for every visitor: a few per page and period, like the query
+#: results they show.
+ELEMENT_CACHE_ENTRIES = 256
 
 #: One colour per sector of the index's 11 GICS sectors (plotly's default cycle has only 10).
 SECTOR_PALETTE = (
@@ -108,17 +107,19 @@ def percent_points(fractions: pd.Series) -> pd.Series:
 
 
 def table(
-    frame: pd.DataFrame,
-    *,
-    max_rows: int = MAX_TABLE_ROWS,
-    key: str | None = None,
-    headers: Mapping[str, str] | None = None,
+    frame: pd.DataFrame, *, max_rows: int = MAX_TABLE_ROWS, headers: Mapping[str, str] | None = None
 ) -> None:
     """`frame` as a grid with words for headers and values, as tall as its rows up to `max_rows`.
 
     `headers` names columns whose words depend on the view ("Hottest 10% of days"); the others take
-    theirs from the vocabulary, and every column its number format."""
-    headers = headers or {}
+    theirs from the vocabulary, and every column its number format. Like `chart`, the grid element is
+    made once per data for every visitor and replayed after."""
+    _draw_table(frame, max_rows, sorted((headers or {}).items()))
+
+
+@st.cache_data(ttl=ANALYTICS_TTL, max_entries=ELEMENT_CACHE_ENTRIES, show_spinner=False)
+def _draw_table(frame: pd.DataFrame, max_rows: int, headers: list[tuple[str, str]]) -> None:
+    named = dict(headers)
     shown = for_display(frame)
     written_out = {
         column for column in frame.columns if term(column).kind != "text" and frame[column].isna().any()
@@ -127,15 +128,17 @@ def table(
         if term(column).kind in _PERCENT_KINDS and column not in written_out:
             shown[column] = percent_points(shown[column])
     config = {
-        column: _column_config(column, shown[column], column in written_out, headers.get(column))
+        column: _column_config(column, shown[column], column in written_out, named.get(column))
         for column in shown.columns
     }
     height = ROW_PIXELS * (min(len(shown), max_rows) + 1) + 3
-    st.dataframe(shown, hide_index=True, column_config=config, height=height, key=key)
+    st.dataframe(shown, hide_index=True, column_config=config, height=height)
 
 
+@st.cache_data(ttl=ANALYTICS_TTL, max_entries=ELEMENT_CACHE_ENTRIES, show_spinner=False)
 def wrapped_table(frame: pd.DataFrame) -> None:
-    """`frame` as a static table whose long cells (failure reasons) wrap instead of being cut off."""
+    """`frame` as a static table whose long cells (failure reasons) wrap instead of being cut off
+    (made once per data, like `table`)."""
     shown = pd.DataFrame(
         {term(column).label: [vocabulary.show(column, v) for v in frame[column]] for column in frame.columns}
     )
@@ -170,41 +173,21 @@ def options_in_words(column: str, values: Sequence[str]) -> dict[str, str]:
 
 
 def chart(build: Callable[..., go.Figure], *inputs: Any, **options: Any) -> None:
-    """Draw the figure `build(*inputs, **options)` makes, built once per inputs for all visitors.
+    """Draw the figure `build(*inputs, **options)` makes, built and encoded once per inputs for all visitors.
 
-    Building a plotly figure (plotly express, the validation of every property) takes 50-150 ms of CPU,
-    most of a page's run once its data is cached; a page opened again with the same data (any visitor,
-    the same period) reuses the built figure. `inputs` and `options` are hashed as `st.cache_data` hashes arguments
-    (data frames by their values), `build` is named by its file and name.
+    Building a plotly figure (plotly express, the validation of every property) and encoding it as the
+    chart element's JSON take 50-150 ms of CPU, most of a page's run once its data is cached. The chart
+    element is drawn inside a cached function, so a page opened again with the same data (any visitor,
+    the same period) replays the recorded element instead (Streamlit's replay of cached elements).
+    `inputs` and `options` are hashed as `st.cache_data` hashes arguments (data frames by their
+    values), `build` is named by its file and name.
     """
     code = build.__code__
-    spec = _figure_spec(f"{code.co_filename}:{build.__qualname__}", inputs, sorted(options.items()), build)
-    # The spec was validated when it was built: skip plotly's second validation of every property.
-    st.plotly_chart(go.Figure(spec, _validate=False))
+    _draw_chart(f"{code.co_filename}:{build.__qualname__}", inputs, sorted(options.items()), build)
 
 
-@st.cache_data(ttl=ANALYTICS_TTL, max_entries=FIGURE_CACHE_ENTRIES, show_spinner=False)
-def _figure_spec(
+@st.cache_data(ttl=ANALYTICS_TTL, max_entries=ELEMENT_CACHE_ENTRIES, show_spinner=False)
+def _draw_chart(
     name: str, inputs: tuple[Any, ...], options: list[tuple[str, Any]], _build: Callable[..., go.Figure]
-) -> dict[str, Any]:
-    spec = _build(*inputs, **dict(options)).to_dict()
-    for trace in spec.get("data", []):
-        for name, value in trace.items():
-            trace[name] = _fixed_width(value)
-    return spec
-
-
-def _fixed_width(value: Any) -> Any:
-    """An array of Python dates or texts as an array of fixed-width texts, else `value` unchanged.
-
-    The JSON is the same, but Streamlit copies a figure's arrays and plotly encodes them on every
-    run: element by element for Python objects, in one block for fixed-width ones (4-5 times faster).
-    """
-    if not isinstance(value, np.ndarray) or value.dtype != object or not len(value):
-        return value
-    if all(type(item) is dt.date for item in value):
-        return np.array([item.isoformat() for item in value])
-    # numpy's fixed-width texts drop trailing NUL characters: such a text stays a Python object.
-    if all(type(item) is str and not item.endswith("\0") for item in value):
-        return value.astype(str)
-    return value
+) -> None:
+    st.plotly_chart(_build(*inputs, **dict(options)))
