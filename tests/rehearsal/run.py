@@ -3,15 +3,16 @@
 The stages, each printing one line per check (PASS / FAIL / LIMIT for an emulator limit):
 
 1. the emulator (moto in server mode over TLS, tests/rehearsal/emulator.py);
-2. normal mode: ``make bootstrap`` + ``make deploy``, then checks on what the emulator created;
+2. normal mode, with the lake (``-c lake=true``): ``make bootstrap`` + ``make deploy``, then checks on
+   what the emulator created (tests/rehearsal/lake.py for the lake's);
 3. the instance's first boot in a sandbox (tests/rehearsal/first_boot.py);
 4. the operations commands (``make smoke``, ``make pause`` / ``make resume``, ``make etl-now``);
 5. an update (changed code, ``make deploy`` again) and ``make destroy``;
 6. lab mode: ``LabRole`` and ``LabInstanceProfile`` created first, ``make bootstrap-lab`` +
    ``make deploy LAB=1``, the same checks, ``make destroy LAB=1``.
 
-Usage: ``python -m tests.rehearsal.run [--keep] [--only normal|lab] [--break-template] [--break-first-boot]``
-(the ``--break-*`` switches are the rehearsal's self-tests: each must make it fail).
+Usage: ``python -m tests.rehearsal.run [--keep] [--only normal|lab|private] [--break template|first-boot|lake]``
+(the ``--break`` defects are the rehearsal's self-tests: each must make it fail).
 """
 
 from __future__ import annotations
