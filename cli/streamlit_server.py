@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import socket
 import sys
+from asyncio import base_events
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.runtime.app_session import AppSession
@@ -48,8 +50,24 @@ def refuse_visitor_control_messages() -> None:
     AppSession.handle_backmsg = _handle_allowed_back_message  # type: ignore[method-assign,assignment]
 
 
+def _no_delay(sock: socket.socket) -> None:
+    if sock.family in {socket.AF_INET, socket.AF_INET6} and sock.type == socket.SOCK_STREAM:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def send_small_messages_at_once() -> None:
+    """Turn Nagle's algorithm off on every TCP connection the server accepts.
+
+    asyncio turns it off only for sockets whose protocol number says TCP, and an accepted socket says 0;
+    with it on, each page run's second small message waited for the browser's delayed acknowledgement
+    (40 ms), and so did every run: about 45 ms of each page's time on an idle server.
+    """
+    base_events._set_nodelay = _no_delay  # type: ignore[attr-defined]
+
+
 def main() -> None:
     refuse_visitor_control_messages()
+    send_small_messages_at_once()
     for name in PRELOADED_MODULES:
         importlib.import_module(name)
     from streamlit.web.cli import main as streamlit_main

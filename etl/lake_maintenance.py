@@ -5,8 +5,13 @@ current month of daily bars), and every commit a snapshot. Left alone, a year of
 hundreds of files per table, each a request for every reader. So, per table, a partition holding
 more than `MAX_FILES_PER_PARTITION` data files is rewritten as one (read, then overwritten with a
 filter on that partition, in one commit: the rows and their values stay exactly as they were), and
-snapshots older than `KEEP_SNAPSHOTS_DAYS` are expired (the current one always stays). The instance
-runs it after each scheduled ETL run (stacks/instance_bootstrap.py); locally it runs by hand.
+snapshots older than `KEEP_SNAPSHOTS_DAYS` are expired (the current one always stays). Expiring a
+snapshot only drops it from the table's metadata: the data files and manifests that no remaining
+snapshot refers to (the rows a compaction or a daily overwrite replaced) would stay on disk or in S3,
+paid for and never read. So they are deleted too, if they are older than `ORPHAN_MIN_AGE_HOURS` (a
+file a writer has written but not yet committed is younger). Metadata JSON files stay: they are small
+and each names the one before. The instance runs it after each scheduled ETL run
+(stacks/instance_bootstrap.py); locally it runs by hand.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ if TYPE_CHECKING:
 
 MAX_FILES_PER_PARTITION = 4
 KEEP_SNAPSHOTS_DAYS = 7
+ORPHAN_MIN_AGE_HOURS = 24
+#: The files an orphan can be: Parquet data files, Avro manifests and manifest lists.
+ORPHAN_SUFFIXES = (".parquet", ".avro")
 
 
 @dataclass
@@ -35,13 +43,15 @@ class Compaction:
     files_before: dict[str, int] = field(default_factory=dict)
     files_after: dict[str, int] = field(default_factory=dict)
     snapshots_expired: dict[str, int] = field(default_factory=dict)
+    orphans_removed: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = ["lake compact:"]
         for name, before in self.files_before.items():
             lines.append(
                 f"  {name}: {before} data file(s) -> {self.files_after[name]}, "
-                f"{self.snapshots_expired.get(name, 0)} snapshot(s) expired"
+                f"{self.snapshots_expired.get(name, 0)} snapshot(s) expired, "
+                f"{self.orphans_removed.get(name, 0)} unreferenced file(s) deleted"
             )
         return "\n".join(lines)
 
@@ -63,6 +73,7 @@ def compact(settings: Settings, *, now: dt.datetime | None = None) -> Compaction
             replace_rows(table, table.scan(row_filter=where).to_arrow(), where)
         result.snapshots_expired[name] = _expire(table, now - dt.timedelta(days=KEEP_SNAPSHOTS_DAYS))
         result.files_after[name] = _data_files(table)
+        result.orphans_removed[name] = remove_orphans(table, now - dt.timedelta(hours=ORPHAN_MIN_AGE_HOURS))
     return result
 
 
@@ -106,3 +117,38 @@ def _expire(table: Table, before: dt.datetime) -> int:
     if old:
         table.maintenance.expire_snapshots().by_ids(old).commit()
     return len(old)
+
+
+def remove_orphans(table: Table, written_before: dt.datetime) -> int:
+    """Delete the data files and manifests under `table`'s location that none of its snapshots refers
+    to and that were written before `written_before`; how many were deleted."""
+    from pyarrow.fs import FileSelector, FileType
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    scheme, netloc, root = PyArrowFileIO.parse_location(table.location())
+    files = table.io.fs_by_scheme(scheme, netloc)  # type: ignore[attr-defined]
+    referenced = _referenced_paths(table)
+    removed = 0
+    for info in files.get_file_info(FileSelector(root, recursive=True, allow_not_found=True)):
+        if (
+            info.type == FileType.File
+            and info.path.endswith(ORPHAN_SUFFIXES)
+            and info.path not in referenced
+            and info.mtime is not None
+            and info.mtime < written_before
+        ):
+            files.delete_file(info.path)
+            removed += 1
+    return removed
+
+
+def _referenced_paths(table: Table) -> set[str]:
+    """Every data file, manifest and manifest list some snapshot of `table` refers to, as paths of
+    its file system."""
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    locations = {snapshot.manifest_list for snapshot in table.snapshots()}
+    if table.current_snapshot() is not None:
+        locations |= set(table.inspect.all_files().column("file_path").to_pylist())
+        locations |= set(table.inspect.all_manifests().column("path").to_pylist())
+    return {PyArrowFileIO.parse_location(location)[2] for location in locations}

@@ -280,3 +280,26 @@ def test_the_tls_modes_certificate_names_the_public_address_it_is_given(tmp_path
     names = ssl._ssl._test_decode_cert(str(certificate))["subjectAltName"]  # type: ignore[attr-defined]
     assert ("IP Address", "203.0.113.7") in names
     assert ("DNS", "dashboard.example.com") in names
+
+
+def test_a_websocket_client_submits_the_explorers_form_as_a_browser_does(gated):
+    """The load benchmark's explorer visitors (`StreamVisitor.submit`): the statement typed, Run pressed."""
+    import asyncio
+
+    from tests.support.streamlit_stream import StreamVisitor, signed_in_cookie
+
+    async def visit() -> tuple[list[str], list[str]]:
+        visitor = await StreamVisitor.open(*gated, signed_in_cookie(*gated, PASSWORD))
+        try:
+            shown = await visitor.open_page("sql_explorer")
+            answered = await visitor.submit(shown, "sql_explorer", {"Statement": "SELECT 41 + 1 AS n"}, "Run")
+            refused = await visitor.submit(
+                answered, "sql_explorer", {"Statement": "DROP TABLE companies"}, "Run"
+            )
+            return answered.notices, refused.notices
+        finally:
+            await visitor.close()
+
+    answered, refused = asyncio.run(visit())
+    assert any(notice.startswith("1 row(s) in ") for notice in answered)
+    assert any(notice.startswith("Refused") for notice in refused)

@@ -18,7 +18,9 @@ from urllib.parse import urlencode
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
+from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from websockets.asyncio.client import ClientConnection, connect
 
 from dashboard.gate.tokens import SESSION_COOKIE
@@ -54,6 +56,10 @@ class PageRun:
     seconds: float
     status: str
     exceptions: list[str] = field(default_factory=list)
+    #: The bodies of the run's notices (st.success, st.error, ...), in order.
+    notices: list[str] = field(default_factory=list)
+    #: The run's text areas and buttons by (kind, label): their widget ids, to send values back.
+    widgets: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class StreamVisitor:
@@ -87,16 +93,44 @@ class StreamVisitor:
         """Ask for the page at `url_path` ('' for the default page); wait for its script to finish."""
         started = time.perf_counter()
         await self.send(BackMsg(rerun_script=ClientState(query_string=query_string, page_name=url_path)))
-        exceptions: list[str] = []
+        return await self._run_seen(started, timeout)
+
+    async def submit(
+        self, shown: PageRun, url_path: str, texts: dict[str, str], button: str, timeout: float = 120
+    ) -> PageRun:
+        """Type `texts` (text area label: value) into the page `shown` and press `button`, as a
+        browser submits a form; wait for the run it starts to finish."""
+        states = WidgetStates()
+        for label, value in texts.items():
+            states.widgets.add(id=shown.widgets[("text_area", label)], string_value=value)
+        states.widgets.add(id=shown.widgets[("button", button)], trigger_value=True)
+        started = time.perf_counter()
+        await self.send(BackMsg(rerun_script=ClientState(page_name=url_path, widget_states=states)))
+        return await self._run_seen(started, timeout)
+
+    async def _run_seen(self, started: float, timeout: float) -> PageRun:
+        run = PageRun(0.0, "")
         async with asyncio.timeout(timeout):
             while True:
                 message = ForwardMsg.FromString(await self.connection.recv(decode=False))
                 kind = message.WhichOneof("type")
                 if kind == "navigation":
                     self.page_paths = [page.url_pathname for page in message.navigation.app_pages]
-                if kind == "delta" and message.delta.new_element.WhichOneof("type") == "exception":
-                    exceptions.append(message.delta.new_element.exception.message)
+                if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+                    _note_element(run, message.delta.new_element)
                 if kind == "script_finished":
                     status = ForwardMsg.ScriptFinishedStatus.Name(message.script_finished)
                     if status != "FINISHED_EARLY_FOR_RERUN":
-                        return PageRun(time.perf_counter() - started, status, exceptions)
+                        run.seconds, run.status = time.perf_counter() - started, status
+                        return run
+
+
+def _note_element(run: PageRun, element: Element) -> None:
+    kind = element.WhichOneof("type")
+    if kind == "exception":
+        run.exceptions.append(element.exception.message)
+    elif kind == "alert":
+        run.notices.append(element.alert.body)
+    elif kind in ("text_area", "button"):
+        widget = getattr(element, kind)
+        run.widgets[(kind, widget.label)] = widget.id

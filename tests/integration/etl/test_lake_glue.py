@@ -14,6 +14,7 @@ from moto.server import ThreadedMotoServer
 
 from etl import run_etl
 from etl.lake_duckdb import lake_connection
+from etl.lake_maintenance import compact
 from pipeline.rawzone import open_raw_store
 from pipeline.settings import Settings, get_settings
 from sample_data.generator import write_sample
@@ -81,3 +82,17 @@ def test_the_etl_writes_through_glue_and_duckdb_reads_it_back_from_s3(
             "SELECT count(*), count(DISTINCT ticker) FROM stock_minute"
         ).fetchall()
     assert tickers == 3 and bars == result.lake_rows["stock_minute"] > 0
+
+    # Maintenance on S3: a stray object under a table's data is deleted once a day old, nothing else
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    data_prefix = next(
+        item["Key"].rsplit("/", 1)[0]
+        for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="warehouse/")["Contents"]
+        if "stock_daily" in item["Key"] and item["Key"].endswith(".parquet")
+    )
+    s3.put_object(Bucket=BUCKET, Key=f"{data_prefix}/stray-write.parquet", Body=b"PAR1 never committed")
+    compaction = compact(glue_settings, now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=25))
+    assert compaction.orphans_removed["stock_daily"] == 1
+    remaining = {item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="warehouse/")["Contents"]}
+    assert f"{data_prefix}/stray-write.parquet" not in remaining
+    assert assert_parity(migrated_database_url, glue_settings)["stock_daily"] == 3 * 15

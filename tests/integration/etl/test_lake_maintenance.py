@@ -55,6 +55,40 @@ def test_daily_runs_files_are_merged_and_the_rows_stay_the_same(lake_settings, m
     table = open_catalog(lake_settings).load_table(table_identifier(lake_settings, "stock_daily"))
     assert len(table.snapshots()) == 1
     assert assert_parity(migrated_database_url, lake_settings) == rows_before
+    # ... and the files only the expired snapshots read are gone: what is left is what the table reads
+    assert result.orphans_removed["stock_daily"] > 0
+    assert files_on_disk(table, ".parquet") == referenced(table.inspect.files().column("file_path"))
+    assert files_on_disk(table, ".avro") == referenced(
+        [table.current_snapshot().manifest_list, *table.inspect.manifests().column("path").to_pylist()]
+    )
+
+
+def files_on_disk(table, suffix: str) -> set[str]:
+    return {str(path) for path in Path(table.location().removeprefix("file://")).rglob(f"*{suffix}")}
+
+
+def referenced(locations) -> set[str]:
+    return {str(location).removeprefix("file://") for location in locations}
+
+
+def test_a_file_no_snapshot_reads_is_deleted_once_it_is_a_day_old(lake_settings):
+    store = open_raw_store(lake_settings)
+    write_sample(lake_settings, store, tickers=2, days=3, seed=2, end=dt.date(2024, 6, 3), progress=False)
+    assert run_etl(lake_settings).exit_code == 0
+    table = open_catalog(lake_settings).load_table(table_identifier(lake_settings, "stock_daily"))
+    kept = files_on_disk(table, ".parquet")
+    stray = Path(table.location().removeprefix("file://")) / "data" / "stray-write.parquet"
+    stray.write_bytes(b"PAR1 a write that never committed")
+    other = stray.with_suffix(".txt")  # not a file type the table writes: never touched
+    other.write_text("kept")
+
+    now = dt.datetime.now(dt.UTC)
+    assert compact(lake_settings, now=now).orphans_removed["stock_daily"] == 0  # it may be in progress
+    assert stray.exists()
+    result = compact(lake_settings, now=now + dt.timedelta(hours=25))
+    assert result.orphans_removed["stock_daily"] == 1
+    assert not stray.exists() and other.exists()
+    assert files_on_disk(table, ".parquet") == kept
 
 
 def test_without_a_lake_there_is_nothing_to_compact(capsys):
