@@ -101,15 +101,23 @@ class LakeConstruct(Construct):
         return {"LAKE_WAREHOUSE": self.warehouse, "LAKE_DATABASE": self.database_name}
 
     def grant_instance(self, role: iam.IRole) -> None:
-        """Read and write the lake's files, manage its database's tables, query in the workgroup."""
-        self.bucket.grant_read_write(role)
+        """Read and write the lake's files, manage its database's tables, query in the workgroup.
+
+        The objects granted are the warehouse's (the tables) and the query results' (Athena writes and
+        reads them with the caller's credentials), nothing else of the bucket."""
+        for prefix in (f"{WAREHOUSE_PREFIX}/", RESULTS_PREFIX):
+            self.bucket.grant_read_write(role, f"{prefix}*")
         bucket = logical_id(self.bucket)
         for finding, reason in (
             ("Action::s3:DeleteObject*", "pyiceberg deletes the files an overwrite or compaction replaced."),
             ("Action::s3:Abort*", "pyiceberg's multipart uploads of large data files may need aborting."),
             (
-                f"Resource::<{bucket}.Arn>/*",
-                "The lake bucket holds only the lake: its tables and query results.",
+                f"Resource::<{bucket}.Arn>/{WAREHOUSE_PREFIX}/*",
+                "The warehouse prefix holds the lake's tables, created by the ETL as it first writes them.",
+            ),
+            (
+                f"Resource::<{bucket}.Arn>/{RESULTS_PREFIX}*",
+                "Athena writes each query's results under this prefix with the caller's credentials.",
             ),
             (
                 f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{self.database_name}/*",

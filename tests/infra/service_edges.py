@@ -48,7 +48,8 @@ PSEUDO = {
 
 
 class Renderer:
-    """Concrete strings for a template's intrinsics (Ref, Fn::GetAtt, Fn::Join, Fn::Sub)."""
+    """Concrete strings for a template's intrinsics (Ref, Fn::GetAtt, Fn::Join, Fn::Split, Fn::Select,
+    Fn::Sub)."""
 
     def __init__(self, template: Mapping[str, Any]) -> None:
         self.resources: Mapping[str, Any] = template["Resources"]
@@ -75,6 +76,12 @@ class Renderer:
         if "Fn::Join" in value:
             separator, parts = value["Fn::Join"]
             return separator.join(str(self.render(part)) for part in parts)
+        if "Fn::Split" in value:
+            separator, text = value["Fn::Split"]
+            return str(self.render(text)).split(separator)
+        if "Fn::Select" in value:
+            index, items = value["Fn::Select"]
+            return self.render(items)[int(index)]
         if "Fn::Sub" in value:
             text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
             for name, replacement in PSEUDO.items():
@@ -98,6 +105,9 @@ class Edge:
     context: Mapping[str, str] = field(default_factory=dict)
     #: Why no policy is needed, for an edge AWS allows without one.
     implicit: str | None = None
+    #: The service acts with the caller's credentials (a forward access session: Athena reading and
+    #: writing S3 for a query), so `role` is the caller's and need not trust the service.
+    forwarded: bool = False
 
     def describe(self) -> str:
         return f"{self.kind}: {self.source} -> {self.target} ({', '.join(self.actions)})"
@@ -178,12 +188,19 @@ class Verdict:
 class Stack:
     """A rendered template: its resource policies by target, its roles' policies, and its edges."""
 
-    def __init__(self, template: Mapping[str, Any], external_roles: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        external_roles: Mapping[str, str] | None = None,
+        external_profiles: Mapping[str, str] | None = None,
+    ) -> None:
         self.template = template
         self.renderer = Renderer(template)
         self.resources: Mapping[str, Any] = template["Resources"]
         #: Roles the stack uses but does not define (a lab's LabRole), by rendered ARN, with what grants them.
         self.external_roles = dict(external_roles or {})
+        #: Instance profiles the stack uses but does not define, by name, with the ARN of their role.
+        self.external_profiles = dict(external_profiles or {})
 
     def of_type(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for name, resource in self.resources.items():
@@ -463,7 +480,9 @@ def discover_edges(stack: Stack) -> list[Edge]:
                 context=context,
             )
         )
-    return edges
+    from tests.infra.lake_edges import lake_edges
+
+    return edges + lake_edges(stack, stack.external_profiles)
 
 
 def _first(
@@ -499,7 +518,7 @@ def evaluate(stack: Stack, edge: Edge) -> Verdict:
                 )
             reasons.append(allowed or granted)
             continue
-        if edge.role and not stack.role_trusts(edge.role, edge.service):
+        if edge.role and not edge.forwarded and not stack.role_trusts(edge.role, edge.service):
             return Verdict(edge, False, f"{edge.role} does not trust {edge.service}")
         if edge.role and role_statements is not None:
             allowed = allowed or _first(role_statements, "Allow", edge, action, principal=False)
@@ -511,9 +530,25 @@ def evaluate(stack: Stack, edge: Edge) -> Verdict:
     return Verdict(edge, True, "; ".join(dict.fromkeys(reasons)))
 
 
-def verdicts(template: Mapping[str, Any], external_roles: Mapping[str, str] | None = None) -> list[Verdict]:
-    stack = Stack(template, external_roles)
+def verdicts(
+    template: Mapping[str, Any],
+    external_roles: Mapping[str, str] | None = None,
+    external_profiles: Mapping[str, str] | None = None,
+) -> list[Verdict]:
+    stack = Stack(template, external_roles, external_profiles)
     return [evaluate(stack, edge) for edge in discover_edges(stack)]
+
+
+def refused_verdicts(
+    template: Mapping[str, Any],
+    external_roles: Mapping[str, str] | None = None,
+    external_profiles: Mapping[str, str] | None = None,
+) -> list[Verdict]:
+    """The verdicts on the edges that must be refused (tests/infra/lake_edges.py: the lake's)."""
+    from tests.infra.lake_edges import refused_edges
+
+    stack = Stack(template, external_roles, external_profiles)
+    return [evaluate(stack, edge) for edge in refused_edges(stack, stack.external_profiles)]
 
 
 def table(found: list[Verdict]) -> str:

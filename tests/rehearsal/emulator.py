@@ -9,7 +9,8 @@ the CDK CLI) and ``NODE_EXTRA_CA_CERTS`` (anything else in Node). TLS is what le
 bucket policies (``aws:SecureTransport``) stand as written.
 
 `client_environment` is what every child of the rehearsal gets: fake credentials, the endpoint, a
-region, path-style S3 (``*.localhost`` does not resolve here) and no real AWS configuration file.
+region, path-style S3 (``*.localhost`` does not resolve here), the certificate for every TLS client
+(``SSL_CERT_FILE`` too) and no real AWS configuration file.
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ class Emulator:
                 "AWS_ENDPOINT_URL": self.endpoint,
                 "AWS_CA_BUNDLE": str(self.certificate),
                 "NODE_EXTRA_CA_CERTS": str(self.certificate),
+                # pyarrow's S3 (pyiceberg's reads and writes of the lake) ignores AWS_CA_BUNDLE: its
+                # bundled OpenSSL trusts the file SSL_CERT_FILE names.
+                "SSL_CERT_FILE": str(self.certificate),
                 "AWS_CONFIG_FILE": str(self._aws_config),
                 "AWS_SHARED_CREDENTIALS_FILE": str(self.workdir / "no-credentials-file"),
                 "AWS_EC2_METADATA_DISABLED": "true",

@@ -36,13 +36,14 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import boto3
 
 from dashboard.vocabulary import index_name
 from stacks import log_agent
 from stacks.instance_bootstrap import APP_ROOT, READY_SERVICE, RUNTIME_LOCK, TLS_ENVIRONMENT
-from tests.rehearsal import moto_workarounds
+from tests.rehearsal import lake, moto_workarounds
 from tests.rehearsal import sandbox as instance
 from tests.rehearsal.deployed import DeployedStack
 from tests.rehearsal.emulator import ACCOUNT_ID, REGION, Emulator
@@ -309,9 +310,11 @@ def _wait_for_health(base_url: str, process: subprocess.Popen[bytes]) -> str:
     raise AssertionError(f"no answer on /_stcore/health within {SERVER_START_SECONDS}s")
 
 
-def check_page_with_data(base_url: str, expected_text: str, login: Mapping[str, str]) -> str:
-    """In headless Chromium the dashboard asks for a login, hides `expected_text` until then, and shows
-    it once signed in with the login secret's user name and password."""
+@contextmanager
+def signed_in_page(base_url: str, expected_text: str, login: Mapping[str, str]) -> Iterator[Any]:
+    """A headless Chromium page signed in to the dashboard: the gate asked for a login first and hid
+    `expected_text` until then; once signed in with the login secret's user name and password, the
+    page shows it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -332,8 +335,22 @@ def check_page_with_data(base_url: str, expected_text: str, login: Mapping[str, 
             password.fill(login["password"])
             page.get_by_role("button", name="Sign in").click()
             page.get_by_text(expected_text).first.wait_for(timeout=RENDER_TIMEOUT_MS)
+            yield page
         finally:
             browser.close()
+
+
+def check_page_with_data(
+    base_url: str,
+    expected_text: str,
+    login: Mapping[str, str],
+    signed_in: Callable[[Any], object] = lambda page: None,
+) -> str:
+    """In headless Chromium the dashboard asks for a login, hides `expected_text` until then, and shows
+    it once signed in with the login secret's user name and password; then `signed_in` gets the page
+    (the rest of the checks that need a signed-in visitor, in the same browser)."""
+    with signed_in_page(base_url, expected_text, login) as page:
+        signed_in(page)
     return f"login asked; '{expected_text}' shown after signing in"
 
 
@@ -591,6 +608,14 @@ def _run_services(
                 {**environment, **overrides},
                 workspace.logs / "lambda-ingest.log",
             )
+        if stack.config.lake:
+            lake.write_minute_bars(
+                report,
+                app_root / "venv/bin/pipeline",
+                unit_setting(units["pipeline-migrate.service"], "WorkingDirectory"),
+                service_environment,
+                workspace.logs / "lake-sample.log",
+            )
         raw_objects = (
             boto3.client("s3")
             .list_objects_v2(Bucket=settings["RAW_BUCKET"], Prefix="raw/")
@@ -602,6 +627,14 @@ def _run_services(
             f"{raw_objects} raw objects",
         )
         _run_etl_units(report, workspace, units, service_environment, settings, database_uri, raw_objects)
+        if stack.config.lake:
+            lake.run_compaction(
+                report,
+                units["pipeline-etl.service"],
+                service_environment,
+                workspace.logs / "unit-etl-post.log",
+            )
+            lake.check_tables(report, stack, database_uri)
         _check_dashboard(
             report,
             workspace,
@@ -720,10 +753,18 @@ def _check_dashboard(
         )
         if healthy:
             login = stack.secret(environment["DASHBOARD_LOGIN_SECRET_ARN"])
+
+            def signed_in(page: Any) -> None:
+                if stack.config.lake:
+                    report.run(
+                        "dashboard: the Intraday page shows the lake's minute bars (DuckDB over S3, Chromium)",
+                        lambda: lake.check_intraday_page(page, base_url),
+                    )
+
             report.run(
                 f"dashboard ({stack.config.access_mode} mode): the gate's sign-in page first, data after "
                 "signing in with the login secret (Chromium)",
-                lambda: check_page_with_data(base_url, f"{index_name(index_symbol)} close", login),
+                lambda: check_page_with_data(base_url, f"{index_name(index_symbol)} close", login, signed_in),
             )
             sessions = _sessions_of(database_uri, DASHBOARD_ROLE)
             report.check(

@@ -84,6 +84,10 @@ LIMITS: Mapping[str, str] = {
     "the rehearsal checks it was refused and that the bucket went",
     "creation-policy": "moto ignores CreationPolicy (the instance is CREATE_COMPLETE at once): the first "
     "boot's cfn-signal calls are recorded by a stand-in and checked by the rehearsal",
+    "glue-database": "no model for AWS::Glue::Database (the lake's catalog database): created through "
+    "moto's Glue backend with its DatabaseInput; deleted with its tables, as AWS does",
+    "athena-workgroup": "no model for AWS::Athena::WorkGroup: created through moto's Athena backend with its "
+    "configuration (enforced results location, bytes-scanned cutoff), as AWS does; moto runs no query",
     "instance-properties": "AWS::EC2::Instance ignores NetworkInterfaces (subnet, public IP, security "
     "groups), LaunchTemplate (IMDSv2) and AvailabilityZone: passed on to RunInstances, as AWS does",
 }
@@ -406,6 +410,49 @@ def _register_models() -> None:
             model = cls(identifier, lambda: backend.distributions.pop(identifier, None))
             model.attributes = {"DomainName": distribution.domain_name, "Id": identifier}
             return model
+
+    class GlueDatabase(_Model, CloudFormationModel):
+        CFN_TYPE = "AWS::Glue::Database"
+
+        @classmethod
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> _Model:
+            from moto.glue.models import glue_backends
+
+            backend = glue_backends[account_id][region_name]
+            database_input = dict(cloudformation_json["Properties"]["DatabaseInput"])
+            name = database_input.get("Name") or resource_name.lower()
+            backend.create_database(name, {**database_input, "Name": name})
+
+            def delete() -> None:
+                if name in backend.databases:
+                    backend.delete_database(name)
+
+            return cls(name, delete)
+
+    class AthenaWorkGroup(_Model, CloudFormationModel):
+        CFN_TYPE = "AWS::Athena::WorkGroup"
+
+        @classmethod
+        def create(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> _Model:
+            from moto.athena.models import athena_backends
+
+            backend = athena_backends[account_id][region_name]
+            properties = cloudformation_json["Properties"]
+            name = properties["Name"]
+            # CloudFormation's WorkGroupConfiguration is the API's Configuration, field for field.
+            work_group = backend.create_work_group(
+                name=name,
+                configuration=dict(properties.get("WorkGroupConfiguration", {})),
+                description=properties.get("Description", ""),
+                tags=list(properties.get("Tags", [])),
+            )
+            if work_group is not None and properties.get("State"):
+                work_group.state = properties["State"]
+            return cls(name, lambda: backend.delete_work_group(name))
 
     class AddressAssociation(_Model, CloudFormationModel):
         CFN_TYPE = "AWS::EC2::EIPAssociation"

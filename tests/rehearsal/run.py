@@ -3,15 +3,16 @@
 The stages, each printing one line per check (PASS / FAIL / LIMIT for an emulator limit):
 
 1. the emulator (moto in server mode over TLS, tests/rehearsal/emulator.py);
-2. normal mode: ``make bootstrap`` + ``make deploy``, then checks on what the emulator created;
+2. normal mode, with the lake (``-c lake=true``): ``make bootstrap`` + ``make deploy``, then checks on
+   what the emulator created (tests/rehearsal/lake.py for the lake's);
 3. the instance's first boot in a sandbox (tests/rehearsal/first_boot.py);
 4. the operations commands (``make smoke``, ``make pause`` / ``make resume``, ``make etl-now``);
 5. an update (changed code, ``make deploy`` again) and ``make destroy``;
 6. lab mode: ``LabRole`` and ``LabInstanceProfile`` created first, ``make bootstrap-lab`` +
    ``make deploy LAB=1``, the same checks, ``make destroy LAB=1``.
 
-Usage: ``python -m tests.rehearsal.run [--keep] [--only normal|lab] [--break-template] [--break-first-boot]``
-(the ``--break-*`` switches are the rehearsal's self-tests: each must make it fail).
+Usage: ``python -m tests.rehearsal.run [--keep] [--only normal|lab|private] [--break template|first-boot|lake]``
+(the ``--break`` defects are the rehearsal's self-tests: each must make it fail).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import boto3
 
 from ops.tools import config_from_arguments
 from stacks.config import PipelineConfig
-from tests.rehearsal import deployed, moto_workarounds
+from tests.rehearsal import deployed, lake, moto_workarounds
 from tests.rehearsal.emulator import Emulator
 from tests.rehearsal.report import Report
 from tests.rehearsal.workspace import Workspace
@@ -65,6 +66,13 @@ BREAKS: dict[str, tuple[str, str, str, str]] = {
         "--no-build-isolation {APP_ROOT}/no-such-source",
         "first boot: the user data runs to the end",
     ),
+    # Not among the pytest self-tests (each is a whole rehearsal): run with --break lake --skip-first-boot.
+    "lake": (
+        "stacks/lake.py",
+        "location_uri=self.warehouse,",
+        'location_uri=self.bucket.s3_url_for_object("elsewhere"),',
+        "lake: the Glue database, located at the lake bucket's warehouse",
+    ),
 }
 
 
@@ -77,10 +85,12 @@ def apply_break(workspace: Workspace, name: str) -> None:
     target.write_text(content.replace(text, broken), encoding="utf-8")
 
 
-#: The rehearsed deployments: normal mode (CloudFront access), lab mode (TLS access), and normal mode
-#: with private access (the dashboard on the instance's loopback, reached through Session Manager).
+#: The rehearsed deployments: normal mode (CloudFront access) with the lake (``-c lake=true``: Glue,
+#: Athena, the lake bucket; rehearsed in one mode, it adds one first boot's worth of checks, not a
+#: fourth deployment), lab mode (TLS access), and normal mode with private access (the dashboard on the
+#: instance's loopback, reached through Session Manager).
 MODES: dict[str, tuple[bool, str]] = {
-    "normal": (False, ""),
+    "normal": (False, "-c lake=true"),
     "lab": (True, ""),
     "private": (False, "-c dashboard_access=private"),
 }
@@ -186,6 +196,7 @@ def rehearse_update(
     environment: dict[str, str],
     before: deployed.DeployedStack,
     variables: Sequence[str],
+    extra_context: str = "",
 ) -> deployed.DeployedStack:
     """Change the code, check `cdk diff`, deploy again: the instance is replaced, the data stays."""
     marker = workspace.root / "pipeline" / "__init__.py"
@@ -193,7 +204,13 @@ def rehearse_update(
         marker.read_text(encoding="utf-8") + "\n# changed by the deploy rehearsal\n", encoding="utf-8"
     )
     diff = workspace.run(
-        [str(workspace.root / "node_modules/.bin/cdk"), "diff", "--no-notices", *CDK_CONTEXT.split()],
+        [
+            str(workspace.root / "node_modules/.bin/cdk"),
+            "diff",
+            "--no-notices",
+            *CDK_CONTEXT.split(),
+            *extra_context.split(),
+        ],
         environment,
         "cdk-diff",
     )
@@ -260,6 +277,8 @@ def rehearse_mode(
     stack = deployed.DeployedStack.load(config)
     with report.step(f"{mode} mode: what the emulator created"):
         deployed.check_everything(report, stack)
+        if config.lake:
+            lake.check_lake(report, stack)
         report_emulator_limits(report, stack, seen_limits)
     if first_boot:
         from tests.rehearsal import first_boot as boot
@@ -268,7 +287,7 @@ def rehearse_mode(
             boot.rehearse_first_boot(report, workspace, emulator, stack, variables)
     if update:
         with report.step(f"{mode} mode: update (changed code, deploy again)"):
-            stack = rehearse_update(report, workspace, environment, stack, variables)
+            stack = rehearse_update(report, workspace, environment, stack, variables, extra_context)
     with report.step(f"{mode} mode: destroy"):
         if make_step(report, workspace, environment, "destroy", *variables):
             deliveries = emulator.take_late_deliveries()
@@ -278,6 +297,8 @@ def rehearse_mode(
                 f"late deliveries {deliveries}",
             )
             check_destroyed(report, stack, emulator.take_leftovers())
+            if config.lake:
+                lake.check_lake_destroyed(report, stack)
         if lab:
             result = workspace.run(
                 [str(workspace.root / ".venv/bin/python"), "-m", "ops.lab_bootstrap", "--delete"],
@@ -313,7 +334,9 @@ def main(arguments: Sequence[str] | None = None) -> int:
             environment = emulator.client_environment()
             for name in [name for name in os.environ if name.startswith("AWS_")]:
                 del os.environ[name]
-            os.environ.update({k: v for k, v in environment.items() if k.startswith(("AWS_", "NODE_"))})
+            os.environ.update(
+                {k: v for k, v in environment.items() if k.startswith(("AWS_", "NODE_", "SSL_CERT"))}
+            )
             report.check(f"emulator: moto server over TLS at {emulator.endpoint}", True)
             seen: set[str] = set()
             for mode in MODES:
