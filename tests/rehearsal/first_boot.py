@@ -48,11 +48,11 @@ from tests.rehearsal import sandbox as instance
 from tests.rehearsal.deployed import DeployedStack
 from tests.rehearsal.emulator import ACCOUNT_ID, REGION, Emulator
 from tests.rehearsal.report import Report, expect
+from tests.rehearsal.units import COMMAND_TIMEOUT_SECONDS, run_logged, tail, unit_setting
 from tests.rehearsal.workspace import Workspace
 from tests.support.chromium import launch_options
 
 SCRIPT_TIMEOUT_SECONDS = 900
-COMMAND_TIMEOUT_SECONDS = 300
 SERVER_START_SECONDS = 90
 # A small universe keeps the stand-in ingestion to a few paced requests.
 UNIVERSE = [("AAPL", "Apple Inc.", "Information Technology", "Technology Hardware")]
@@ -60,13 +60,6 @@ UNIVERSE = [("AAPL", "Apple Inc.", "Information Technology", "Technology Hardwar
 # run (yesterday) would rightly quarantine them, so the schedule's input gets the fixtures' window.
 FIXTURE_WINDOW = {"start": "2024-01-02", "end": "2024-01-31"}
 RENDER_TIMEOUT_MS = 60_000
-
-
-def unit_setting(unit: str, key: str) -> str:
-    values = re.findall(rf"^{key}=(.*)$", unit, flags=re.MULTILINE)
-    if not values:
-        raise AssertionError(f"the unit has no {key}=")
-    return str(values[-1])
 
 
 def settings_port(units: Mapping[str, str]) -> str:
@@ -135,21 +128,7 @@ def _run_unit(
 ) -> subprocess.CompletedProcess[str]:
     command = shlex.split(unit_setting(unit, "ExecStart"))
     command = [(replace or {}).get(argument, argument) for argument in command]
-    with log.open("w") as output:
-        return subprocess.run(
-            command,
-            cwd=unit_setting(unit, "WorkingDirectory"),
-            env=dict(environment),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=COMMAND_TIMEOUT_SECONDS,
-            check=False,
-        )
-
-
-def _tail(path: Path, lines: int = 4) -> str:
-    return " | ".join(path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:])
+    return run_logged(command, unit_setting(unit, "WorkingDirectory"), environment, log)
 
 
 def _schedule_input(function_arn: str) -> str:
@@ -258,7 +237,7 @@ def run_ingestion(
     if not report.check(
         "ingestion: the deployed dispatcher (the schedule's input) queues its shards on the shard queue",
         code == 0 and shards > 0 and len(records) == shards,
-        f"exit {code}, {shards} shard(s) reported, {len(records)} message(s): {_tail(log)}",
+        f"exit {code}, {shards} shard(s) reported, {len(records)} message(s): {tail(log)}",
     ):
         return False
     code, answers = run_lambda_handler(
@@ -268,7 +247,7 @@ def run_ingestion(
     return report.check(
         f"ingestion: the deployed worker runs the {len(records)} shard message(s) with no batch item failure",
         code == 0 and len(answers) == len(records) and not failed,
-        f"exit {code}, failures {failed}: {_tail(log)}",
+        f"exit {code}, failures {failed}: {tail(log)}",
     )
 
 
@@ -445,7 +424,7 @@ def rehearse_first_boot(
     if not report.check(
         f"first boot: the user data runs to the end ({time.monotonic() - started:.0f}s)",
         completed.returncode == 0,
-        f"exit {completed.returncode}: {_tail(boot_log)}",
+        f"exit {completed.returncode}: {tail(boot_log)}",
     ):
         check_failure_signal(report, stack, stand_in_log)
         return
@@ -590,7 +569,7 @@ def _run_services(
         if not report.check(
             "unit pipeline-migrate: `pipeline db migrate` as written",
             migrate.returncode == 0,
-            _tail(workspace.logs / "unit-migrate.log"),
+            tail(workspace.logs / "unit-migrate.log"),
         ):
             return
         instance.record_unit_state(sandbox, "pipeline-migrate.service", "active")
@@ -690,7 +669,7 @@ def _run_etl_units(
     report.check(
         "unit pipeline-etl-follow: `pipeline etl --follow` as written loads the queued objects (one burst)",
         still_following and loaded > 0,
-        f"running {still_following}, {loaded} stock_daily rows: {_tail(log)}",
+        f"running {still_following}, {loaded} stock_daily rows: {tail(log)}",
     )
     etl_unit = units["pipeline-etl.service"]
     etl = _run_unit(etl_unit, environment, workspace.logs / "unit-etl.log")
@@ -698,7 +677,7 @@ def _run_etl_units(
     report.check(
         "unit pipeline-etl: the timer's `pipeline etl` as written ends with an allowed status",
         etl.returncode in allowed,
-        f"exit {etl.returncode}: {_tail(workspace.logs / 'unit-etl.log')}",
+        f"exit {etl.returncode}: {tail(workspace.logs / 'unit-etl.log')}",
     )
 
 
@@ -770,6 +749,6 @@ def _check_dashboard(
             report.check(
                 f"dashboard: connected as {DASHBOARD_ROLE}, with the credentials of the emulator's secret",
                 sessions > 0,
-                f"no session of {DASHBOARD_ROLE}: {_tail(log)}",
+                f"no session of {DASHBOARD_ROLE}: {tail(log)}",
             )
             while_serving(base_url)

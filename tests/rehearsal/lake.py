@@ -16,7 +16,6 @@ boot's ETL writes to it, and what `make destroy` leaves of it.
 from __future__ import annotations
 
 import shlex
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,8 @@ from pipeline.catalog import YAHOO_INTRADAY
 from stacks.lake import RESULTS_EXPIRY_DAYS, RESULTS_PREFIX, WAREHOUSE_PREFIX
 from tests.rehearsal.deployed import DeployedStack
 from tests.rehearsal.report import Report, expect
+from tests.rehearsal.units import run_logged, tail, unit_setting
 
-COMMAND_TIMEOUT_SECONDS = 300
 # One ticker's last two sessions of minute bars (and two days of the daily sample beside them).
 SAMPLE_ARGUMENTS = ("sample", "--tickers", "1", "--days", "2", "--intraday")
 
@@ -93,29 +92,11 @@ def check_lake(report: Report, stack: DeployedStack) -> None:
     )
 
 
-def _run(command: list[str], cwd: str, environment: Mapping[str, str], log: Path) -> int:
-    with log.open("w") as output:
-        return subprocess.run(
-            command,
-            cwd=cwd,
-            env=dict(environment),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=COMMAND_TIMEOUT_SECONDS,
-            check=False,
-        ).returncode
-
-
-def _tail(log: Path) -> str:
-    return " | ".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-4:])
-
-
 def write_minute_bars(
     report: Report, pipeline_bin: Path, cwd: str, environment: Mapping[str, str], log: Path
 ) -> bool:
     """`pipeline sample --intraday` with the instance's settings: minute bars into the raw bucket."""
-    code = _run([str(pipeline_bin), *SAMPLE_ARGUMENTS], cwd, environment, log)
+    code = run_logged([str(pipeline_bin), *SAMPLE_ARGUMENTS], cwd, environment, log).returncode
     keys = boto3.client("s3").list_objects_v2(
         Bucket=environment["RAW_BUCKET"], Prefix=f"raw/{YAHOO_INTRADAY}/"
     )
@@ -124,23 +105,21 @@ def write_minute_bars(
         "lake: minute bars in the raw bucket (`pipeline sample --intraday`: the stand-in APIs' bars are "
         "daily, of January 2024, beyond Yahoo's one-minute horizon)",
         code == 0 and written > 0,
-        f"exit {code}, {written} yahoo_intraday object(s): {_tail(log)}",
+        f"exit {code}, {written} yahoo_intraday object(s): {tail(log)}",
     )
 
 
 def run_compaction(report: Report, etl_unit: str, environment: Mapping[str, str], log: Path) -> None:
     """The ETL unit's ``ExecStartPost`` (``pipeline lake compact``) as written, after its run."""
-    from tests.rehearsal.first_boot import unit_setting
-
     written = unit_setting(etl_unit, "ExecStartPost")
     command = shlex.split(written.removeprefix("-"))
-    code = _run(command, unit_setting(etl_unit, "WorkingDirectory"), environment, log)
+    code = run_logged(command, unit_setting(etl_unit, "WorkingDirectory"), environment, log).returncode
     summary = log.read_text(encoding="utf-8", errors="replace")
     compacted = [name for name in (*CURATED_LAKE_TABLES, STOCK_MINUTE) if f"  {name}: " in summary]
     report.check(
         f"unit pipeline-etl: its ExecStartPost `{' '.join(command[-2:])}` as written compacts every lake table",
         code == 0 and len(compacted) == len(CURATED_LAKE_TABLES) + 1,
-        f"exit {code}, tables {compacted}: {_tail(log)}",
+        f"exit {code}, tables {compacted}: {tail(log)}",
     )
 
 

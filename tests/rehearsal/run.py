@@ -8,8 +8,9 @@ The stages, each printing one line per check (PASS / FAIL / LIMIT for an emulato
 3. the instance's first boot in a sandbox (tests/rehearsal/first_boot.py);
 4. the operations commands (``make smoke``, ``make pause`` / ``make resume``, ``make etl-now``);
 5. an update (changed code, ``make deploy`` again) and ``make destroy``;
-6. lab mode: ``LabRole`` and ``LabInstanceProfile`` created first, ``make bootstrap-lab`` +
-   ``make deploy LAB=1``, the same checks, ``make destroy LAB=1``.
+6. lab mode, with the lake: ``LabRole`` and ``LabInstanceProfile`` created first, ``make bootstrap-lab`` +
+   ``make deploy LAB=1``, the same checks, ``make destroy LAB=1``;
+7. private mode (``-c dashboard_access=private``): deploy, the same checks, first boot, destroy.
 
 Usage: ``python -m tests.rehearsal.run [--keep] [--only normal|lab|private] [--break template|first-boot|lake]``
 (the ``--break`` defects are the rehearsal's self-tests: each must make it fail).
@@ -85,13 +86,13 @@ def apply_break(workspace: Workspace, name: str) -> None:
     target.write_text(content.replace(text, broken), encoding="utf-8")
 
 
-#: The rehearsed deployments: normal mode (CloudFront access) with the lake (``-c lake=true``: Glue,
-#: Athena, the lake bucket; rehearsed in one mode, it adds one first boot's worth of checks, not a
-#: fourth deployment), lab mode (TLS access), and normal mode with private access (the dashboard on the
-#: instance's loopback, reached through Session Manager).
+#: The rehearsed deployments: normal mode (CloudFront access) and lab mode (TLS access, LabRole), both
+#: with the lake (``-c lake=true``: Glue, Athena, the lake bucket; in lab mode with no IAM resource of
+#: its own), and normal mode with private access (the dashboard on the instance's loopback, reached
+#: through Session Manager).
 MODES: dict[str, tuple[bool, str]] = {
     "normal": (False, "-c lake=true"),
-    "lab": (True, ""),
+    "lab": (True, "-c lake=true"),
     "private": (False, "-c dashboard_access=private"),
 }
 
