@@ -9,7 +9,9 @@ the menu entry, but a client writes its own messages. So the server drops these 
 them, logging each once per kind; the app's caches expire by their time to live alone.
 
 The modules the pages run on are imported before the server answers: imported inside the first page
-run instead, they made the first visitors after a start wait about 1.5 s longer.
+run instead, they made the first visitors after a start wait about 1.5 s longer. Imported before the
+server's runtime exists, each `st.cache_data` decorator logs that it checks its settings on a stand-in
+cache (the caches themselves are the runtime's, looked up at each call); the preload drops that line.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ REFUSED_BACK_MESSAGES = frozenset({"clear_cache", "set_run_on_save", "load_git_i
 
 #: What the pages import (pandas, pyarrow, plotly, psycopg through these), loaded at start.
 PRELOADED_MODULES = ("dashboard.display", "dashboard.queries", "plotly.express")
+#: Streamlit's cache modules, which log "No runtime found" for each decorator applied before the server.
+CACHE_LOGGERS = ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.caching.cache_resource_api")
 
 log = logging.getLogger(__name__)
 _handle_back_message = AppSession.handle_backmsg
@@ -65,11 +69,27 @@ def send_small_messages_at_once() -> None:
     base_events._set_nodelay = _no_delay  # type: ignore[attr-defined]
 
 
+def _not_about_the_missing_runtime(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("No runtime found")
+
+
+def preload_page_modules() -> None:
+    """Import the pages' modules now, without a "No runtime found" line per cached function."""
+    loggers = [logging.getLogger(name) for name in CACHE_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(_not_about_the_missing_runtime)
+    try:
+        for name in PRELOADED_MODULES:
+            importlib.import_module(name)
+    finally:
+        for logger in loggers:
+            logger.removeFilter(_not_about_the_missing_runtime)
+
+
 def main() -> None:
     refuse_visitor_control_messages()
     send_small_messages_at_once()
-    for name in PRELOADED_MODULES:
-        importlib.import_module(name)
+    preload_page_modules()
     from streamlit.web.cli import main as streamlit_main
 
     sys.exit(streamlit_main(prog_name="streamlit"))
