@@ -83,7 +83,10 @@ def _column_config(column: str, values: pd.Series, written_out: bool, header: st
         return st.column_config.DatetimeColumn(words.label, format="YYYY-MM-DD HH:mm")
     if words.kind == "text" or not pd.api.types.is_numeric_dtype(values):
         return st.column_config.TextColumn(words.label)
-    return st.column_config.NumberColumn(words.label, format=_STREAMLIT_FORMATS.get(words.kind))
+    # A level (a price, an index) shows two decimals, as its card and tooltip do: "localized" keeps the
+    # thousands separators and takes its number of decimals from the step.
+    step = 0.01 if words.kind == "level" else None
+    return st.column_config.NumberColumn(words.label, format=_STREAMLIT_FORMATS.get(words.kind), step=step)
 
 
 def for_display(frame: pd.DataFrame) -> pd.DataFrame:

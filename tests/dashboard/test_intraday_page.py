@@ -86,7 +86,7 @@ def test_the_intraday_page_shows_a_days_figures_in_headless_chromium(
         dashboard_server(migrated_database_url, tmp_path / "dashboard.log", environment) as (base_url, _),
         offline_chromium_page(base_url) as (page, refused),
     ):
-        texts = {}
+        texts, cells = {}, {}
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for width in WIDTHS.values():  # as the other pages: a desktop and a phone, each pictured
             page.set_viewport_size({"width": width, "height": 900})
@@ -97,6 +97,7 @@ def test_the_intraday_page_shows_a_days_figures_in_headless_chromium(
             texts[width] = page.locator('[data-testid="stMain"]').inner_text()
             chart_text = " ".join(page.locator(".js-plotly-plot svg text").all_text_contents())
             texts[width] += " " + chart_text
+            cells[width] = page.locator('[data-testid="stMain"] [role="gridcell"]').all_text_contents()
             page.screenshot(path=str(SCREENSHOTS / f"intraday-{width}.png"), full_page=True)
         text = texts[WIDTHS["desktop"]]
     for figure in (
@@ -108,6 +109,8 @@ def test_the_intraday_page_shows_a_days_figures_in_headless_chromium(
     ):
         assert figure in text, figure
     assert "VWAP (volume-weighted average price)" in text and "The days compared" in text
+    # The grid writes a price as the card does, with two decimals (the VWAP is never round).
+    assert level(expected["vwap"]) in cells[WIDTHS["desktop"]], cells[WIDTHS["desktop"]]
     assert "2024-06-26 VWAP" in text and "Time of day (New York)" in text
     assert {width: words_out_of_place(shown) for width, shown in texts.items()} == {1440: [], 390: []}
     assert refused == []
