@@ -47,20 +47,22 @@ GICS_SECTORS = (
     "Utilities",
 )
 
-# Grid formats are printf-style; Streamlit's own "percent" drops trailing zeros (1.6%), so fractions are
-# shown as percentage points with two decimals ("%.2f%%") after `table` multiplies them by 100.
+# Grid number settings per kind, matching `vocabulary.number`. Formats are printf-style; Streamlit's own
+# "percent" drops trailing zeros (1.6%), so fractions are shown as percentage points with two decimals
+# ("%.2f%%") after `table` multiplies them by 100. "localized" keeps the thousands separators and takes
+# its number of decimals from the step: a level (a price, an index) shows two, as its card and tooltip do.
 _PERCENT_KINDS = ("percent", "signed_percent")
-_STREAMLIT_FORMATS = {
-    "percent": "%.2f%%",
-    "signed_percent": "%+.2f%%",
-    "level": "localized",
-    "count": "localized",
-    "mm": "%.1f mm",
-    "celsius": "%.1f °C",
-    "seconds": "%.1f s",
-    "correlation": "%.2f",
-    "tone": "%.2f",
-    "points_percent": "%.2f%%",
+_STREAMLIT_NUMBERS: dict[str, tuple[str, float | None]] = {  # kind: (format, step)
+    "percent": ("%.2f%%", None),
+    "signed_percent": ("%+.2f%%", None),
+    "level": ("localized", 0.01),
+    "count": ("localized", None),
+    "mm": ("%.1f mm", None),
+    "celsius": ("%.1f °C", None),
+    "seconds": ("%.1f s", None),
+    "correlation": ("%.2f", None),
+    "tone": ("%.2f", None),
+    "points_percent": ("%.2f%%", None),
 }
 
 
@@ -83,10 +85,8 @@ def _column_config(column: str, values: pd.Series, written_out: bool, header: st
         return st.column_config.DatetimeColumn(words.label, format="YYYY-MM-DD HH:mm")
     if words.kind == "text" or not pd.api.types.is_numeric_dtype(values):
         return st.column_config.TextColumn(words.label)
-    # A level (a price, an index) shows two decimals, as its card and tooltip do: "localized" keeps the
-    # thousands separators and takes its number of decimals from the step.
-    step = 0.01 if words.kind == "level" else None
-    return st.column_config.NumberColumn(words.label, format=_STREAMLIT_FORMATS.get(words.kind), step=step)
+    number_format, step = _STREAMLIT_NUMBERS.get(words.kind, (None, None))
+    return st.column_config.NumberColumn(words.label, format=number_format, step=step)
 
 
 def for_display(frame: pd.DataFrame) -> pd.DataFrame:
