@@ -47,22 +47,22 @@ GICS_SECTORS = (
     "Utilities",
 )
 
-# Grid number settings per kind, matching `vocabulary.number`. Formats are printf-style; Streamlit's own
-# "percent" drops trailing zeros (1.6%), so fractions are shown as percentage points with two decimals
-# ("%.2f%%") after `table` multiplies them by 100. "localized" keeps the thousands separators and takes
-# its number of decimals from the step: a level (a price, an index) shows two, as its card and tooltip do.
+# Grid number settings per kind, as `vocabulary.number` writes the kind on cards and tooltips: a printf-
+# style format and its decimals. Streamlit's own "percent" drops trailing zeros (1.6%), so fractions are
+# shown as percentage points ("%.2f%%") after `grid_numbers` multiplies them by 100. "localized" keeps the
+# thousands separators and takes its decimals from the step: a level (a price, an index) shows two.
 _PERCENT_KINDS = ("percent", "signed_percent")
-_STREAMLIT_NUMBERS: dict[str, tuple[str, float | None]] = {  # kind: (format, step)
-    "percent": ("%.2f%%", None),
-    "signed_percent": ("%+.2f%%", None),
-    "level": ("localized", 0.01),
-    "count": ("localized", None),
-    "mm": ("%.1f mm", None),
-    "celsius": ("%.1f °C", None),
-    "seconds": ("%.1f s", None),
-    "correlation": ("%.2f", None),
-    "tone": ("%.2f", None),
-    "points_percent": ("%.2f%%", None),
+_STREAMLIT_NUMBERS: dict[str, tuple[str, int]] = {  # kind: (format, decimals)
+    "percent": ("%.2f%%", 2),
+    "signed_percent": ("%+.2f%%", 2),
+    "level": ("localized", 2),
+    "count": ("localized", 0),
+    "mm": ("%.1f mm", 1),
+    "celsius": ("%.1f °C", 1),
+    "seconds": ("%.1f s", 1),
+    "correlation": ("%.2f", 2),
+    "tone": ("%+.2f", 2),
+    "points_percent": ("%.2f%%", 2),
 }
 
 
@@ -85,7 +85,10 @@ def _column_config(column: str, values: pd.Series, written_out: bool, header: st
         return st.column_config.DatetimeColumn(words.label, format="YYYY-MM-DD HH:mm")
     if words.kind == "text" or not pd.api.types.is_numeric_dtype(values):
         return st.column_config.TextColumn(words.label)
-    number_format, step = _STREAMLIT_NUMBERS.get(words.kind, (None, None))
+    if words.kind not in _STREAMLIT_NUMBERS:
+        return st.column_config.NumberColumn(words.label)
+    number_format, decimals = _STREAMLIT_NUMBERS[words.kind]
+    step = 10.0**-decimals if number_format == "localized" else None
     return st.column_config.NumberColumn(words.label, format=number_format, step=step)
 
 
@@ -105,10 +108,17 @@ def for_display(frame: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def percent_points(fractions: pd.Series) -> pd.Series:
-    """Fractions as the percentage points a grid shows, rounded as shown (two decimals) and with no
-    negative zero: a tiny negative return would otherwise read "-0.00%"."""
-    return (fractions * 100).round(2) + 0.0
+def grid_numbers(values: pd.Series, kind: str) -> pd.Series:
+    """`values` as a grid of their kind shows them, never as a negative zero ("-0.00%", "-0.0 °C").
+
+    Fractions become percentage points rounded as a card writes them. Other kinds keep their full value,
+    which a visitor may copy from the grid; only a value the format would write as zero becomes 0.0."""
+    if kind not in _STREAMLIT_NUMBERS or pd.api.types.is_integer_dtype(values):
+        return values  # whole numbers are shown as they are
+    decimals = _STREAMLIT_NUMBERS[kind][1]
+    if kind in _PERCENT_KINDS:
+        return (values * 100).round(decimals) + 0.0
+    return values.mask(values.abs() < 0.5 * 10.0**-decimals, 0.0)
 
 
 def table(
@@ -132,8 +142,8 @@ def _draw_table(key: str, _frame: pd.DataFrame, _max_rows: int, _named: dict[str
         column for column in frame.columns if term(column).kind != "text" and frame[column].isna().any()
     }
     for column in shown.columns:
-        if term(column).kind in _PERCENT_KINDS and column not in written_out:
-            shown[column] = percent_points(shown[column])
+        if column not in written_out and pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = grid_numbers(shown[column], term(column).kind)
     config = {
         column: _column_config(column, shown[column], column in written_out, named.get(column))
         for column in shown.columns
